@@ -1,0 +1,246 @@
+"""The ``hrsync`` command line: the user-facing surface of DESIGN §5.
+
+Each command builds a host (loading plugins), loads hosts.yaml when it needs one,
+and calls into the engine, state or report modules. User-facing errors
+(:class:`~hrsync.errors.HrsyncError`) print as one clear message; ``--debug`` adds
+the traceback. Exit codes: 0 ok, 1 some people failed or were skipped for errors,
+2 run stopped or invalid configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+
+import click
+
+from . import __version__
+from .config import config_path, load_config
+from .engine import RunOptions, run_connection
+from .errors import ConfigError, HrsyncError, RunError
+from .host import Host, make_host
+from .report import render_json, render_text
+from .secrets import REDACTOR
+from .state import open_state
+
+log = logging.getLogger("hrsync")
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACTOR.filter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def user_errors(fn):
+    """Print HrsyncError as a clear message (traceback only with --debug) and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except HrsyncError as exc:
+            if ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {REDACTOR.redact(str(exc))}", err=True)
+            ctx.exit(getattr(exc, "exit_code", 2))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hrsync")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="hosts.yaml to use (default ./hosts.yaml, or $HRSYNC_CONFIG).")
+@click.option("--debug", is_flag=True, help="Log debug messages and show tracebacks.")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              help="Log level on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str) -> None:
+    """hrsync keeps the people records of downstream apps in step with the HR system of record."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(config=config, debug=debug)
+    setup_logging("DEBUG" if debug else log_level)
+
+
+def _host() -> Host:
+    return make_host()
+
+
+def _load(ctx: click.Context, host: Host):
+    return load_config(config_path(ctx.obj["config"]), host)
+
+
+def describe_schema(schema_cls) -> list[dict]:
+    out = []
+    for name, fld in schema_cls().fields.items():
+        out.append({
+            "name": fld.data_key or name,
+            "type": type(fld).__name__,
+            "required": bool(fld.required),
+            "secret": bool(fld.metadata.get("secret")),
+            "default": None if fld.metadata.get("secret") or callable(fld.load_default)
+            or fld.load_default is None or repr(fld.load_default).startswith("<marshmallow.missing")
+            else fld.load_default,
+            "description": fld.metadata.get("description", ""),
+        })
+    return out
+
+
+@cli.command()
+@click.pass_context
+@user_errors
+def plugins(ctx: click.Context) -> None:
+    """List installed plugins as JSON: name, version, kind, config fields."""
+    host = _host()
+    rows = []
+    for kind, classes in (("source", host.sources), ("sink", host.sinks)):
+        for name, cls in classes.items():
+            info = host.plugin_of(cls)
+            rows.append({
+                "name": name, "plugin": info.name, "kind": kind, "version": info.version,
+                "distribution": info.distribution, "config": describe_schema(cls.ConfigSchema),
+            })
+    click.echo(json.dumps(rows, indent=2))
+
+
+@cli.command()
+@click.argument("connection", required=False)
+@click.option("--offline", is_flag=True, help="Only validate the file; do not contact the services.")
+@click.pass_context
+@user_errors
+def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
+    """Validate hosts.yaml (all problems at once) and test each connection's credentials."""
+    host = _host()
+    try:
+        hosts = _load(ctx, host)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        ctx.exit(2)
+    names = [connection] if connection else sorted(hosts.connections)
+    for name in names:
+        hosts.connection(name)
+    click.echo(f"{hosts.path}: valid ({len(hosts.connections)} connection(s)).")
+    if offline:
+        return
+    from .connectors import RunContext
+
+    failed = False
+    for name in names:
+        conn = hosts.connections[name]
+        for role, ref in (("source", conn.source), ("sink", conn.sink)):
+            cls = host.source_class(ref.plugin) if role == "source" else host.sink_class(ref.plugin)
+            try:
+                with cls(ref.settings, RunContext(name)) as plugin:
+                    plugin.check()
+                click.echo(f"{name}: {role} {ref.plugin}: ok")
+            except RunError as exc:
+                failed = True
+                click.echo(f"{name}: {role} {ref.plugin}: FAILED: {REDACTOR.redact(str(exc))}")
+    if failed:
+        ctx.exit(2)
+
+
+@cli.command()
+@click.argument("connection")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to the sink or the state.")
+@click.option("--full", is_flag=True, help="Re-read the sink and repair drift in mapped fields.")
+@click.option("--only", metavar="EMAIL", help="Run for one person only (provision on demand).")
+@click.option("--override-guards", is_flag=True, help="Allow, this once, what a guard stopped.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@user_errors
+def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
+    """Sync one connection now. Exit 0 all applied, 1 some people failed/skipped, 2 stopped."""
+    host = _host()
+    hosts = _load(ctx, host)
+    conn = hosts.connection(connection)
+    if not conn.enabled and not dry_run:
+        raise RunError(f"Connection {connection!r} is disabled (enabled: false in {hosts.path}).",
+                       connection=connection)
+    options = RunOptions(dry_run=dry_run, full=full, only=only, override_guards=override_guards)
+    result = run_connection(hosts, connection, host, options)
+    report = result.to_dict()
+    click.echo(render_json(report) if as_json else render_text(report, dry_run=dry_run))
+    ctx.exit(result.exit_code)
+
+
+@cli.command()
+@click.option("--connection", help="Only this connection.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@user_errors
+def runs(ctx, connection, limit, as_json) -> None:
+    """Run history: id, connection, started, duration, counts."""
+    hosts = _load(ctx, _host())
+    state = open_state(hosts.state, read_only=True)
+    try:
+        rows = state.runs(connection, limit)
+    finally:
+        state.close()
+    keys = ["created", "updated", "deactivated", "unchanged", "skipped", "failed"]
+    out = []
+    for r in rows:
+        out.append({"id": r["id"], "connection": r["connection"], "started": r["started_at"],
+                    "duration_s": _duration(r), "status": r["status"],
+                    **{k: r["counts"].get(k, 0) for k in keys}})
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"{'id':>5}  {'connection':<16} {'started':<25} {'secs':>6}  {'status':<11} " + " ".join(
+        f"{k[:7]:>7}" for k in keys))
+    for r in out:
+        click.echo(f"{r['id']:>5}  {r['connection']:<16} {r['started']:<25} {r['duration_s'] or '':>6}  "
+                   f"{r['status']:<11} " + " ".join(f"{r[k]:>7}" for k in keys))
+
+
+def _duration(row: dict) -> float | None:
+    import datetime as dt
+
+    if not row.get("ended_at"):
+        return None
+    start, end = dt.datetime.fromisoformat(row["started_at"]), dt.datetime.fromisoformat(row["ended_at"])
+    return round((end - start).total_seconds(), 1)
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@user_errors
+def report(ctx, run_id, fmt) -> None:
+    """Show one run's report."""
+    hosts = _load(ctx, _host())
+    state = open_state(hosts.state, read_only=True)
+    try:
+        row = state.run(run_id)
+    finally:
+        state.close()
+    if row is None or row["report"] is None:
+        raise RunError(f"No finished run with id {run_id} in {hosts.state} (see hrsync runs).")
+    click.echo(render_json(row["report"]) if fmt == "json" else render_text(row["report"], limit=10_000))
+
+
+def _not_yet(name: str, issue: str):
+    @cli.command(name=name, help=f"Not implemented yet ({issue}).")
+    def command() -> None:
+        click.echo(f"hrsync {name} is not implemented yet ({issue}).", err=True)
+        sys.exit(3)
+
+    return command
+
+
+_not_yet("daemon", "scheduled runs come with the daemon work")
+_not_yet("sandbox", "comes with the newcomer-path work")
+_not_yet("demo", "comes with the newcomer-path work")
+
+
+def main() -> None:
+    cli(obj={})

@@ -1,0 +1,152 @@
+"""The base classes a plugin subclasses: :class:`Source` (an HR system) and :class:`Sink` (an app).
+
+Each declares, as class attributes, its ``name``, a marshmallow ``ConfigSchema`` for its
+settings (secrets marked with :class:`~hrsync.secrets.SecretField`), a marshmallow
+``RecordSchema`` for the records it emits or accepts, and its ``key_field``.
+
+Data flow: the engine builds a source and a sink from a connection's loaded settings,
+reads raw records with :meth:`Source.read`, validates them against the source's
+RecordSchema, maps them to sink fields, lets :meth:`Sink.prepare` shape the desired
+state, and applies create / update / deactivate through the sink.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from marshmallow import EXCLUDE, Schema
+
+
+class EmptySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+@dataclass
+class RunContext:
+    """What a plugin may know about the run it serves, and where it reports run-level notes."""
+
+    connection: str
+    today: dt.date = field(default_factory=dt.date.today)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Add a run-level warning to the report, once per distinct message."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+class Plugin:
+    """What sources and sinks share: a name, settings and a run context."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    ConfigSchema: ClassVar[type[Schema]] = EmptySchema
+    RecordSchema: ClassVar[type[Schema]] = EmptySchema
+    key_field: ClassVar[str] = "id"
+
+    def __init__(self, settings: Mapping[str, Any], context: RunContext) -> None:
+        self.settings = dict(settings)
+        self.context = context
+
+    def check(self) -> None:
+        """Test the credentials and reachability; raise :class:`~hrsync.errors.AuthError` or
+        :class:`~hrsync.errors.RunError` with a message that names the settings to check."""
+
+    def close(self) -> None:
+        """Release connections. Called once at the end of the run, whatever happened."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Source(Plugin):
+    """An HR system that yields one raw record per person."""
+
+    kind: ClassVar[str] = "source"
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        """Yield every person as a dict keyed by RecordSchema field names (before validation).
+
+        Raise :class:`~hrsync.errors.SourceError` when the list cannot be read *completely*:
+        the engine never acts on a partial list.
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def describe(raw: Mapping[str, Any]) -> str:
+        """A short, human way to name a raw record in a report (never sensitive fields)."""
+        name = " ".join(str(raw.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+        ident = raw.get("id")
+        return f"{name} (id {ident})" if name and ident is not None else name or f"id {ident}"
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Returned by :meth:`Sink.prepare` to leave a person alone this run, with the reason."""
+
+    reason: str
+
+
+@dataclass
+class SinkPerson:
+    """One person as the sink holds them: its id and the record in sink field names."""
+
+    sink_id: str
+    record: dict[str, Any]
+    #: True when creating this person also asked the app to invite them.
+    invited: bool = False
+
+
+class Sink(Plugin):
+    """An app that holds people and can create, update and deactivate them."""
+
+    kind: ClassVar[str] = "sink"
+    key_field: ClassVar[str] = "email"
+
+    def carried_fields(self) -> set[str]:
+        """The RecordSchema fields this sink transmits with its current settings."""
+        return set(self.RecordSchema().fields)
+
+    def prepare(self, record: dict[str, Any]) -> dict[str, Any] | Defer:
+        """Turn a mapped, validated record into the desired state to diff and write.
+
+        Return :class:`Defer` to leave the person alone this run (e.g. a future hire
+        outside a pre-hire window). The default keeps the carried fields.
+        """
+        carried = self.carried_fields()
+        return {k: v for k, v in record.items() if k in carried}
+
+    def keep_as_is(self, changes: dict[str, Any], observed: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+        """Drop changes the sink's own rules forbid (e.g. reactivating a paused user).
+
+        ``observed`` is the person as the sink holds them, when this run listed the sink.
+        Returns the changes to apply and a note for each one dropped.
+        """
+        return changes, []
+
+    def list_people(self) -> Iterable[SinkPerson]:
+        """Yield every person the sink holds (one pass, paged as the sink needs)."""
+        raise NotImplementedError
+
+    def find(self, key: str) -> SinkPerson | None:
+        """Look up one person by the normalised key (after a create conflict)."""
+        raise NotImplementedError
+
+    def create(self, record: dict[str, Any]) -> SinkPerson:
+        """Create a person; raise :class:`~hrsync.errors.ConflictError` if the key already exists."""
+        raise NotImplementedError
+
+    def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> None:
+        """Write only ``changes`` (field → new value); ``record`` is the full desired state."""
+        raise NotImplementedError
+
+    def deactivate(self, sink_id: str) -> None:
+        """Deactivate a person. Never delete."""
+        raise NotImplementedError

@@ -1,0 +1,97 @@
+"""The standard employee field vocabulary shared by every source and sink.
+
+Plugins name their record fields after this vocabulary where a field applies, so a
+new source works with an existing sink without a hand mapping: the default mapping
+is "same name to same name". Build RecordSchema fields with :func:`standard_field`;
+the field then carries the vocabulary's type, allowed values and description.
+
+Inside the engine, record values are JSON-shaped: dates are ``YYYY-MM-DD`` strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from marshmallow import fields, validate
+
+GENDERS = ("male", "female", "diverse")
+STATUSES = ("onboarding", "active", "leave", "inactive")
+
+
+@dataclass(frozen=True)
+class StandardField:
+    name: str
+    type: str  # string | email | date | datetime | boolean | enum
+    description: str
+    allowed: tuple[str, ...] | None = None
+    sensitive: bool = False
+
+
+STANDARD_FIELDS: dict[str, StandardField] = {
+    f.name: f
+    for f in [
+        StandardField("id", "string", "The person's id in the system that holds the record."),
+        StandardField("email", "email", "Work e-mail; the matching key between source and sink."),
+        StandardField("first_name", "string", "Given name."),
+        StandardField("last_name", "string", "Family name."),
+        StandardField("preferred_name", "string", "Name the person goes by."),
+        StandardField("gender", "enum", "Gender.", GENDERS, sensitive=True),
+        StandardField("birthday", "date", "Date of birth.", sensitive=True),
+        StandardField("hire_date", "date", "First day of employment."),
+        StandardField("termination_date", "date", "Last day of employment."),
+        StandardField("status", "enum", "Employment status.", STATUSES),
+        StandardField("position", "string", "Job title."),
+        StandardField("department", "string", "Department name."),
+        StandardField("office", "string", "Office name."),
+        StandardField("team", "string", "Team name."),
+        StandardField("supervisor", "string", "E-mail of the person's supervisor."),
+        StandardField("employment_type", "string", "internal or external."),
+        StandardField("last_modified_at", "datetime", "When the source last changed the record."),
+    ]
+}
+
+#: Fields whose values are personal data never shown in reports or logs, by default.
+DEFAULT_SENSITIVE = tuple(name for name, f in STANDARD_FIELDS.items() if f.sensitive)
+
+
+class IsoDate(fields.Date):
+    """A date that loads from ``YYYY-MM-DD`` (or a date) and stays an ISO string inside hrsync."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        if isinstance(value, dt.date):
+            return value.isoformat()[:10]
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+def standard_field(name: str, *, required: bool = False, **kwargs) -> fields.Field:
+    """A marshmallow field for the standard field ``name``, with its type and allowed values."""
+    spec = STANDARD_FIELDS[name]
+    metadata = {"description": spec.description, "standard": name, **kwargs.pop("metadata", {})}
+    common = {"required": required, "allow_none": not required, "metadata": metadata, **kwargs}
+    if spec.type == "email":
+        return fields.Email(**common)
+    if spec.type == "date":
+        return IsoDate(**common)
+    if spec.type == "datetime":
+        return fields.String(**common)
+    if spec.type == "boolean":
+        return fields.Boolean(**common)
+    if spec.type == "enum":
+        return fields.String(validate=validate.OneOf(spec.allowed), **common)
+    return fields.String(**common)
+
+
+def field_type(field: fields.Field) -> str:
+    """The vocabulary type of a marshmallow field, used to check mappings before a run."""
+    if isinstance(field, fields.Email):
+        return "email"
+    if isinstance(field, (fields.Date,)) and not isinstance(field, fields.DateTime):
+        return "date"
+    if isinstance(field, fields.DateTime):
+        return "datetime"
+    if isinstance(field, fields.Boolean):
+        return "boolean"
+    if isinstance(field, (fields.Integer, fields.Float)):
+        return "number"
+    return "string"

@@ -1,0 +1,137 @@
+"""Secrets in configuration: where they come from, and how they are kept out of sight.
+
+A secret setting is declared in a plugin's ConfigSchema with :func:`SecretField`.
+In hosts.yaml it is written as a reference, never inline:
+
+* ``${ENV_VAR}`` - the value of an environment variable;
+* ``{file: /run/secrets/name}`` - the contents of a file (trailing newline removed).
+
+The loaded value is a :class:`Secret`, whose ``repr``/``str`` never show the value.
+Every resolved value is also remembered by :data:`REDACTOR`, whose logging filter
+masks it in any log line, so a secret echoed by a server in an error still stays hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+
+from marshmallow import ValidationError, fields
+
+ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+MASK = "***"
+
+
+class Secret:
+    """A value that must never be printed. Call :meth:`reveal` at the point of use."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str = "value") -> None:
+        self._value = value
+        self.origin = origin
+        REDACTOR.remember(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.origin}={MASK})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Redactor:
+    """Remembers secret values and masks them in text. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def remember(self, value: str) -> None:
+        # Very short values would mask ordinary words; they are still hidden by Secret.
+        if len(value) >= 4:
+            with self._lock:
+                self._values.add(value)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    def filter(self) -> logging.Filter:
+        """A logging filter that masks remembered secrets in each record's final message."""
+        redactor = self
+
+        class _RedactingFilter(logging.Filter):
+            def filter(self, record: logging.LogRecord) -> bool:
+                message = record.getMessage()
+                cleaned = redactor.redact(message)
+                if cleaned != message:
+                    record.msg, record.args = cleaned, None
+                return True
+
+        return _RedactingFilter()
+
+
+REDACTOR = Redactor()
+
+
+def resolve_reference(value: object) -> Secret:
+    """Turn a hosts.yaml secret reference into a :class:`Secret`; ``ValueError`` says what is wrong."""
+    if isinstance(value, str):
+        match = ENV_REFERENCE.match(value.strip())
+        if not match:
+            raise ValueError(
+                "Write secrets as a reference, not inline: ${ENV_VAR} or {file: PATH}."
+            )
+        name = match.group(1)
+        if name not in os.environ:
+            raise ValueError(f"Environment variable {name} is not set.")
+        if not os.environ[name]:
+            raise ValueError(f"Environment variable {name} is empty.")
+        return Secret(os.environ[name], origin=f"env:{name}")
+    if isinstance(value, dict) and set(value) == {"file"}:
+        path = Path(str(value["file"])).expanduser()
+        try:
+            content = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"Cannot read secret file {path}: {exc.strerror}.") from None
+        if not content:
+            raise ValueError(f"Secret file {path} is empty.")
+        return Secret(content, origin=f"file:{path}")
+    if isinstance(value, dict) and set(value) == {"env"}:
+        return resolve_reference("${" + str(value["env"]) + "}")
+    raise ValueError("Expected ${ENV_VAR}, {env: NAME} or {file: PATH}.")
+
+
+class SecretField(fields.Field):
+    """A marshmallow field for a secret setting: loads a reference, dumps a mask."""
+
+    def __init__(self, **kwargs) -> None:
+        metadata = dict(kwargs.pop("metadata", {}) or {})
+        metadata["secret"] = True
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Secret:
+        if isinstance(value, Secret):
+            return value
+        try:
+            return resolve_reference(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def _serialize(self, value, attr, obj, **kwargs) -> str | None:
+        return None if value is None else MASK

@@ -1,0 +1,185 @@
+"""HTTP client for Personio's API v1: one token per run, row-offset paging, bounded retries.
+
+Data flow: :class:`PersonioClient` authenticates once (``POST /v1/auth``), reads the
+attribute list to find the birthday attribute, then pages through
+``GET /v1/company/employees`` and yields each employee's flattened attributes.
+Retries (429 without Retry-After, 5xx, connection errors, timeouts) are urllib3's
+``Retry`` with a growing back-off, bounded in count and in total time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from hrsync import AuthError, SourceError
+
+log = logging.getLogger("hrsync.personio")
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class BoundedRetry(Retry):
+    """urllib3 Retry with a floor on each back-off and a deadline on the whole request.
+
+    Personio's 429 carries no Retry-After, so the first retry must still wait
+    (``min_backoff``); ``deadline`` bounds the total time spent retrying one request.
+    """
+
+    def __init__(self, *args, min_backoff: float = 1.0, deadline: float | None = None,
+                 started: float | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.min_backoff = min_backoff
+        self.deadline = deadline
+        self.started = started if started is not None else time.monotonic()
+
+    def new(self, **kw):
+        kw.setdefault("min_backoff", self.min_backoff)
+        kw.setdefault("deadline", self.deadline)
+        kw.setdefault("started", self.started)
+        return super().new(**kw)
+
+    def get_backoff_time(self) -> float:
+        return max(self.min_backoff, super().get_backoff_time())
+
+    def increment(self, *args, **kwargs):
+        new = super().increment(*args, **kwargs)
+        if self.deadline is not None and time.monotonic() - self.started + new.get_backoff_time() > self.deadline:
+            # Out of time: give up the way urllib3 gives up when out of tries.
+            raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url"),
+                                ResponseError(f"retries would exceed {self.deadline:g}s"))
+        return new
+
+
+def personio_error(response: requests.Response) -> str:
+    """Personio's error message from its envelope (some are German), or the HTTP reason."""
+    try:
+        body = response.json()
+        message = (body.get("error") or {}).get("message")
+    except ValueError:
+        message = None
+    return f"HTTP {response.status_code}" + (f": {message}" if message else f" {response.reason}")
+
+
+class PersonioClient:
+    def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, page_size: int = 100,
+                 connect_timeout: float = 10, read_timeout: float = 60, max_retries: int = 8,
+                 retry_backoff: float = 1.0, max_retry_seconds: float = 300, connection: str = "") -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client_id, self._client_secret = client_id, client_secret
+        self.page_size = page_size
+        self.timeout = (connect_timeout, read_timeout)
+        self.connection = connection
+        self.token: str | None = None
+        self.session = requests.Session()
+        self.session.headers.update({"X-Personio-App-ID": app_id, "Accept": "application/json",
+                                     "User-Agent": "hrsync-personio"})
+        self._retry_settings = dict(
+            total=max_retries, connect=max_retries, read=max_retries, status=max_retries,
+            backoff_factor=retry_backoff, backoff_max=60, min_backoff=retry_backoff,
+            status_forcelist=RETRY_STATUSES, allowed_methods=None,  # the auth POST is safe to repeat
+            respect_retry_after_header=True, raise_on_status=False,
+        )
+        self._max_retry_seconds = max_retry_seconds
+
+    def _mount(self) -> None:
+        # A fresh Retry per request, so the deadline counts from the request's start.
+        retry = BoundedRetry(deadline=self._max_retry_seconds, **self._retry_settings)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        self._mount()
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.exceptions.RetryError as exc:
+            raise SourceError(
+                f"Personio kept failing on {method} {path} after retries ({exc.__class__.__name__}); "
+                "no one was changed. It is retried at the next run.", connection=self.connection) from None
+        except requests.exceptions.RequestException as exc:
+            raise SourceError(
+                f"Cannot reach Personio at {self.base_url} ({type(exc).__name__}); check base_url and the "
+                "network. No one was changed.", connection=self.connection) from None
+        if response.status_code in RETRY_STATUSES:
+            raise SourceError(
+                f"Personio kept answering {personio_error(response)} on {method} {path} after retries; "
+                "no one was changed. It is retried at the next run.", connection=self.connection)
+        return response
+
+    def authenticate(self) -> None:
+        response = self._send("POST", "/v1/auth",
+                              json={"client_id": self._client_id, "client_secret": self._client_secret})
+        if response.status_code in (400, 401, 403):
+            raise AuthError(
+                f"Personio refused the API credentials ({personio_error(response)}). Check client_id and "
+                "client_secret of this connection's source (Settings → Integrations → API credentials in "
+                "Personio).", connection=self.connection)
+        self._raise_for_status(response, "POST /v1/auth")
+        self.token = response.json()["data"]["token"]
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+
+    def get(self, path: str, params: dict | None = None) -> dict[str, Any]:
+        if self.token is None:
+            self.authenticate()
+        response = self._send("GET", path, params=params)
+        if response.status_code in (401, 403):
+            # The token was revoked or expired mid-run: authenticate once more, then give up.
+            log.info("Personio answered %s on %s; authenticating again", response.status_code, path)
+            self.authenticate()
+            response = self._send("GET", path, params=params)
+            if response.status_code in (401, 403):
+                raise AuthError(
+                    f"Personio refused access to {path} ({personio_error(response)}) with a fresh token. "
+                    "Check that the API credentials may read employees and their attributes.",
+                    connection=self.connection)
+        self._raise_for_status(response, f"GET {path}")
+        body = response.json()
+        if not body.get("success", False):
+            raise SourceError(f"Personio answered GET {path} without success: {body.get('error')}",
+                              connection=self.connection)
+        return body
+
+    def _raise_for_status(self, response: requests.Response, what: str) -> None:
+        if response.status_code >= 400:
+            raise SourceError(f"Personio answered {what} with {personio_error(response)}.",
+                              connection=self.connection)
+
+    def attributes(self) -> list[dict[str, Any]]:
+        return self.get("/v1/company/employees/attributes")["data"]
+
+    def employees(self) -> Iterator[dict[str, Any]]:
+        """Yield each employee's attribute objects once, paging by row offset until complete."""
+        seen: set[Any] = set()
+        offset = 0
+        total = None
+        while True:
+            body = self.get("/v1/company/employees", {"limit": self.page_size, "offset": offset})
+            page = body.get("data") or []
+            total = (body.get("metadata") or {}).get("total_elements", total)
+            if not page:
+                break
+            for item in page:
+                attrs = item.get("attributes") or {}
+                ident = (attrs.get("id") or {}).get("value")
+                if ident in seen:
+                    continue  # rows shift between pages while HR edits: keep the first copy
+                seen.add(ident)
+                yield attrs
+            offset += len(page)
+            if total is not None and offset >= total:
+                break
+        if total is not None and len(seen) < total:
+            raise SourceError(
+                f"Personio reported {total} employees but only {len(seen)} could be read; the list is "
+                "incomplete, so no one was changed. It is retried at the next run.", connection=self.connection)
+
+    def close(self) -> None:
+        self.session.close()

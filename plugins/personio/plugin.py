@@ -1,0 +1,10 @@
+"""Hook implementations of the Personio plugin (entry point ``personio`` in group ``hrsync``)."""
+
+from hrsync import hookimpl
+
+from .source import PersonioSource
+
+
+@hookimpl
+def register_sources(register):
+    register(PersonioSource)

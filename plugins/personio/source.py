@@ -1,0 +1,181 @@
+"""The Personio source: settings, the record schema, and flattening Personio's attribute objects.
+
+Data flow: :class:`PersonioSource.read` asks the client for employees, flattens each
+``{"label", "value", "type", "universal_id"}`` attribute to its value (nested
+department/office/team to their name, supervisor to their e-mail or id), renames the
+tenant's birthday attribute (``dynamic_<n>`` with ``universal_id == date_of_birth``)
+to ``birthday``, and yields the dict; the engine validates it with :class:`RecordSchema`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from hrsync import SecretField, Source, standard_field
+
+from .client import PersonioClient
+
+DEFAULT_BASE_URL = "https://api.personio.de"
+BIRTHDAY_UNIVERSAL_ID = "date_of_birth"
+LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
+
+
+class ConfigSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    client_id = SecretField(required=True, metadata={
+        "description": "Personio API client ID (Settings → Integrations → API credentials)."})
+    client_secret = SecretField(required=True, metadata={"description": "Personio API client secret."})
+    base_url = fields.URL(load_default=DEFAULT_BASE_URL, require_tld=False, metadata={
+        "description": "API root; change only for a sandbox or a proxy."})
+    app_id = fields.String(load_default="HRSYNC", validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$",
+                           error="Use UPPER_SNAKE_CASE, e.g. ACME_HRSYNC."),
+                           metadata={"description": "X-Personio-App-ID sent on every request (UPPER_SNAKE_CASE)."})
+    page_size = fields.Integer(load_default=100, validate=validate.Range(1, 100), metadata={
+        "description": "Employees per page (Personio allows at most 100)."})
+    birthday_attribute = fields.String(load_default=None, validate=validate.Regexp(r"^dynamic_\d+$"), metadata={
+        "description": "Attribute key of the birthday (dynamic_<n>) when its universal_id is not date_of_birth."})
+    connect_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1),
+                                   metadata={"description": "Seconds to connect."})
+    read_timeout = fields.Float(load_default=60.0, validate=validate.Range(min=0.1),
+                                metadata={"description": "Seconds to wait for an answer."})
+    max_retries = fields.Integer(load_default=8, validate=validate.Range(0, 50),
+                                 metadata={"description": "Retries per request on 429, 5xx, timeouts."})
+    retry_backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0.0), metadata={
+        "description": "First back-off in seconds; doubles per retry (Personio's 429 has no Retry-After)."})
+    max_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
+        "description": "Most seconds spent retrying one request before the run stops."})
+
+
+class PersonioDate(fields.Date):
+    """A Personio date: the leading YYYY-MM-DD, whatever offset follows; never converted to UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str | None:
+        if value in (None, ""):
+            return None
+        match = LEADING_DATE.match(str(value))
+        if not match:
+            raise ValidationError(f"Not a date: {value!r}.")
+        try:
+            return dt.date.fromisoformat(match.group(1)).isoformat()
+        except ValueError:
+            raise ValidationError(f"Not a valid date: {match.group(1)!r}.") from None
+
+
+class RecordSchema(Schema):
+    """One Personio employee, in hrsync's standard field names."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, metadata={"description": "Personio employee id.", "standard": "id"})
+    email = standard_field("email")
+    first_name = standard_field("first_name")
+    last_name = standard_field("last_name")
+    preferred_name = standard_field("preferred_name")
+    gender = standard_field("gender")
+    status = standard_field("status")
+    hire_date = PersonioDate(allow_none=True, metadata={"description": "Hire date.", "standard": "hire_date"})
+    termination_date = PersonioDate(allow_none=True, metadata={"description": "Termination date.",
+                                                                  "standard": "termination_date"})
+    birthday = PersonioDate(allow_none=True, metadata={"description": "Date of birth.", "standard": "birthday"})
+    position = standard_field("position")
+    department = standard_field("department")
+    office = standard_field("office")
+    team = standard_field("team")
+    supervisor = standard_field("supervisor")
+    employment_type = standard_field("employment_type")
+    last_modified_at = standard_field("last_modified_at")
+
+    @pre_load
+    def _clean(self, data: dict, **kwargs) -> dict:
+        data = dict(data)
+        if data.get("id") is not None:
+            data["id"] = str(data["id"])
+        gender = data.get("gender")
+        data["gender"] = gender.strip().lower() if isinstance(gender, str) and gender.strip() else None
+        status = data.get("status")
+        data["status"] = status.strip().lower() if isinstance(status, str) and status.strip() else None
+        for name in ("email", "first_name", "last_name", "preferred_name", "position", "employment_type"):
+            if isinstance(data.get(name), str):
+                data[name] = data[name].strip() or None
+        return data
+
+
+def flatten(attributes: dict[str, Any], birthday_key: str | None) -> dict[str, Any]:
+    """Personio attribute objects → plain values under standard names."""
+    out: dict[str, Any] = {}
+    for key, attr in attributes.items():
+        value = attr.get("value") if isinstance(attr, dict) else attr
+        if isinstance(value, dict) and "attributes" in value:
+            nested = value["attributes"] or {}
+            if value.get("type") == "Employee":
+                value = _attr_value(nested.get("email")) or _attr_value(nested.get("id"))
+                value = None if value is None else str(value)
+            else:
+                value = nested.get("name")
+        out[key] = value
+    if birthday_key:
+        out["birthday"] = out.pop(birthday_key, None)
+    return out
+
+
+def _attr_value(attr: Any) -> Any:
+    return attr.get("value") if isinstance(attr, dict) else attr
+
+
+class PersonioSource(Source):
+    """Employees of a Personio account (API v1)."""
+
+    name = "personio"
+    ConfigSchema = ConfigSchema
+    RecordSchema = RecordSchema
+    key_field = "id"
+
+    def __init__(self, settings, context) -> None:
+        super().__init__(settings, context)
+        s = self.settings
+        self.client = PersonioClient(
+            base_url=s["base_url"], client_id=s["client_id"].reveal(), client_secret=s["client_secret"].reveal(),
+            app_id=s["app_id"], page_size=s["page_size"], connect_timeout=s["connect_timeout"],
+            read_timeout=s["read_timeout"], max_retries=s["max_retries"], retry_backoff=s["retry_backoff"],
+            max_retry_seconds=s["max_retry_seconds"], connection=context.connection,
+        )
+
+    def check(self) -> None:
+        self.client.authenticate()
+        self.client.get("/v1/company/employees", {"limit": 1, "offset": 0})
+
+    def birthday_key(self) -> str | None:
+        """The tenant's birthday attribute key, or None (reported once) when it is not readable."""
+        keys = {a.get("key"): a for a in self.client.attributes()}
+        configured = self.settings.get("birthday_attribute")
+        if configured:
+            if configured in keys:
+                return configured
+            self.context.warn(
+                f"The birthday attribute {configured} (source setting birthday_attribute) is not readable with "
+                "these API credentials; birthdays were not synced. Allow that attribute for the credentials in "
+                "Personio.")
+            return None
+        for key, attr in keys.items():
+            if attr.get("universal_id") == BIRTHDAY_UNIVERSAL_ID:
+                return key
+        self.context.warn(
+            "No birthday attribute (universal_id date_of_birth) is readable with these API credentials; "
+            "birthdays were not synced. Allow the date-of-birth attribute for the credentials in Personio, or "
+            "name it with the source setting birthday_attribute.")
+        return None
+
+    def read(self):
+        birthday_key = self.birthday_key()
+        for attributes in self.client.employees():
+            yield flatten(attributes, birthday_key)
+
+    def close(self) -> None:
+        self.client.close()
