@@ -216,11 +216,11 @@ class Engine:
             if len(group) == 1:
                 people.append(group[0])
                 continue
-            names = ", ".join(p.display for p in group)
             for p in group:
+                others = ", ".join(o.display for o in group if o is not p)
                 self._skip(p.display, p.source_id, email_key,
-                           f"{email_key} is used by {len(group)} people in {source_label} ({names}) — "
-                           "give each person their own e-mail there")
+                           f"{p.display} shares the e-mail {email_key} with {others} in {source_label}; "
+                           "neither was synced — give each person their own e-mail there")
         return people
 
     def _skip(self, display: str, source_id: Any, email: Any, reason: str) -> None:

@@ -1,0 +1,164 @@
+"""hosts.yaml: every error at once with its path, unknown keys, secrets from env and files, never shown."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import yaml
+
+from hrsync import ConfigError
+from hrsync.config import load_config, parse_config
+from hrsync.host import make_host
+from hrsync.secrets import REDACTOR, Secret
+from tests.conftest import run_cli
+
+SECRET = "s3cr3t-value-that-must-not-leak"
+
+
+def base(**conn):
+    connection = {
+        "source": {"plugin": "personio", "client_id": "${PID}", "client_secret": "${PSECRET}"},
+        "sink": {"plugin": "winningtemp", "token": "${WTOKEN}"},
+        **conn,
+    }
+    return {"host": {"timezone": "Europe/Berlin"}, "connections": {"acme": connection}}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("PID", "client-id")
+    monkeypatch.setenv("PSECRET", SECRET)
+    monkeypatch.setenv("WTOKEN", "wt-token-value")
+
+
+def test_valid_config_resolves_env_secrets(env):
+    cfg = parse_config(base(), make_host())
+    conn = cfg.connection("acme")
+    secret = conn.source.settings["client_secret"]
+    assert isinstance(secret, Secret) and secret.reveal() == SECRET
+    assert SECRET not in repr(secret) and SECRET not in repr(conn)
+    assert conn.schedule.daily_at == "02:00" and conn.missing == "ignore"
+    assert conn.guards["max_deactivations"] == 10
+
+
+def test_file_secret(tmp_path, env):
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-a-file\n")
+    data = base()
+    data["connections"]["acme"]["sink"]["token"] = {"file": str(secret_file)}
+    cfg = parse_config(data, make_host())
+    assert cfg.connection("acme").sink.settings["token"].reveal() == "from-a-file"
+
+
+def test_every_error_is_reported_at_once_with_its_path(monkeypatch):
+    monkeypatch.setenv("PID", "x")
+    data = base()
+    conn = data["connections"]["acme"]
+    del conn["source"]["client_secret"]
+    conn["source"]["page_size"] = 500
+    conn["sink"]["token"] = "inline-token"
+    conn["missing"] = "delete"
+    conn["mapping"] = {"nickname": {"from": "first_name"}, "first_name": {"transform": ["shout"]}}
+    data["host"]["timezone"] = "Mars/Olympus"
+    data["connections"]["other"] = {"source": {"plugin": "nope"}, "sink": {"plugin": "winningtemp"}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, make_host())
+    errors = info.value.errors
+    assert "Missing data for required field." in errors["connections.acme.source.client_secret"]
+    assert "connections.acme.source.page_size" in errors
+    assert any("reference" in m for m in errors["connections.acme.sink.token"])
+    assert "connections.acme.missing" in errors
+    assert "host.timezone" in errors
+    assert "connections.other.source.plugin" in errors
+    assert "connections.other.sink.token" in errors
+    # Mapping mistakes are found by check, not mid-run; they need both plugins loaded,
+    # so they show once the plugin settings are valid (see the next test).
+    assert len(info.value.lines) >= 7
+
+
+def test_mapping_mistakes_are_config_errors(env):
+    data = base(mapping={"nickname": {"from": "first_name"}, "first_name": {"transform": ["shout"]},
+                         "last_name": {"from": "no_such_field"}, "hire_date": {"from": "first_name"},
+                         "gender": {"constant": "robot"}})
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, make_host())
+    errors = info.value.errors
+    assert "connections.acme.mapping.nickname" in errors
+    assert any("Unknown transform" in m for m in errors["connections.acme.mapping.first_name.transform"])
+    assert "connections.acme.mapping.last_name.from" in errors
+    assert any("Type mismatch" in m for m in errors["connections.acme.mapping.hire_date"])
+    assert "connections.acme.mapping.gender.constant" in errors
+
+
+def test_unknown_keys_are_errors(env):
+    data = base(schedul={"daily_at": "03:00"})
+    data["host"]["stat"] = "x.db"
+    data["connections"]["acme"]["source"]["client_secrt"] = "${PSECRET}"
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, make_host())
+    errors = info.value.errors
+    assert errors["connections.acme.schedul"] == ["Unknown field."]
+    assert errors["host.stat"] == ["Unknown field."]
+    assert errors["connections.acme.source.client_secrt"] == ["Unknown field."]
+
+
+def test_missing_env_variable_and_unreadable_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("PSECRET", raising=False)
+    monkeypatch.setenv("PID", "x")
+    monkeypatch.setenv("WTOKEN", "y")
+    data = base()
+    data["connections"]["acme"]["sink"]["token"] = {"file": str(tmp_path / "missing")}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, make_host())
+    assert info.value.errors["connections.acme.source.client_secret"] == ["Environment variable PSECRET is not set."]
+    assert "Cannot read secret file" in info.value.errors["connections.acme.sink.token"][0]
+
+
+def test_secret_never_in_errors_or_logs(tmp_path, env, caplog):
+    data = base()
+    data["connections"]["acme"]["source"]["page_size"] = 0  # an error beside a resolved secret
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, make_host())
+    assert SECRET not in str(info.value)
+    # A secret echoed by a server into a log line is masked by the logging filter.
+    logger = logging.getLogger("hrsync.test")
+    handler = logging.StreamHandler()
+    handler.addFilter(REDACTOR.filter())
+    caplog.handler.addFilter(REDACTOR.filter())
+    logger.warning("server said: bad secret %s", SECRET)
+    assert SECRET not in caplog.text and "***" in caplog.text
+
+
+def test_check_command_reports_all_problems_and_exit_codes(tmp_path, env):
+    bad = base(missing="delete")
+    bad["connections"]["acme"]["source"]["page_size"] = 1000
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = run_cli("--config", str(path), "check", "--offline")
+    assert result.returncode == 2
+    assert "connections.acme.missing" in result.stderr and "connections.acme.source.page_size" in result.stderr
+    assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
+    path.write_text(yaml.safe_dump(base()))
+    result = run_cli("check", "--offline", env={"HRSYNC_CONFIG": str(path)})
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "hosts.yaml"
+    path.write_text("connections:\n  acme: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, make_host())
+    assert any(key.startswith("line ") for key in info.value.errors)
+
+
+def test_example_hosts_yaml_is_valid(monkeypatch):
+    from tests.conftest import ROOT
+
+    for name in ("PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET", "WINNINGTEMP_TOKEN", "SMTP_PASSWORD"):
+        monkeypatch.setenv(name, "example-value")
+    cfg = load_config(ROOT / "hosts.yaml", make_host())
+    assert "acme" in cfg.connections

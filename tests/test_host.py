@@ -1,0 +1,137 @@
+"""The host: entry-point discovery from installed metadata, duplicates, import failures, blocking."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hrsync import PluginError
+from hrsync.host import make_host
+from tests.conftest import run_cli
+
+PLUGIN_SOURCE = '''
+from marshmallow import Schema, fields
+from hrsync import Source, hookimpl
+
+class Config(Schema):
+    path = fields.String(required=True, metadata={{"description": "Where the export lives."}})
+
+class {cls}(Source):
+    name = "{name}"
+    ConfigSchema = Config
+
+@hookimpl
+def register_sources(register):
+    register({cls})
+'''
+
+
+def make_distribution(root: Path, dist: str, plugins: dict[str, str]) -> Path:
+    """Write an installed distribution (dist-info metadata + modules) under ``root``.
+
+    ``plugins`` maps entry-point name → module source. This is what pip leaves in
+    site-packages, so discovery goes through real installed metadata.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    lines = ["[hrsync]"]
+    for ep_name, source in plugins.items():
+        module = f"{dist.replace('-', '_')}_{ep_name}"
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+        lines.append(f"{ep_name} = {module}")
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A fresh site directory on sys.path (and PYTHONPATH, for subprocesses)."""
+    path = tmp_path / "site"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")]))
+    return path
+
+
+def test_bundled_plugins_are_discovered_through_entry_points():
+    host = make_host()
+    assert "personio" in host.sources and "winningtemp" in host.sinks
+    assert host.plugin_of(host.source_class("personio")).distribution == "hrsync"
+
+
+def test_third_party_distribution_is_discovered(site):
+    make_distribution(site, "hrsync-acme", {"acme": PLUGIN_SOURCE.format(cls="AcmeSource", name="acme_csv")})
+    host = make_host()
+    cls = host.source_class("acme_csv")
+    info = host.plugin_of(cls)
+    assert (info.name, info.distribution, info.version) == ("acme", "hrsync-acme", "1.2.3")
+
+
+def test_plugins_command_lists_real_settings_and_third_party(site):
+    make_distribution(site, "hrsync-acme", {"acme": PLUGIN_SOURCE.format(cls="AcmeSource", name="acme_csv")})
+    result = run_cli("plugins")
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["personio"]["kind"] == "source" and rows["winningtemp"]["kind"] == "sink"
+    personio = {f["name"]: f for f in rows["personio"]["config"]}
+    assert personio["client_secret"]["secret"] and personio["client_secret"]["required"]
+    assert personio["base_url"]["default"] == "https://api.personio.de"
+    assert {"client_id", "app_id", "page_size", "birthday_attribute"} <= set(personio)
+    winningtemp = {f["name"]: f for f in rows["winningtemp"]["config"]}
+    assert winningtemp["token"]["secret"] and {"base_url", "extension", "keep_inactive"} <= set(winningtemp)
+    assert rows["acme_csv"]["version"] == "1.2.3"
+    assert rows["acme_csv"]["config"][0]["description"] == "Where the export lives."
+
+
+def test_duplicate_source_name_names_both_plugins(site):
+    make_distribution(site, "hrsync-one", {"one": PLUGIN_SOURCE.format(cls="A", name="same")})
+    make_distribution(site, "hrsync-two", {"two": PLUGIN_SOURCE.format(cls="B", name="same")})
+    with pytest.raises(PluginError) as info:
+        make_host()
+    message = str(info.value)
+    assert "'same'" in message and "'one'" in message and "'two'" in message
+
+
+def test_plugin_that_fails_to_import_is_named_with_its_cause(site):
+    make_distribution(site, "hrsync-broken", {"broken": "import does_not_exist_anywhere\n"})
+    with pytest.raises(PluginError) as info:
+        make_host()
+    assert info.value.plugin == "broken"
+    assert "does_not_exist_anywhere" in str(info.value) and "hrsync-broken" in str(info.value)
+    result = run_cli("plugins")
+    assert result.returncode == 2
+    assert "broken" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_blocked_plugins_are_not_loaded(site, monkeypatch):
+    make_distribution(site, "hrsync-broken", {"broken": "raise RuntimeError('boom')\n"})
+    monkeypatch.setenv("HRSYNC_DISABLE_PLUGINS", "broken, winningtemp")
+    host = make_host()
+    assert "personio" in host.sources and "winningtemp" not in host.sinks
+    with pytest.raises(PluginError, match="No sink plugin named 'winningtemp'"):
+        host.sink_class("winningtemp")
+
+
+def test_registering_a_non_plugin_class_is_refused():
+    class Bad:
+        @staticmethod
+        def register_sources(register):
+            register(dict)
+
+    from hrsync import hookimpl
+
+    Bad.register_sources = staticmethod(hookimpl(Bad.register_sources))
+    with pytest.raises(PluginError, match="not a subclass of hrsync.Source"):
+        make_host(entry_points=False, plugins=[("bad", Bad)])
+
+
+def test_cli_version_and_unbuilt_commands_do_not_pretend():
+    assert run_cli("--version").stdout.strip().endswith("0.1.0")
+    result = run_cli("daemon")
+    assert result.returncode != 0 and "not implemented yet" in result.stderr
