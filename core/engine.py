@@ -164,13 +164,9 @@ class Engine:
             try:
                 record = source_schema.load(raw)
             except ValidationError as exc:
-                details = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in
-                                    flatten_errors(exc.messages).items() if path not in self.sensitive)
-                sensitive_bad = [path for path in flatten_errors(exc.messages) if path in self.sensitive]
-                if sensitive_bad:
-                    details = "; ".join(filter(None, [details, *(f"{f}: invalid value" for f in sensitive_bad)]))
                 self._skip(display, raw.get(key), email,
-                           f"{display} has invalid data in {source_label} ({details}) — correct it there")
+                           self._invalid_reason(display, exc, raw.get("email"), source_label,
+                                                "correct it there"))
                 continue
             source_id = record.get(key)
             if source_id in (None, ""):
@@ -192,15 +188,9 @@ class Engine:
             try:
                 loaded = sink_schema.load(mapped)
             except ValidationError as exc:
-                problems = flatten_errors(exc.messages)
-                if sink.key_field in problems:
-                    reason = (f"{display} has an invalid e-mail in {source_label} "
-                              f"({mapped[sink.key_field]}) — correct it there")
-                else:
-                    reason = f"{display} cannot be sent: " + "; ".join(
-                        f"{f}: {'invalid value' if f in self.sensitive else ' '.join(m)}"
-                        for f, m in problems.items()) + f" — correct it in {source_label} or adjust the mapping"
-                self._skip(display, source_id, mapped.get(sink.key_field), reason)
+                self._skip(display, source_id, mapped.get(sink.key_field),
+                           self._invalid_reason(display, exc, mapped.get(sink.key_field), source_label,
+                                                f"correct it in {source_label} or adjust the mapping"))
                 continue
             desired = sink.prepare(loaded)
             if isinstance(desired, Defer):
@@ -222,6 +212,15 @@ class Engine:
                            f"{p.display} shares the e-mail {email_key} with {others} in {source_label}; "
                            "neither was synced — give each person their own e-mail there")
         return people
+
+    def _invalid_reason(self, display: str, exc: ValidationError, email: Any, source_label: str, fix: str) -> str:
+        """A skip reason a person can act on; values of sensitive fields are never quoted."""
+        problems = flatten_errors(exc.messages)
+        if "email" in problems and len(problems) == 1:
+            return f"{display} has an invalid e-mail in {source_label} ({email}) — correct it there"
+        details = "; ".join(f"{name}: {'invalid value' if name in self.sensitive else ' '.join(msgs)}"
+                            for name, msgs in problems.items())
+        return f"{display} has invalid data in {source_label} ({details}) — {fix}"
 
     def _skip(self, display: str, source_id: Any, email: Any, reason: str) -> None:
         self.plan.actions.append(Action(SKIP, display, None if source_id is None else str(source_id),

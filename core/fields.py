@@ -64,13 +64,24 @@ class IsoDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
 
 
+class TrimmedEmail(fields.Email):
+    """An e-mail address; surrounding whitespace (as typed into HR systems) is removed first."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def standard_field(name: str, *, required: bool = False, **kwargs) -> fields.Field:
     """A marshmallow field for the standard field ``name``, with its type and allowed values."""
     spec = STANDARD_FIELDS[name]
     metadata = {"description": spec.description, "standard": name, **kwargs.pop("metadata", {})}
     common = {"required": required, "allow_none": not required, "metadata": metadata, **kwargs}
     if spec.type == "email":
-        return fields.Email(**common)
+        return TrimmedEmail(**common)
     if spec.type == "date":
         return IsoDate(**common)
     if spec.type == "datetime":
