@@ -71,7 +71,8 @@ def personio_error(response: requests.Response) -> str:
 class PersonioClient:
     def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, page_size: int = 100,
                  connect_timeout: float = 10, read_timeout: float = 60, max_retries: int = 8,
-                 retry_backoff: float = 1.0, max_retry_seconds: float = 300, connection: str = "") -> None:
+                 retry_backoff: float = 1.0, max_retry_seconds: float = 300, max_requests_per_second: float = 10,
+                 connection: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self._client_id, self._client_secret = client_id, client_secret
         self.page_size = page_size
@@ -88,6 +89,15 @@ class PersonioClient:
             respect_retry_after_header=True, raise_on_status=False,
         )
         self._max_retry_seconds = max_retry_seconds
+        # Personio allows bursts of 15 requests/s; pacing below that avoids 429s altogether.
+        self._min_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
+        self._last_request = 0.0
+
+    def _pace(self) -> None:
+        wait = self._last_request + self._min_interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last_request = time.monotonic()
 
     def _mount(self) -> None:
         # A fresh Retry per request, so the deadline counts from the request's start.
@@ -97,6 +107,7 @@ class PersonioClient:
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         self._mount()
+        self._pace()
         url = f"{self.base_url}{path}"
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)

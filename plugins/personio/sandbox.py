@@ -166,6 +166,7 @@ class Faults:
 
     error_rate: float = 0.0  # share of employee requests answered with a 5xx
     slow_seconds: float = 0.0  # delay before each employee request is answered
+    slow_next: int = 0  # only the next N employee requests are slow (0: all, when slow_seconds is set)
     fail_offsets_once: set[int] = field(default_factory=set)  # these page offsets fail once with 500
     shift_total_by: int = 0  # total_elements reported off by this much after the first page
     revoke_after: int | None = None  # revoke every token after this many employee requests
@@ -380,6 +381,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(429, _error(429, "Too many requests"))
             fail = f.error_rate and sb._rng.random() < f.error_rate
             slow = f.slow_seconds
+            if f.slow_next:
+                f.slow_next -= 1
+                if f.slow_next == 0:
+                    f.slow_seconds = 0.0
         if slow:
             time.sleep(slow)
         if fail:

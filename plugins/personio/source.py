@@ -48,6 +48,8 @@ class ConfigSchema(Schema):
                                  metadata={"description": "Retries per request on 429, 5xx, timeouts."})
     retry_backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0.0), metadata={
         "description": "First back-off in seconds; doubles per retry (Personio's 429 has no Retry-After)."})
+    max_requests_per_second = fields.Float(load_default=10.0, validate=validate.Range(min=0), metadata={
+        "description": "Pace requests below Personio's burst limit (15/s); 0 = no pacing."})
     max_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
         "description": "Most seconds spent retrying one request before the run stops."})
 
@@ -144,7 +146,8 @@ class PersonioSource(Source):
             base_url=s["base_url"], client_id=s["client_id"].reveal(), client_secret=s["client_secret"].reveal(),
             app_id=s["app_id"], page_size=s["page_size"], connect_timeout=s["connect_timeout"],
             read_timeout=s["read_timeout"], max_retries=s["max_retries"], retry_backoff=s["retry_backoff"],
-            max_retry_seconds=s["max_retry_seconds"], connection=context.connection,
+            max_retry_seconds=s["max_retry_seconds"], max_requests_per_second=s["max_requests_per_second"],
+            connection=context.connection,
         )
 
     def check(self) -> None:

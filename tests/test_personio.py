@@ -1,0 +1,289 @@
+"""The Personio source against the Personio sandbox: paging, retries, auth, dates, birthday, withheld data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from hrsync import AuthError, RunContext, SourceError
+from hrsync.secrets import Secret
+from hrsync_plugins.personio.sandbox import (BIRTHDAY_KEY, PersonioSandbox, generate_employees, list_response,
+                                             make_employee)
+from hrsync_plugins.personio.source import ConfigSchema, PersonioSource, RecordSchema
+
+SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs" / "personio"
+
+
+def source_for(sandbox: PersonioSandbox, **settings) -> PersonioSource:
+    raw = {"client_id": "${X}", "client_secret": "${Y}", "base_url": sandbox.url, "retry_backoff": 0.01,
+           "max_requests_per_second": 0, **settings}
+    loaded = ConfigSchema().load({k: v for k, v in raw.items() if k not in ("client_id", "client_secret")},
+                                 partial=("client_id", "client_secret"))
+    loaded["client_id"], loaded["client_secret"] = Secret(sandbox.client_id), Secret(sandbox.client_secret)
+    return PersonioSource(loaded, RunContext("test"))
+
+
+def read_all(source: PersonioSource) -> list[dict]:
+    with source:
+        return [RecordSchema().load(r) for r in source.read()]
+
+
+def employee_pages(sandbox):
+    return [r for r in sandbox.requests if r["path"] == "/v1/company/employees"]
+
+
+def test_full_read_of_1050_people_arrives_complete_in_11_pages():
+    with PersonioSandbox(generate_employees(1050, seed=2)) as sandbox:
+        records = read_all(source_for(sandbox))
+    assert len(records) == 1050 and len({r["id"] for r in records}) == 1050
+    pages = employee_pages(sandbox)
+    assert len(pages) == 11
+    assert all("limit=100" in p["query"] for p in pages)
+    assert all(r["app_id"] == "HRSYNC" for r in sandbox.requests)
+
+
+def test_ten_thousand_people_cost_exactly_102_requests():
+    with PersonioSandbox(generate_employees(10_000, seed=3), rate_limit=False) as sandbox:
+        records = read_all(source_for(sandbox))
+    assert len(records) == 10_000
+    assert len(employee_pages(sandbox)) == 100
+    assert len(sandbox.requests_to("/v1/company/employees/attributes")) == 1
+    assert len(sandbox.requests_to("/v1/auth")) == 1
+    assert len(sandbox.requests) == 102
+
+
+def test_pacing_stays_under_the_burst_limit():
+    with PersonioSandbox(generate_employees(40, seed=4), burst_per_second=15) as sandbox:
+        records = read_all(source_for(sandbox, page_size=2, max_requests_per_second=12))
+    assert len(records) == 40
+    assert not [r for r in sandbox.requests if r["status"] == 429]
+
+
+def test_429_storm_is_retried_without_retry_after():
+    with PersonioSandbox(generate_employees(250, seed=5)) as sandbox:
+        sandbox.faults.throttle_next = 5
+        records = read_all(source_for(sandbox))
+    assert len(records) == 250
+    assert sum(1 for r in sandbox.requests if r["status"] == 429) == 5
+
+
+def test_retries_are_bounded_then_the_run_stops_saying_what_failed():
+    with PersonioSandbox(generate_employees(30, seed=5)) as sandbox:
+        sandbox.faults.throttle_next = 1000
+        with pytest.raises(SourceError, match="kept answering HTTP 429"):
+            read_all(source_for(sandbox, max_retries=3))
+    assert sum(1 for r in sandbox.requests if r["status"] == 429) == 4
+
+
+def test_server_errors_and_a_failing_page_are_retried():
+    with PersonioSandbox(generate_employees(500, seed=6), seed=1) as sandbox:
+        sandbox.faults.error_rate = 0.3
+        sandbox.faults.fail_offsets_once = {200}
+        records = read_all(source_for(sandbox, max_retries=20))
+    assert len(records) == 500
+    assert any(r["status"] == 503 for r in sandbox.requests)
+    assert any(r["status"] == 500 and "offset=200" in r["query"] for r in sandbox.requests)
+
+
+def test_a_slow_answer_times_out_and_is_retried():
+    with PersonioSandbox(generate_employees(120, seed=6)) as sandbox:
+        sandbox.faults.slow_seconds, sandbox.faults.slow_next = 1.0, 1
+        records = read_all(source_for(sandbox, read_timeout=0.3))
+    assert len(records) == 120
+
+
+def test_token_revoked_mid_run_reauthenticates_once():
+    with PersonioSandbox(generate_employees(300, seed=8)) as sandbox:
+        sandbox.faults.revoke_after = 2
+        records = read_all(source_for(sandbox))
+    assert len(records) == 300
+    assert len(sandbox.requests_to("/v1/auth")) == 2
+
+
+def test_bad_credentials_are_a_run_level_error_naming_the_settings():
+    with PersonioSandbox(generate_employees(3, seed=9)) as sandbox:
+        source = source_for(sandbox)
+        source.client._client_secret = "wrong"
+        with pytest.raises(AuthError) as info:
+            read_all(source)
+    message = str(info.value)
+    assert "client_id" in message and "client_secret" in message and "wrong" not in message
+
+
+def test_dates_keep_the_leading_calendar_day_whatever_the_offset():
+    employees = [
+        make_employee(id=1, email="a@example.com", hire_date="2014-11-09T00:00:00+01:00",
+                      termination_date="2024-03-31T00:00:00+0100", birthday="1983-08-18"),
+        make_employee(id=2, email="b@example.com", hire_date="1900-01-01T00:00:00+00:53",
+                      termination_date="2025-01-01T00:00:00-05:00", birthday=""),
+    ]
+    with PersonioSandbox(employees) as sandbox:
+        records = {r["id"]: r for r in read_all(source_for(sandbox))}
+    assert records["1"]["hire_date"] == "2014-11-09" and records["1"]["termination_date"] == "2024-03-31"
+    assert records["1"]["birthday"] == "1983-08-18"
+    assert records["2"]["hire_date"] == "1900-01-01" and records["2"]["termination_date"] == "2025-01-01"
+    assert records["2"]["birthday"] is None
+
+
+def test_nested_objects_empty_gender_and_unknown_attributes():
+    employee = make_employee(id=5, email=" Mixed.Case@Example.com ", gender="", department="Sales",
+                             office="Malmö", team="Blue", status="active")
+    employee["supervisor"] = {"label": "Supervisor", "type": "standard", "universal_id": "supervisor",
+                              "value": {"type": "Employee", "attributes": {"id": {"value": 2},
+                                                                           "email": {"value": "boss@example.com"}}}}
+    employee["dynamic_999"] = {"label": "Shoe size", "value": "44", "type": "standard", "universal_id": None}
+    with PersonioSandbox([employee]) as sandbox:
+        (record,) = read_all(source_for(sandbox))
+    assert record["gender"] is None and record["department"] == "Sales" and record["office"] == "Malmö"
+    assert record["supervisor"] == "boss@example.com" and record["email"] == "Mixed.Case@Example.com"
+    assert "dynamic_999" not in record
+
+
+def test_missing_birthday_attribute_is_reported_once():
+    employees = generate_employees(40, seed=10)
+    allowed = {k for k in employees[0] if k != BIRTHDAY_KEY}
+    with PersonioSandbox(employees, allowed_attributes=allowed) as sandbox:
+        source = source_for(sandbox)
+        records = read_all(source)
+    assert all(r.get("birthday") is None for r in records)
+    assert len(source.context.warnings) == 1 and "birthday" in source.context.warnings[0]
+
+
+def test_birthday_attribute_setting_for_tenants_without_universal_id():
+    employees = [make_employee(id=1, email="a@example.com")]
+    employees[0]["dynamic_77"] = {"label": "Geburtstag", "value": "1970-05-06", "type": "date",
+                                  "universal_id": None}
+    with PersonioSandbox(employees) as sandbox:
+        assert read_all(source_for(sandbox))[0].get("birthday") is None
+        (record,) = read_all(source_for(sandbox, birthday_attribute="dynamic_77"))
+    assert record["birthday"] == "1970-05-06"
+
+
+def test_withheld_attributes_are_absent_not_fatal():
+    employees = generate_employees(20, seed=11)
+    with PersonioSandbox(employees, allowed_attributes={"email", "first_name", "last_name", "status"}) as sandbox:
+        records = read_all(source_for(sandbox))
+    assert len(records) == 20 and all(r.get("gender") is None and r.get("hire_date") is None for r in records)
+
+
+def test_invalid_record_becomes_a_skipped_person_in_a_run(e2e_config, personio, scim):
+    personio.employees = generate_employees(10, seed=12)
+    personio.change(1003, hire_date="not a date", status="retired")
+    cfg, host = e2e_config()
+    from hrsync.engine import run_connection
+
+    result = run_connection(cfg, "acme", host)
+    (skip,) = result.plan.of("skip")
+    assert skip.source_id == "1003" and "hire_date" in skip.reason and "status" in skip.reason
+    assert len(scim.users()) == 9 and result.exit_code == 1
+
+
+def test_sandbox_limits_and_errors_follow_personio():
+    with PersonioSandbox(generate_employees(120, seed=1)) as sandbox:
+        assert requests.get(f"{sandbox.url}/v1/company/employees").status_code == 401
+        bad = requests.get(f"{sandbox.url}/v1/company/employees", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 403 and bad.json()["success"] is False and "message" in bad.json()["error"]
+        auth = requests.post(f"{sandbox.url}/v1/auth", data={"client_id": sandbox.client_id,
+                                                                "client_secret": sandbox.client_secret})
+        token = auth.json()["data"]["token"]
+        assert auth.headers["authorization"] == f"Bearer {token}"
+        headers = {"Authorization": f"Bearer {token}"}
+        assert len(requests.get(f"{sandbox.url}/v1/company/employees", headers=headers).json()["data"]) == 50
+        over = requests.get(f"{sandbox.url}/v1/company/employees", params={"limit": 101}, headers=headers)
+        assert over.status_code == 400 and over.json()["success"] is False
+        sandbox.faults.throttle_next = 1
+        throttled = requests.get(f"{sandbox.url}/v1/company/employees", headers=headers)
+        assert throttled.status_code == 429
+        assert not any(h.lower().startswith(("retry-after", "x-ratelimit")) for h in throttled.headers)
+
+
+def test_sandbox_admin_api(tmp_path):
+    with PersonioSandbox(generate_employees(5, seed=1)) as sandbox:
+        admin = f"{sandbox.url}/_sandbox"
+        assert requests.patch(f"{admin}/employees/1002", json={"first_name": "Zoë"}).status_code == 200
+        assert sandbox.find(1002)["first_name"]["value"] == "Zoë"
+        created = requests.post(f"{admin}/employees", json={"email": "new@example.com", "status": "onboarding"})
+        assert created.status_code == 201 and len(sandbox.employees) == 6
+        assert requests.delete(f"{admin}/employees/1000").status_code == 204
+        body = list_response(generate_employees(3, seed=2))
+        assert requests.put(f"{admin}/employees", json=body).json() == {"count": 3}
+        assert requests.post(f"{admin}/faults", json={"throttle_next": 2}).status_code == 200
+        assert sandbox.faults.throttle_next == 2
+        log = requests.get(f"{admin}/requests").json()
+        assert {"method", "path", "query", "status"} <= set(log[0])
+
+
+def test_sandbox_loads_a_list_response_file(tmp_path):
+    from hrsync_plugins.personio.sandbox import load_list_response
+
+    path = tmp_path / "employees.json"
+    import json
+
+    path.write_text(json.dumps(list_response(generate_employees(7, seed=3))))
+    with PersonioSandbox(load_list_response(path)) as sandbox:
+        assert len(read_all(source_for(sandbox))) == 7
+
+
+
+
+def _load_spec(name: str) -> dict:
+    """The YAML file as OpenAPI expects it: YAML reads unquoted status codes as ints."""
+
+    def keys_to_str(node):
+        if isinstance(node, dict):
+            return {str(k): keys_to_str(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [keys_to_str(v) for v in node]
+        return node
+
+    return keys_to_str(yaml.safe_load((SPECS / name).read_text()))
+
+
+@pytest.mark.skipif(not SPECS.exists(), reason="Personio's OpenAPI files (../shared/specs/personio) are absent "
+                                                 "on this machine; they are not redistributed with hrsync")
+def test_sandbox_responses_validate_against_personios_openapi_schemas():
+    from openapi_schema_validator import OAS30Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    def validator(file: str, pointer: str) -> OAS30Validator:
+        resource = Resource.from_contents(_load_spec(file), default_specification=DRAFT4)
+        registry = Registry().with_resource("spec", resource)
+        return OAS30Validator({"$ref": f"spec#{pointer}"}, registry=registry)
+
+    # Personio's `Response` base says `data: object` while the list branch of the same
+    # allOf says `data: array`: no real list response satisfies both, so lists are checked
+    # against the list branch (envelope, metadata, Employee attributes) plus `success`.
+    personnel = "personio-personnel-data-api-oa3.yaml"
+    list_schema = validator(personnel, "/components/schemas/EmployeesResponse/allOf/1")
+    one_schema = validator(personnel, "/components/schemas/EmployeeResponse")
+    error_schema = validator(personnel, "/components/schemas/ErrorResponse")
+    auth_schema = validator("personio-auth-api.yaml", "/components/schemas/AuthenticationTokenResponse")
+    with PersonioSandbox(generate_employees(30, seed=13)) as sandbox:
+        auth = requests.post(f"{sandbox.url}/v1/auth", json={"client_id": sandbox.client_id,
+                                                              "client_secret": sandbox.client_secret})
+        auth_schema.validate(auth.json())
+        headers = {"Authorization": f"Bearer {auth.json()['data']['token']}"}
+        page = requests.get(f"{sandbox.url}/v1/company/employees?limit=10&offset=20", headers=headers).json()
+        list_schema.validate(page)
+        assert page["success"] is True and len(page["data"]) == 10
+        assert page["metadata"] == {"total_elements": 30, "current_page": 2, "total_pages": 3}
+        one_schema.validate(requests.get(f"{sandbox.url}/v1/company/employees/1003", headers=headers).json())
+        error_schema.validate(requests.get(f"{sandbox.url}/v1/company/employees").json())
+        broken = dict(page, metadata={"total_elements": "many"})
+        with pytest.raises(Exception, match="many"):
+            list_schema.validate(broken)
+
+
+def test_dates_in_generated_data_use_every_offset_style():
+    employees = generate_employees(200, seed=14, today=dt.date(2026, 1, 1))
+    hires = [e["hire_date"]["value"] for e in employees]
+    assert any(h.endswith("+0100") for h in hires) and any(h.endswith("+00:53") for h in hires)
+    statuses = {e["status"]["value"] for e in employees}
+    assert statuses == {"onboarding", "active", "leave", "inactive"}
+    assert any(e[BIRTHDAY_KEY]["value"] is None for e in employees)
+    assert any(any(ord(c) > 127 for c in e["first_name"]["value"]) for e in employees)
