@@ -118,19 +118,24 @@ class ConnectionSchema(StrictSchema):
     sink = fields.Nested(PluginRefSchema, required=True, metadata={"description": "The app."})
     mapping = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict,
                           metadata={"description": "Per sink field overrides; see docs."})
-    scope = fields.Nested(ScopeSchema, load_default=lambda: ScopeSchema().load({}), metadata={"description": "include/exclude filters."})
+    scope = fields.Nested(ScopeSchema, load_default=lambda: ScopeSchema().load({}),
+                           metadata={"description": "include/exclude filters."})
     missing = fields.String(load_default="ignore", validate=validate.OneOf(["ignore", "deactivate"]),
                             metadata={"description": "What to do with linked people gone from the source."})
-    guards = fields.Nested(GuardsSchema, load_default=lambda: GuardsSchema().load({}), metadata={"description": "Circuit breakers."})
+    guards = fields.Nested(GuardsSchema, load_default=lambda: GuardsSchema().load({}),
+                           metadata={"description": "Circuit breakers."})
     sensitive_fields = fields.List(fields.String(), load_default=lambda: list(DEFAULT_SENSITIVE),
                                    metadata={"description": "Fields never shown or stored as values."})
-    schedule = fields.Nested(ScheduleSchema, load_default=lambda: ScheduleSchema().load({}), metadata={"description": "When the daemon runs it."})
-    report = fields.Nested(ReportSchema, load_default=lambda: ReportSchema().load({}), metadata={"description": "Report e-mail."})
+    schedule = fields.Nested(ScheduleSchema, load_default=lambda: ScheduleSchema().load({}),
+                           metadata={"description": "When the daemon runs it."})
+    report = fields.Nested(ReportSchema, load_default=lambda: ReportSchema().load({}),
+                           metadata={"description": "Report e-mail."})
 
 
 class HostsSchema(StrictSchema):
     version = fields.Integer(load_default=1, validate=validate.Equal(1), metadata={"description": "Format version: 1."})
-    host = fields.Nested(HostSchema, load_default=lambda: HostSchema().load({}), metadata={"description": "Settings of this host."})
+    host = fields.Nested(HostSchema, load_default=lambda: HostSchema().load({}),
+                           metadata={"description": "Settings of this host."})
     connections = fields.Raw(required=True, metadata={"description": "Connections by name."})
 
 

@@ -298,8 +298,12 @@ class Engine:
     def _guard_deactivations(self, links: dict[str, dict]) -> None:
         if self.options.override_guards:
             return
+        # Counted: people gone from the source, and linked people the source now marks as
+        # leavers. Users matched for the first time this run are the initial reconciliation
+        # (reviewed with --dry-run), not a sign of an outage.
         leaving = [a for a in self.plan.actions
-                   if a.kind == DEACTIVATE or (a.kind == UPDATE and a.changes.get("active", (None, None))[1] is False)]
+                   if a.kind == DEACTIVATE or (a.kind == UPDATE and a.source_id in links
+                                               and a.changes.get("active", (None, None))[1] is False)]
         if not leaving:
             return
         known = max(1, sum(1 for link in links.values() if not link["deactivated"]))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hrsync.config import parse_config
 from hrsync.host import make_host
 from hrsync.testing import memory_plugin

@@ -8,11 +8,15 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-
 from hrsync import AuthError, RunContext, SourceError
 from hrsync.secrets import Secret
-from hrsync_plugins.personio.sandbox import (BIRTHDAY_KEY, PersonioSandbox, generate_employees, list_response,
-                                             make_employee)
+from hrsync_plugins.personio.sandbox import (
+    BIRTHDAY_KEY,
+    PersonioSandbox,
+    generate_employees,
+    list_response,
+    make_employee,
+)
 from hrsync_plugins.personio.source import ConfigSchema, PersonioSource, RecordSchema
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs" / "personio"

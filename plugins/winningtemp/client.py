@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
+from hrsync import AuthError, ConflictError, RecordError, RetriableError, SinkError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
-
-from hrsync import AuthError, ConflictError, RecordError, RetriableError, SinkError
 
 log = logging.getLogger("hrsync.winningtemp")
 

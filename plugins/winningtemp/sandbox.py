@@ -56,8 +56,11 @@ class ScimSandbox:
             from scim2_server.memory import InMemoryStorage
             from scim2_server.service import ScimService
             from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
-            from scim2_server.utils import (load_default_resource_types, load_default_schemas,
-                                            load_default_service_provider_config)
+            from scim2_server.utils import (
+                load_default_resource_types,
+                load_default_schemas,
+                load_default_service_provider_config,
+            )
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("The Winningtemp sandbox needs scim2-server: pip install 'hrsync[sandbox]'") from exc
         self.token = token or secrets.token_urlsafe(24)

@@ -1,0 +1,147 @@
+"""End to end: Personio sandbox → engine → scim2-server, through the API and the real `hrsync` command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import time
+
+import pytest
+from hrsync.engine import normalise_email, run_connection
+from hrsync.state import open_state
+from hrsync_plugins.personio.sandbox import BIRTHDAY_KEY, generate_employees
+from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN as URN
+
+from tests.conftest import HRSYNC
+
+
+def value(employee, key):
+    attr = employee.get(key)
+    return attr["value"] if attr else None
+
+
+def day(text):
+    return text[:10] if text else None
+
+
+def expected_active(employee, today):
+    termination = day(value(employee, "termination_date"))
+    return value(employee, "status") != "inactive" and not (termination and termination < today.isoformat())
+
+
+def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_config, personio, scim):
+    personio.employees = generate_employees(500, seed=31)
+    loaded = e2e_config()
+    cfg, host = loaded
+    first = run_connection(cfg, "acme", host)
+    assert first.status == "ok", first.message
+    assert len(scim.users()) == 500
+    today = dt.date.today()
+    users = {u["userName"]: u for u in scim.users()}
+    for employee in personio.employees:
+        user = users[normalise_email(value(employee, "email"))]
+        ext = user.get(URN) or {}
+        assert user["name"]["givenName"] == value(employee, "first_name")
+        assert user["name"]["familyName"] == value(employee, "last_name")
+        assert user["emails"][0]["value"] == normalise_email(value(employee, "email"))
+        assert ext.get("gender") == (value(employee, "gender") or None)
+        assert ext.get("birthDate") == value(employee, BIRTHDAY_KEY)
+        assert ext.get("hireDate") == day(value(employee, "hire_date"))
+        assert ext.get("terminationDate") == day(value(employee, "termination_date"))
+        assert user["active"] is expected_active(employee, today)
+        assert user["externalId"] == str(value(employee, "id"))
+
+    scim.clear_log()
+    second = run_connection(cfg, "acme", host)
+    assert second.plan.counts()["unchanged"] == 500 and scim.writes() == []
+    assert [r["method"] for r in scim.requests] == []  # linked people need no listing either
+
+    active = [e for e in personio.employees if expected_active(e, today)]
+    renamed, leaver, mover = (value(e, "id") for e in active[:3])
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    personio.change(renamed, last_name="Åström-Nieminen")
+    personio.change(leaver, status="inactive", termination_date=f"{yesterday}T00:00:00+0100")
+    personio.change(mover, email="New.Mover@Example.com")
+    third = run_connection(cfg, "acme", host)
+    assert third.plan.counts()["updated"] == 3 and third.plan.counts()["created"] == 0
+    by_user = {r["path"].rsplit("/", 1)[1]: r["body"]["Operations"] for r in scim.writes()}
+    actions = {a.source_id: a for a in third.plan.of("update")}
+    assert by_user[actions[str(renamed)].sink_id] == [
+        {"op": "replace", "path": "name.familyName", "value": "Åström-Nieminen"}]
+    assert by_user[actions[str(leaver)].sink_id] == [
+        {"op": "replace", "path": "active", "value": False},
+        {"op": "replace", "path": f"{URN}:terminationDate", "value": yesterday}]
+    assert by_user[actions[str(mover)].sink_id] == [
+        {"op": "replace", "path": "userName", "value": "new.mover@example.com"},
+        {"op": "replace", "path": 'emails[type eq "work"].value', "value": "new.mover@example.com"}]
+    assert len(scim.users()) == 500
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+def run_and_kill_after(hosts_path, scim, writes: int) -> None:
+    """Start `hrsync run acme` and SIGKILL it once the sink has confirmed `writes` writes."""
+    baseline = len([r for r in scim.writes() if r["status"] and r["status"] < 300])
+    proc = subprocess.Popen([HRSYNC, "--config", str(hosts_path), "run", "acme"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len([r for r in scim.writes() if r["status"] and r["status"] < 300]) >= baseline + writes
+                 or proc.poll() is not None)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def assert_exactly_once(scim, personio, state_path):
+    names = [u["userName"] for u in scim.users()]
+    assert len(names) == len(set(names)) == len(personio.employees)
+    users = {u["userName"]: u for u in scim.users()}
+    for employee in personio.employees:
+        user = users[normalise_email(value(employee, "email"))]
+        assert user["name"]["familyName"] == value(employee, "last_name")
+    state = open_state(state_path, read_only=True)
+    links = state.people("acme")
+    state.close()
+    assert {row["sink_id"] for row in links.values()} == {u["id"] for u in scim.users()}
+
+
+@pytest.mark.parametrize("kill_after", [1, 37, 110])
+def test_sigkill_mid_apply_then_rerun_leaves_every_person_once(hosts_file, personio, scim, kill_after):
+    personio.employees = generate_employees(150, seed=41)
+    scim.faults.slow_seconds = 0.01  # pace writes so the kill lands mid-apply
+    path = hosts_file()
+    run_and_kill_after(path, scim, kill_after)
+    assert 0 < len(scim.users()) < 150
+    # Updates interrupted too: change people, then kill while those PATCHes go out.
+    finish = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+    for employee in personio.employees[:60]:
+        personio.change(value(employee, "id"), last_name=value(employee, "last_name") + " II")
+    run_and_kill_after(path, scim, kill_after % 50 + 1)
+    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert_exactly_once(scim, personio, path.parent / "state.db")
+    scim.clear_log()
+    again = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert again.returncode == 0 and scim.writes() == []
+
+
+def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
+    path = hosts_file()
+    dry = subprocess.run([HRSYNC, "--config", str(path), "run", "acme", "--dry-run"], capture_output=True,
+                         text=True)
+    assert dry.returncode == 0 and "Plan (dry run" in dry.stdout and scim.users() == []
+    assert not (path.parent / "state.db").exists()
+    personio.change(1003, email="")
+    run = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert run.returncode == 1 and "has no e-mail in Personio — add one there" in run.stdout
+    personio.client_secret = "rotated"
+    stopped = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert stopped.returncode == 2 and "client_secret" in stopped.stdout
