@@ -18,10 +18,12 @@ import click
 
 from . import __version__
 from .config import config_path, load_config
-from .engine import RunOptions, run_connection
+from .engine import RunOptions
 from .errors import ConfigError, HrsyncError, RunError
 from .host import Host, make_host
-from .report import render_json, render_text
+from .mailer import build_message
+from .report import render_html, render_json, render_text
+from .runner import sync
 from .secrets import REDACTOR
 from .state import open_state
 
@@ -165,9 +167,11 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
         raise RunError(f"Connection {connection!r} is disabled (enabled: false in {hosts.path}).",
                        connection=connection)
     options = RunOptions(dry_run=dry_run, full=full, only=only, override_guards=override_guards)
-    result = run_connection(hosts, connection, host, options)
+    result, delivery = sync(hosts, connection, host, options)
     report = result.to_dict()
     click.echo(render_json(report) if as_json else render_text(report, dry_run=dry_run))
+    if not dry_run:
+        click.echo(f"Report: {delivery.detail}", err=as_json)
     ctx.exit(result.exit_code)
 
 
@@ -212,11 +216,12 @@ def _duration(row: dict) -> float | None:
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text",
+              help="eml: the report e-mail as it is sent.")
 @click.pass_context
 @user_errors
 def report(ctx, run_id, fmt) -> None:
-    """Show one run's report."""
+    """Show one run's report (uncapped lists)."""
     hosts = _load(ctx, _host())
     state = open_state(hosts.state, read_only=True)
     try:
@@ -225,7 +230,18 @@ def report(ctx, run_id, fmt) -> None:
         state.close()
     if row is None or row["report"] is None:
         raise RunError(f"No finished run with id {run_id} in {hosts.state} (see hrsync runs).")
-    click.echo(render_json(row["report"]) if fmt == "json" else render_text(row["report"], limit=10_000))
+    stored = row["report"]
+    if fmt == "json":
+        click.echo(render_json(stored))
+    elif fmt == "html":
+        click.echo(render_html(stored, limit=100_000))
+    elif fmt == "eml":
+        conn = hosts.connections.get(stored.get("connection"))
+        recipients = conn.report["recipients"] if conn else []
+        sender = hosts.smtp.sender if hosts.smtp else "hrsync@localhost"
+        click.echo(bytes(build_message(stored, sender, recipients or ["(no recipients configured)"])).decode())
+    else:
+        click.echo(render_text(stored, limit=100_000))
 
 
 def _not_yet(name: str, issue: str):

@@ -1,95 +1,164 @@
-"""Run reports: the plan after execution, rendered for people.
+"""Run reports: the plan after execution, rendered for people (text, HTML, JSON, e-mail).
 
-Data flow: the engine stores each run's result (counts, warnings, the actions with
-public changes - sensitive fields only as "changed") in the state's ``runs`` table;
-this module renders that stored dict as plain text or JSON for ``hrsync run``,
-``hrsync report RUN_ID`` and ``--dry-run``. Values are never re-read from anywhere
-else, so what a report can show is exactly what the state was allowed to keep.
+Data flow: the engine stores each run's result in the state's ``runs`` table - counts,
+warnings, and the actions with their *public* changes (sensitive fields only as
+"changed"). This module turns that stored dict into a :class:`ReportView` and renders
+it with the Jinja2 templates in ``templates/`` (HTML autoescaped), for ``hrsync run``,
+``hrsync report RUN_ID`` and the report e-mail (:mod:`hrsync.mailer`). Values are
+never re-read from elsewhere, so a report shows exactly what the state may keep.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-ACTION_TITLES = [
-    ("create", "Created"),
-    ("update", "Updated"),
-    ("deactivate", "Deactivated"),
-    ("defer", "Waiting"),
-]
+import jinja2
+
+from .secrets import REDACTOR
+
 DEFAULT_LIMIT = 50
+SECTIONS = [("create", "Created"), ("update", "Updated"), ("deactivate", "Deactivated"),
+            ("defer", "Waiting for their start date")]
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("hrsync", "templates"),
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def route(report: dict[str, Any]) -> str:
+    return f"{str(report.get('source') or '?').capitalize()} → {str(report.get('sink') or '?').capitalize()}"
 
 
 def subject(report: dict[str, Any]) -> str:
-    """A one-line summary that states the outcome."""
+    """One line stating the outcome, e.g. ``Personio → Winningtemp: 3 created, 5 updated, 1 needs attention``."""
     counts = report.get("counts", {})
-    route = f"{report.get('source', '?').capitalize()} → {report.get('sink', '?').capitalize()}"
     if report.get("status") == "stopped":
-        return f"{route}: run stopped — action needed"
-    parts = [f"{counts.get(k, 0)} {label}" for k, label in
-             (("created", "created"), ("updated", "updated"), ("deactivated", "deactivated")) if counts.get(k)]
-    attention = counts.get("failed", 0) + sum(1 for a in report.get("actions", []) if a["action"] == "skip")
+        return f"{route(report)}: run stopped — action needed"
+    parts = [f"{counts[k]} {k}" for k in ("created", "updated", "deactivated") if counts.get(k)]
+    attention = len(_attention(report))
     if attention:
         parts.append(f"{attention} need{'s' if attention == 1 else ''} attention")
-    return f"{route}: " + (", ".join(parts) if parts else "no changes")
+    if report.get("status") == "interrupted":
+        parts.append("interrupted")
+    return f"{route(report)}: " + (", ".join(parts) if parts else "no changes")
 
 
-def _format_changes(changes: dict[str, Any]) -> str:
+def _attention(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in report.get("actions", []) if a["outcome"] == "failed" or a["action"] == "skip"]
+
+
+def describe_changes(changes: dict[str, Any]) -> list[str]:
     out = []
     for name, change in changes.items():
+        label = name.replace("_", " ")
         if change.get("changed"):
-            out.append(f"{name} changed")
+            out.append(f"{label} changed")
         elif change.get("old") is None:
-            out.append(f"{name}: {change.get('new')}")
+            out.append(f"{label}: {change.get('new')}")
         else:
-            out.append(f"{name}: {change.get('old')} → {change.get('new')}")
-    return "; ".join(out)
+            out.append(f"{label}: {change.get('old')} → {change.get('new')}")
+    return out
+
+
+@dataclass
+class Line:
+    person: str
+    email: str | None
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[Line]
+    more: int = 0
+
+
+@dataclass
+class ReportView:
+    """What a report shows, ready for a template."""
+
+    title: str
+    subject: str
+    connection: str
+    status: str
+    started_at: str
+    ended_at: str
+    counts: dict[str, int]
+    stopped: str
+    warnings: list[str]
+    attention: Section
+    sections: list[Section]
+    pointer: str
+    dry_run: bool
+
+
+def view(report: dict[str, Any], *, limit: int = DEFAULT_LIMIT, dry_run: bool = False) -> ReportView:
+    run_id = report.get("run_id")
+    pointer = f"hrsync report {run_id}" if run_id else "hrsync run --dry-run --json"
+
+    def capped(title: str, lines: list[Line]) -> Section:
+        return Section(title, lines[:limit], max(0, len(lines) - limit))
+
+    attention = capped("Needs your attention", [
+        Line(a["person"], a["email"], [a["reason"] or a["message"]] +
+             ([a["message"]] if a["reason"] and a["message"] else []))
+        for a in _attention(report)])
+    sections = []
+    for kind, title in SECTIONS:
+        group = [a for a in report.get("actions", []) if a["action"] == kind and a["outcome"] != "failed"]
+        if not group:
+            continue
+        lines = []
+        for a in group:
+            details = describe_changes(a["changes"]) if kind == "update" else ([a["reason"]] if a["reason"] else [])
+            details += a.get("notes") or []
+            if a.get("link") == "linked" and kind != "create":
+                details.append("matched an existing user by e-mail")
+            if a.get("invited"):
+                details.append("invitation requested")
+            lines.append(Line(a["person"], a["email"], details))
+        sections.append(capped(f"{'To ' + kind if dry_run else title} ({len(group)})", lines))
+    title = ("Plan (dry run — nothing was written)" if dry_run
+             else f"Run {run_id}" if run_id else "Run")
+    return ReportView(
+        title=title, subject=subject(report), connection=report.get("connection", ""),
+        status=report.get("status", ""), started_at=report.get("started_at") or "",
+        ended_at=report.get("ended_at") or "", counts=report.get("counts", {}), stopped=report.get("stopped") or "",
+        warnings=list(report.get("warnings", [])), attention=attention, sections=sections, pointer=pointer,
+        dry_run=dry_run,
+    )
 
 
 def render_text(report: dict[str, Any], *, limit: int = DEFAULT_LIMIT, dry_run: bool = False) -> str:
     """Plain-text report of a run (or of a plan, for ``--dry-run``)."""
-    lines = []
-    title = "Plan (dry run — nothing was written)" if dry_run else f"Run {report.get('run_id')}"
-    lines.append(f"{title}: connection {report['connection']} — {subject(report)}")
-    if report.get("started_at"):
-        lines.append(f"Started {report['started_at']}, ended {report.get('ended_at') or '-'}, "
-                     f"status {report.get('status')}")
-    counts = report.get("counts", {})
-    lines.append("Counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    if report.get("stopped"):
-        lines += ["", "STOPPED: " + report["stopped"]]
-    for warning in report.get("warnings", []):
-        lines.append(f"Warning: {warning}")
-    actions = report.get("actions", [])
-    attention = [a for a in actions if a["outcome"] == "failed" or a["action"] == "skip"]
-    if attention:
-        lines += ["", "Needs attention:"]
-        lines += _capped([f"  - {a['reason'] or a['person']}" + (f": {a['message']}" if a["message"] else "")
-                          for a in attention], limit, report)
-    for kind, heading in ACTION_TITLES:
-        group = [a for a in actions if a["action"] == kind and a["outcome"] != "failed"]
-        if not group:
-            continue
-        lines += ["", f"{heading if not dry_run else 'To ' + kind} ({len(group)}):"]
-        rows = []
-        for a in group:
-            detail = _format_changes(a["changes"]) if kind == "update" else (a["reason"] or "")
-            notes = "; ".join(a.get("notes") or [])
-            extra = " ".join(x for x in [detail, f"({notes})" if notes else "",
-                                         "[invited]" if a.get("invited") else ""] if x)
-            rows.append(f"  - {a['person']} <{a['email']}>" + (f": {extra}" if extra else ""))
-        lines += _capped(rows, limit, report)
-    return "\n".join(lines) + "\n"
+    text = _environment(False).get_template("report.txt.j2").render(r=view(report, limit=limit, dry_run=dry_run))
+    return REDACTOR.redact(text)
 
 
-def _capped(rows: list[str], limit: int, report: dict[str, Any]) -> list[str]:
-    if len(rows) <= limit:
-        return rows
-    more = len(rows) - limit
-    where = f"hrsync report {report['run_id']}" if report.get("run_id") else "the plan's JSON output"
-    return rows[:limit] + [f"  … and {more} more (see {where})"]
+def render_html(report: dict[str, Any], *, limit: int = DEFAULT_LIMIT) -> str:
+    """HTML report (autoescaped: names and messages from HR data are never markup)."""
+    html = _environment(True).get_template("report.html.j2").render(r=view(report, limit=limit))
+    return REDACTOR.redact(html)
 
 
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False, default=str)
+    return REDACTOR.redact(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+
+
+def needs_attention(report: dict[str, Any]) -> bool:
+    return report.get("status") in ("stopped", "interrupted") or bool(_attention(report))
+
+
+def has_changes(report: dict[str, Any]) -> bool:
+    counts = report.get("counts", {})
+    return any(counts.get(k) for k in ("created", "updated", "deactivated"))

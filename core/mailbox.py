@@ -1,0 +1,96 @@
+"""An SMTP server on loopback that keeps what it receives: for tests, ``hrsync sandbox`` and the demo.
+
+Built on aiosmtpd (in the ``sandbox``/``test`` extras). Plain SMTP by default; pass an
+``ssl.SSLContext`` as ``starttls`` to offer STARTTLS, or as ``implicit_tls`` to speak
+TLS from the first byte; pass ``users`` to require AUTH (PLAIN/LOGIN, after TLS when
+TLS is offered).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+    authenticated_as: str | None = None
+    message: EmailMessage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.message = message_from_bytes(self.data, policy=policy.default)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpCapture:
+    def __init__(self, *, starttls: ssl.SSLContext | None = None, implicit_tls: ssl.SSLContext | None = None,
+                 users: dict[str, str] | None = None) -> None:
+        self.messages: list[Received] = []
+        self.users = users or {}
+        self.starttls, self.implicit_tls = starttls, implicit_tls
+        self._controller = None
+        self.port = 0
+        self.received = threading.Condition()
+
+    def start(self) -> SmtpCapture:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        capture = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+                with capture.received:
+                    capture.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                                     envelope.original_content or envelope.content, login))
+                    capture.received.notify_all()
+                return "250 Message accepted"
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword)
+                  and self.users.get(auth_data.login.decode()) == auth_data.password.decode())
+            # handled=False: aiosmtpd answers 535 itself when the login is refused.
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+        kwargs = {}
+        if self.users:
+            kwargs.update(authenticator=authenticator, auth_required=True,
+                          auth_require_tls=bool(self.starttls or self.implicit_tls))
+        if self.starttls:
+            kwargs.update(tls_context=self.starttls, require_starttls=True)
+        self.port = _free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                      ssl_context=self.implicit_tls, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpCapture:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Wait until ``count`` messages arrived (a condition, not a sleep)."""
+        with self.received:
+            if not self.received.wait_for(lambda: len(self.messages) >= count, timeout=timeout):
+                raise TimeoutError(f"expected {count} message(s), got {len(self.messages)}")
+            return list(self.messages)

@@ -1,0 +1,120 @@
+"""Report delivery: a multipart/alternative e-mail, sent over SMTP or dropped in an outbox.
+
+Data flow: after each run (dry runs excepted) :func:`deliver` decides from the
+connection's ``report.send`` policy whether to send, builds the message from the
+stored report (:mod:`hrsync.report`), and sends it with STARTTLS, implicit TLS or
+plain SMTP, optional AUTH, timeouts and retries (tenacity). Without SMTP settings the
+message is written as an ``.eml`` file into the host's outbox folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from .config import HostsConfig, SmtpConfig
+from .errors import HrsyncError
+from .report import has_changes, needs_attention, render_html, render_text, subject
+
+log = logging.getLogger("hrsync.mailer")
+
+
+class DeliveryError(HrsyncError):
+    """The report could not be sent; the run itself is unaffected."""
+
+
+@dataclass
+class Delivery:
+    """What happened to one report: ``sent``, ``outbox`` (with its path), or ``skipped`` (with why)."""
+
+    how: str
+    detail: str = ""
+    path: Path | None = None
+
+
+def build_message(report: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject(report)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="hrsync.local")
+    message["X-Hrsync-Connection"] = report.get("connection", "")
+    if report.get("run_id"):
+        message["X-Hrsync-Run"] = str(report["run_id"])
+    message.set_content(render_text(report))
+    message.add_alternative(render_html(report), subtype="html")
+    return message
+
+
+def should_send(report: dict[str, Any], policy: str) -> bool:
+    if policy == "always":
+        return True
+    if policy == "attention":
+        return needs_attention(report)
+    return needs_attention(report) or has_changes(report)
+
+
+_TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPDataError,
+              ConnectionError, TimeoutError)
+
+
+def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> None:
+    context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
+
+    @retry(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=wait_seconds, max=60),
+           retry=retry_if_exception_type(_TRANSIENT), reraise=True)
+    def attempt() -> None:
+        if smtp.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with client:
+            client.ehlo()
+            if smtp.security == "starttls":
+                client.starttls(context=context)
+                client.ehlo()
+            if smtp.username:
+                client.login(smtp.username, smtp.password.reveal() if smtp.password else "")
+            client.send_message(message)
+
+    try:
+        attempt()
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"The SMTP server refused the login for {smtp.username} ({exc.smtp_code}); check "
+                            "host.smtp.username and host.smtp.password.") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"Could not send the report through {smtp.host}:{smtp.port} "
+                            f"({type(exc).__name__}: {exc}).") from None
+
+
+def write_outbox(message: EmailMessage, outbox: Path, report: dict[str, Any]) -> Path:
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    path = outbox / f"{report.get('connection', 'run')}-{report.get('run_id') or stamp}-{stamp}.eml"
+    path.write_bytes(bytes(message))
+    return path
+
+
+def deliver(hosts: HostsConfig, report: dict[str, Any], recipients: list[str], policy: str) -> Delivery:
+    """Send (or file) the report of one run according to the connection's settings."""
+    if not should_send(report, policy):
+        return Delivery("skipped", f"nothing to report (report.send: {policy})")
+    sender = hosts.smtp.sender if hosts.smtp else "hrsync@localhost"
+    if not recipients and hosts.smtp:
+        return Delivery("skipped", "no report.recipients configured")
+    message = build_message(report, sender, recipients or ["(no recipients configured)"])
+    if hosts.smtp is None:
+        path = write_outbox(message, hosts.outbox, report)
+        return Delivery("outbox", f"report written to {path} (no host.smtp configured)", path)
+    send_smtp(message, hosts.smtp)
+    return Delivery("sent", f"report e-mailed to {', '.join(recipients)}")
