@@ -253,7 +253,52 @@ def _not_yet(name: str, issue: str):
     return command
 
 
-_not_yet("daemon", "scheduled runs come with the daemon work")
+@cli.command()
+@click.pass_context
+@user_errors
+def daemon(ctx) -> None:
+    """Run every enabled connection on its schedule until SIGTERM/SIGINT (SIGHUP reloads hosts.yaml)."""
+    from .daemon import Daemon
+
+    ctx.exit(Daemon(config_path(ctx.obj["config"])).serve())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@user_errors
+def status(ctx, as_json) -> None:
+    """Per connection: enabled, paused, last run, next scheduled run."""
+    from .daemon import connection_status
+
+    rows = connection_status(_load(ctx, _host()))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        last = r["last_run"]
+        last_text = f"run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
+        state = "disabled" if not r["enabled"] else "PAUSED" if r["paused"] else "enabled"
+        click.echo(f"{r['connection']}: {state}; last {last_text}; next {r['next_run'] or '-'}")
+        if r["paused"]:
+            click.echo(f"  paused: {r['paused_reason']} — `hrsync resume {r['connection']}` when fixed")
+
+
+@cli.command()
+@click.argument("connection")
+@click.pass_context
+@user_errors
+def resume(ctx, connection) -> None:
+    """Lift the pause of a connection quarantined by the daemon after repeated failures."""
+    hosts = _load(ctx, _host())
+    hosts.connection(connection)
+    state = open_state(hosts.state)
+    try:
+        lifted = state.resume(connection)
+    finally:
+        state.close()
+    click.echo(f"{connection}: " + ("pause lifted; send SIGHUP to a running daemon to reschedule it."
+                                     if lifted else "was not paused."))
 _not_yet("sandbox", "comes with the newcomer-path work")
 _not_yet("demo", "comes with the newcomer-path work")
 

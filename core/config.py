@@ -56,6 +56,15 @@ class SmtpSchema(StrictSchema):
         return SmtpConfig(**data)
 
 
+class DaemonSchema(StrictSchema):
+    max_concurrent = fields.Integer(load_default=2, validate=validate.Range(1, 64),
+                                    metadata={"description": "Connections that may run at the same time."})
+    quarantine_after = fields.Integer(load_default=3, validate=validate.Range(1, 100), metadata={
+        "description": "Pause a connection after this many run-level failures in a row."})
+    shutdown_timeout = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
+        "description": "Seconds a stopping daemon waits for running syncs."})
+
+
 class HostSchema(StrictSchema):
     state = fields.String(load_default="hrsync-state.db",
                           metadata={"description": "SQLite state file (relative to hosts.yaml)."})
@@ -63,6 +72,8 @@ class HostSchema(StrictSchema):
     outbox = fields.String(load_default="outbox",
                            metadata={"description": "Folder for report e-mails when no SMTP is set."})
     smtp = fields.Nested(SmtpSchema, load_default=None, allow_none=True, metadata={"description": "Report e-mail."})
+    daemon = fields.Nested(DaemonSchema, load_default=lambda: DaemonSchema().load({}),
+                           metadata={"description": "How `hrsync daemon` runs connections."})
 
     @validates("timezone")
     def _tz(self, value, **kwargs):
@@ -187,6 +198,7 @@ class HostsConfig:
     outbox: Path
     smtp: SmtpConfig | None
     connections: dict[str, ConnectionConfig]
+    daemon: dict[str, Any] = field(default_factory=lambda: DaemonSchema().load({}))
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -255,6 +267,7 @@ def parse_config(data: Any, host: Host, *, path: Path = Path(DEFAULT_CONFIG)) ->
         outbox=base / host_cfg.get("outbox", "outbox"),
         smtp=host_cfg.get("smtp"),
         connections=connections,
+        daemon=host_cfg.get("daemon") or DaemonSchema().load({}),
     )
 
 

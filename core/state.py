@@ -66,6 +66,14 @@ def m001_initial(db: Database) -> None:
     db["changes"].create_index(["run_id"])
 
 
+@migrations()
+def m002_pauses(db: Database) -> None:
+    db["pauses"].create(
+        {"connection": str, "reason": str, "config_hash": str, "paused_at": str},
+        pk="connection",
+    )
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -261,6 +269,23 @@ class State:
     def changes(self, run_id: int) -> list[dict]:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
         return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
+
+    # -- pauses (quarantine) ----------------------------------------------------------------
+
+    def pauses(self) -> list[dict]:
+        # A read-only open of a file from before the pauses migration has no such table yet.
+        table = self.db["pauses"]
+        return [dict(r) for r in table.rows] if table.exists() else []
+
+    def pause(self, connection: str, reason: str, config_hash: str) -> None:
+        with self.db.atomic():
+            self.db["pauses"].upsert({"connection": connection, "reason": reason, "config_hash": config_hash,
+                                      "paused_at": now()}, pk="connection")
+
+    def resume(self, connection: str) -> bool:
+        with self.db.atomic():
+            cursor = self.db.execute("delete from pauses where connection = ?", [connection])
+            return cursor.rowcount > 0
 
     def close(self) -> None:
         self.db.close()

@@ -133,5 +133,5 @@ def test_registering_a_non_plugin_class_is_refused():
 
 def test_cli_version_and_unbuilt_commands_do_not_pretend():
     assert run_cli("--version").stdout.strip().endswith("0.1.0")
-    result = run_cli("daemon")
+    result = run_cli("sandbox")
     assert result.returncode != 0 and "not implemented yet" in result.stderr

@@ -171,6 +171,7 @@ class Faults:
     shift_total_by: int = 0  # total_elements reported off by this much after the first page
     revoke_after: int | None = None  # revoke every token after this many employee requests
     throttle_next: int = 0  # answer the next N employee requests with 429
+    gate: threading.Event | None = None  # when set to an Event, employee requests wait until it is set
 
 
 class _Limiter:
@@ -385,6 +386,9 @@ class _Handler(BaseHTTPRequestHandler):
                 f.slow_next -= 1
                 if f.slow_next == 0:
                     f.slow_seconds = 0.0
+        gate = sb.faults.gate
+        if gate is not None:
+            gate.wait(timeout=120)
         if slow:
             time.sleep(slow)
         if fail:
