@@ -12,8 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml examples/hrsync-csv-source/setup.cfg
 	$(BIN)/python -m pip install --quiet -e '.[test,sandbox]'
+	# The example third-party plugin, installed as a user would install it.
+	$(BIN)/python -m pip install --quiet -e examples/hrsync-csv-source
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -43,6 +43,8 @@ class Plugin:
     """What sources and sinks share: a name, settings and a run context."""
 
     name: ClassVar[str] = ""
+    #: How reports name the system, e.g. "Personio"; defaults to the capitalised name.
+    title: ClassVar[str] = ""
     kind: ClassVar[str] = ""
     ConfigSchema: ClassVar[type[Schema]] = EmptySchema
     RecordSchema: ClassVar[type[Schema]] = EmptySchema
@@ -51,6 +53,10 @@ class Plugin:
     def __init__(self, settings: Mapping[str, Any], context: RunContext) -> None:
         self.settings = dict(settings)
         self.context = context
+
+    @classmethod
+    def label(cls) -> str:
+        return cls.title or cls.name.capitalize()
 
     def check(self) -> None:
         """Test the credentials and reachability; raise :class:`~hrsync.errors.AuthError` or

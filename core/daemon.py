@@ -193,7 +193,8 @@ class Daemon:
             job = self.jobs.pop(name, None)
             if job is not None:
                 self.scheduler.cancel_job(job)
-        alert = {"connection": name, "status": "stopped", "source": conn.source.plugin, "sink": conn.sink.plugin,
+        alert = {"connection": name, "status": "stopped", "source": self.host.source_class(conn.source.plugin).label(),
+                 "sink": self.host.sink_class(conn.sink.plugin).label(),
                  "counts": {}, "warnings": [], "actions": [], "run_id": recent[0]["id"],
                  "stopped": f"The connection was paused after {reason}. No further runs happen until you fix "
                             f"the cause and run `hrsync resume {name}`, or change its configuration."}

@@ -155,7 +155,7 @@ class Engine:
         source_schema = self.source_cls.RecordSchema(unknown=EXCLUDE)
         sink_schema = self.sink_cls.RecordSchema(unknown=EXCLUDE)
         key = self.source_cls.key_field
-        source_label = self.source_cls.name.capitalize()
+        source_label = self.source_cls.label()
         seen_ids: set[str] = set()
         candidates: list[_Person] = []
         for raw in raw_records:
@@ -281,7 +281,7 @@ class Engine:
         known = sum(1 for link in links.values() if not link["deactivated"])
         if known == 0 or self.options.override_guards:
             return
-        source = self.source_cls.name
+        source = self.source_cls.label()
         if count == 0:
             raise GuardError(
                 f"{source} returned nobody, but {known} people are linked. Nothing was changed: this looks like "
@@ -429,7 +429,7 @@ def _run(hosts, conn, host, state: State, options: RunOptions, run_id: int | Non
 
     engine = Engine(hosts, conn, host, state, options)
     result = RunResult(conn.name, run_id, "ok", engine.plan, started_at=now(),
-                       source_name=engine.source_cls.name, sink_name=engine.sink_cls.name)
+                       source_name=engine.source_cls.label(), sink_name=engine.sink_cls.label())
     source = engine.source_cls(conn.source.settings, engine.context)
     sink = engine.sink_cls(conn.sink.settings, engine.context)
     try:

@@ -35,7 +35,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 
 
 def route(report: dict[str, Any]) -> str:
-    return f"{str(report.get('source') or '?').capitalize()} → {str(report.get('sink') or '?').capitalize()}"
+    return f"{report.get('source') or '?'} → {report.get('sink') or '?'}"
 
 
 def subject(report: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hrsync.config import parse_config
 from hrsync.host import make_host
-from hrsync.testing import memory_plugin
+from hrsync.memory import memory_plugin
 from hrsync_plugins.personio.sandbox import PersonioSandbox, generate_employees
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 

@@ -134,6 +134,7 @@ class PersonioSource(Source):
     """Employees of a Personio account (API v1)."""
 
     name = "personio"
+    title = "Personio"
     ConfigSchema = ConfigSchema
     RecordSchema = RecordSchema
     key_field = "id"

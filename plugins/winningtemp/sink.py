@@ -94,6 +94,7 @@ class WinningtempSink(Sink):
     """Winningtemp users, provisioned over SCIM 2.0."""
 
     name = "winningtemp"
+    title = "Winningtemp"
     ConfigSchema = ConfigSchema
     RecordSchema = RecordSchema
     key_field = "email"

@@ -1,0 +1,174 @@
+"""In-memory reference plugins: a source and a sink that follow the plugin contract with no network.
+
+They back the engine's tests and the plugin harness's own meta-tests, and show a plugin
+author the smallest complete source and sink. :class:`MemoryWorld` holds the data
+(``people`` read by the source, ``users`` held by the sink) and records every sink
+call, so a test can assert "zero writes". The world is passed in the settings
+(``world:``), which is why these plugins are registered by tests, not by entry points.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+from typing import Any, ClassVar
+
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+from . import hookimpl
+from .connectors import Sink, SinkPerson, Source
+from .errors import ConflictError, RecordError, RetriableError, SourceError
+from .fields import standard_field
+
+
+class MemoryWorld:
+    """The data behind the memory plugins, and the switches that make them misbehave."""
+
+    def __init__(self) -> None:
+        self.people: list[dict[str, Any]] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.fail_read = False
+        self.fail_emails: set[str] = set()
+        #: The next N writes are answered "busy" (like a 429/503).
+        self.busy_next = 0
+        self._ids = itertools.count(1)
+
+    def writes(self) -> list[tuple[str, Any]]:
+        return [c for c in self.calls if c[0] in ("create", "update", "deactivate")]
+
+    def new_id(self) -> str:
+        return f"u{next(self._ids)}"
+
+    def busy(self) -> bool:
+        if self.busy_next > 0:
+            self.busy_next -= 1
+            self.calls.append(("busy", None))
+            return True
+        return False
+
+
+class MemoryConfig(Schema):
+    class Meta:
+        unknown = RAISE
+
+    world = fields.Raw(load_default=None, metadata={"description": "The MemoryWorld (set by tests)."})
+    max_retries = fields.Integer(load_default=3, validate=validate.Range(min=0),
+                                 metadata={"description": "Retries of a write answered busy."})
+
+
+class MemoryRecord(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, metadata={"standard": "id", "description": "Source id."})
+    email = standard_field("email")
+    first_name = standard_field("first_name")
+    last_name = standard_field("last_name")
+    gender = standard_field("gender")
+    birthday = standard_field("birthday")
+    hire_date = standard_field("hire_date")
+    termination_date = standard_field("termination_date")
+    status = standard_field("status")
+    office = standard_field("office")
+    employment_type = standard_field("employment_type")
+
+
+class MemorySinkRecord(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    email = standard_field("email", required=True)
+    first_name = standard_field("first_name")
+    last_name = standard_field("last_name")
+    gender = standard_field("gender")
+    birthday = standard_field("birthday")
+    hire_date = standard_field("hire_date")
+    termination_date = standard_field("termination_date")
+    status = standard_field("status")
+    active = fields.Boolean(allow_none=True, metadata={"description": "False once deactivated."})
+
+
+class MemorySource(Source):
+    """Reads ``world.people`` (dicts in standard names)."""
+
+    name: ClassVar[str] = "memory"
+    ConfigSchema = MemoryConfig
+    RecordSchema = MemoryRecord
+
+    @property
+    def world(self) -> MemoryWorld:
+        return self.settings["world"]
+
+    def read(self):
+        if self.world.fail_read:
+            raise SourceError("memory source: read failed (fail_read switch)", connection=self.context.connection)
+        yield from (dict(p) for p in self.world.people)
+
+
+class MemorySink(Sink):
+    """Holds ``world.users`` by id; e-mails are unique case-insensitively, like a SCIM userName."""
+
+    name: ClassVar[str] = "memory"
+    ConfigSchema = MemoryConfig
+    RecordSchema = MemorySinkRecord
+
+    @property
+    def world(self) -> MemoryWorld:
+        return self.settings["world"]
+
+    def prepare(self, record):
+        desired = super().prepare(record)
+        desired["active"] = record.get("status") != "inactive"
+        return desired
+
+    def _write(self, kind: str, detail: Any, email: str | None) -> None:
+        """Record a write, retrying while the world is busy, refusing the e-mails it is told to."""
+        for _ in range(self.settings["max_retries"] + 1):
+            if not self.world.busy():
+                break
+        else:
+            raise RetriableError("memory sink: still busy after retries", record=email)
+        self.world.calls.append((kind, detail))
+        if email and email.lower() in self.world.fail_emails:
+            raise RecordError(f"memory sink refuses {email} (fail_emails switch)", record=email)
+
+    def list_people(self):
+        self.world.calls.append(("list", None))
+        return [SinkPerson(uid, dict(u)) for uid, u in self.world.users.items()]
+
+    def find(self, key):
+        self.world.calls.append(("find", key))
+        return next((SinkPerson(uid, dict(u)) for uid, u in self.world.users.items()
+                     if u["email"].lower() == key.lower()), None)
+
+    def create(self, record):
+        self._write("create", record["email"], record["email"])
+        if any(u["email"].lower() == record["email"].lower() for u in self.world.users.values()):
+            raise ConflictError(f"{record['email']} exists", record=record["email"])
+        uid = self.world.new_id()
+        self.world.users[uid] = dict(record)
+        return SinkPerson(uid, dict(record))
+
+    def update(self, sink_id, changes, record):
+        self._write("update", (sink_id, dict(changes)), record.get("email"))
+        self.world.users[sink_id].update(changes)
+
+    def deactivate(self, sink_id):
+        self._write("deactivate", sink_id, None)
+        self.world.users[sink_id]["active"] = False
+
+
+@hookimpl(specname="register_sources")
+def _register_sources(register):
+    register(MemorySource)
+
+
+@hookimpl(specname="register_sinks")
+def _register_sinks(register):
+    register(MemorySink)
+
+
+def memory_plugin() -> types.SimpleNamespace:
+    """A plugin object registering the memory source and sink, for ``make_host(plugins=[("memory", ...)])``."""
+    return types.SimpleNamespace(register_sources=_register_sources, register_sinks=_register_sinks)

@@ -1,0 +1,1 @@
+"""hrsync-csv-source: an example third-party source plugin that reads a CSV export of employees."""

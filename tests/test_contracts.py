@@ -1,0 +1,77 @@
+"""The plugin harness: every bundled plugin passes it, and it catches broken sinks with a readable message."""
+
+from __future__ import annotations
+
+import pytest
+from hrsync import SinkPerson
+from hrsync.memory import MemorySink
+from hrsync.testing import SINK_SCENARIOS, MemorySinkSandbox, SinkHarness, sink_tests, source_tests
+from hrsync_plugins.personio.sandbox import PersonioSandbox, generate_employees
+from hrsync_plugins.personio.source import PersonioSource
+from hrsync_plugins.personio.testing import bad_sandbox_settings, sandbox_settings
+from hrsync_plugins.winningtemp.sink import WinningtempSink
+from hrsync_plugins.winningtemp.testing import ScimSinkSandbox
+
+TestPersonioContract = source_tests(
+    PersonioSource, sandbox=lambda: PersonioSandbox(generate_employees(40, seed=1)),
+    settings=sandbox_settings, bad_settings=bad_sandbox_settings)
+TestWinningtempContract = sink_tests(WinningtempSink, sandbox=ScimSinkSandbox)
+TestMemorySinkContract = sink_tests(MemorySink, sandbox=MemorySinkSandbox)
+
+
+class DuplicatingSink(MemorySink):
+    """Forgets to match: lists nobody and never reports a conflict."""
+
+    name = "duplicating"
+
+    def list_people(self):
+        return []
+
+    def create(self, record):
+        self._write("create", record["email"], record["email"])
+        uid = self.world.new_id()
+        self.world.users[uid] = dict(record)
+        return SinkPerson(uid, dict(record))
+
+
+class ChattySink(WinningtempSink):
+    """Re-sends every field on each update."""
+
+    name = "chatty"
+
+    def update(self, sink_id, changes, record):
+        super().update(sink_id, {k: v for k, v in record.items() if k in self.carried_fields()}, record)
+
+
+class ImpatientSink(WinningtempSink):
+    """Gives up at the first 429."""
+
+    name = "impatient"
+
+    def __init__(self, settings, context):
+        super().__init__({**settings, "max_retries": 0}, context)
+
+
+def scenario(name):
+    return next(s for s in SINK_SCENARIOS if s.name == name)
+
+
+@pytest.mark.parametrize("sink,sandbox,name,message", [
+    (DuplicatingSink, MemorySinkSandbox, "case_insensitive_key", "the sink created duplicates"),
+    (ChattySink, ScimSinkSandbox, "update_sends_only_changed_fields", "re-sent unchanged fields"),
+    (ImpatientSink, ScimSinkSandbox, "rate_limited_429_then_success", "run with 429 answers: run stopped"),
+], ids=["duplicates", "resends-unchanged", "gives-up-on-429"])
+def test_harness_catches_broken_sinks(tmp_path, sink, sandbox, name, message):
+    with sandbox() as sb, pytest.raises((AssertionError, pytest.fail.Exception)) as info:
+        scenario(name).check(SinkHarness(sink, sb, tmp_path))
+    assert message in str(info.value)
+
+
+def test_generated_tests_are_named_after_scenarios():
+    names = {n for n in vars(TestWinningtempContract) if n.startswith("test_")}
+    assert names == {f"test_{s.name}" for s in SINK_SCENARIOS}
+
+
+def test_plugin_fixtures_are_available(personio_sandbox, scim_sandbox, smtp_capture, hrsync_state, memory_world):
+    assert personio_sandbox.url.startswith("http://127.0.0.1:") and scim_sandbox.url.endswith("/v2")
+    assert smtp_capture.port and hrsync_state.runs() == [] and memory_world.people == []
