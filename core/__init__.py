@@ -20,6 +20,7 @@ from .errors import (
     SourceError,
 )
 from .fields import GENDERS, STANDARD_FIELDS, STATUSES, IsoDate, standard_field
+from .sandbox import Sandbox, SourceSandbox
 from .secrets import Secret, SecretField
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "RunError",
     "STANDARD_FIELDS",
     "STATUSES",
+    "Sandbox",
     "Secret",
     "SecretField",
     "Sink",
@@ -49,6 +51,7 @@ __all__ = [
     "SinkPerson",
     "Source",
     "SourceError",
+    "SourceSandbox",
     "hookimpl",
     "standard_field",
 ]

@@ -12,7 +12,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
+import threading
+from pathlib import Path
 
 import click
 
@@ -37,6 +40,8 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # aiosmtpd (the sandbox's SMTP capture) logs every SMTP command at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING if level.upper() != "DEBUG" else logging.DEBUG)
 
 
 def user_errors(fn):
@@ -244,15 +249,6 @@ def report(ctx, run_id, fmt) -> None:
         click.echo(render_text(stored, limit=100_000))
 
 
-def _not_yet(name: str, issue: str):
-    @cli.command(name=name, help=f"Not implemented yet ({issue}).")
-    def command() -> None:
-        click.echo(f"hrsync {name} is not implemented yet ({issue}).", err=True)
-        sys.exit(3)
-
-    return command
-
-
 @cli.command()
 @click.pass_context
 @user_errors
@@ -299,8 +295,74 @@ def resume(ctx, connection) -> None:
         state.close()
     click.echo(f"{connection}: " + ("pause lifted; send SIGHUP to a running daemon to reschedule it."
                                      if lifted else "was not paused."))
-_not_yet("sandbox", "comes with the newcomer-path work")
-_not_yet("demo", "comes with the newcomer-path work")
+
+
+class SandboxCommand(click.Command):
+    """Adds ``--<name>-data FILE`` for each installed source sandbox (e.g. ``--personio-data``)."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        try:
+            names = list(make_host().sandboxes("source"))
+        except HrsyncError:
+            names = []
+        known = {p.name for p in params}
+        extra = [click.Option([f"--{name}-data"], type=click.Path(exists=True, dir_okay=False), default=None,
+                              help=f"Seed the {name} sandbox from this file (its own list-response format).")
+                 for name in names if f"{name}_data" not in known]
+        return params[:-1] + extra + params[-1:]  # keep --help last
+
+
+@cli.command(cls=SandboxCommand)
+@click.option("--employees", default=200, show_default=True, help="Generated people in the source sandbox.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the generated people.")
+@click.option("--source", "source_name", help="Source sandbox to start (default personio).")
+@click.option("--sink", "sink_name", help="Sink sandbox to start (default winningtemp).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line with URLs and credentials.")
+@click.option("--write-config", type=click.Path(dir_okay=False), help="Write a ready hosts.yaml here.")
+@click.pass_context
+@user_errors
+def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config, **data_files) -> None:
+    """Start the sandboxes on loopback and serve until SIGTERM/SIGINT."""
+    from .sandbox import start_sandboxes, write_sandbox_config
+
+    host = _host()
+    chosen = source_name or next(iter(host.sandboxes("source")), "")
+    data_file = data_files.get(f"{chosen}_data")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    mail = Path(write_config).parent / "mail" if write_config else None
+    with start_sandboxes(host, source=source_name, sink=sink_name, employees=employees, seed=seed,
+                         data_file=data_file, mail_folder=mail) as running:
+        info = {running.source.name: running.source.describe(), running.sink.name: running.sink.describe(),
+                "smtp": {"host": "127.0.0.1", "port": running.smtp.port}}
+        if write_config:
+            info["config"] = str(write_sandbox_config(Path(write_config), running))
+        if as_json:
+            click.echo(json.dumps(info))
+        else:
+            for name, details in info.items():
+                click.echo(f"{name}: {details}")
+            click.echo("Serving until Ctrl-C (SIGINT) or SIGTERM.")
+        sys.stdout.flush()
+        stop.wait()
+
+
+@cli.command()
+@click.option("--employees", default=200, show_default=True, help="Generated people in the source sandbox.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the generated people.")
+@click.option("--folder", type=click.Path(file_okay=False),
+              help="Where to keep config, state and mail (default: a new temporary folder).")
+@click.pass_context
+@user_errors
+def demo(ctx, employees, seed, folder) -> None:
+    """A full end-to-end run on local sandboxes: no account needed."""
+    from .demo import run_demo
+
+    if not ctx.obj["debug"]:
+        logging.getLogger("hrsync").setLevel(logging.WARNING)  # the demo prints its own story
+    ctx.exit(run_demo(_host(), employees=employees, seed=seed, folder=folder))
 
 
 def main() -> None:

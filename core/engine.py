@@ -256,9 +256,6 @@ class Engine:
                 changes = self._diff(p.desired, link["applied"], baseline_is_hashed=True, skip=create_only)
         desired_changes, notes = sink.keep_as_is({k: v[1] for k, v in changes.items()}, observed)
         changes = {k: v for k, v in changes.items() if k in desired_changes}
-        old_email = (link or {}).get("email_key")
-        if sink.key_field in changes and old_email and old_email != p.email_key:
-            notes.append(f"e-mail changed from {old_email} to {p.email_key}")
         action = Action(UPDATE if changes else UNCHANGED, p.display, p.source_id, p.email_key, sink_id=sink_id,
                         changes=changes, desired=p.desired, notes=notes, link="linked" if matched else "")
         self.plan.actions.append(action)

@@ -38,3 +38,16 @@ def register_sinks(register):
         ``sink.plugin`` in hosts.yaml.
     :returns: nothing; the return value is ignored.
     """
+
+
+@hookspec
+def register_sandboxes(register):
+    """Contribute sandboxes: loopback servers that behave like a plugin's real service.
+
+    Called once, when the host is built, for every loaded plugin. ``hrsync sandbox``
+    and ``hrsync demo`` start them; tests and benchmarks may too.
+
+    :param register: call ``register(SandboxClass)`` for each :class:`hrsync.Sandbox`
+        subclass; its ``name`` must be the name of the source or sink it stands in for.
+    :returns: nothing; the return value is ignored.
+    """

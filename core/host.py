@@ -18,6 +18,7 @@ import pluggy
 from . import hookspecs
 from .connectors import Plugin, Sink, Source
 from .errors import PluginError
+from .sandbox import Sandbox
 
 ENTRY_POINT_GROUP = "hrsync"
 DISABLE_ENV = "HRSYNC_DISABLE_PLUGINS"
@@ -42,11 +43,13 @@ class Host:
         self.plugins = infos
         self._sources: dict[str, tuple[type[Source], str]] = {}
         self._sinks: dict[str, tuple[type[Sink], str]] = {}
+        self._sandboxes: dict[str, tuple[type, str]] = {}
         self._collect("register_sources", Source, self._sources)
         self._collect("register_sinks", Sink, self._sinks)
+        self._collect("register_sandboxes", Sandbox, self._sandboxes)
 
-    def _collect(self, hook_name: str, base: type[Plugin], registry: dict) -> None:
-        kind = base.kind
+    def _collect(self, hook_name: str, base: type, registry: dict) -> None:
+        kind = base.kind or "sandbox"
         # Each implementation is called on its own, so a duplicate can name both plugins.
         for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
             plugin_name = impl.plugin_name
@@ -60,16 +63,18 @@ class Host:
                     )
                 if not cls.name:
                     raise PluginError(f"Plugin {_plugin!r} registered a {kind} class without a name.", plugin=_plugin)
-                if cls.name in registry:
-                    other = registry[cls.name][1]
+                key = f"{cls.kind}:{cls.name}" if base is Sandbox else cls.name
+                if key in registry:
+                    other = registry[key][1]
                     raise PluginError(
                         f"The {kind} name {cls.name!r} is registered by two plugins: "
                         f"{other!r} and {_plugin!r}. Uninstall one, or block it with {DISABLE_ENV}={_plugin}.",
                         plugin=_plugin,
                     )
-                registry[cls.name] = (cls, _plugin)
+                registry[key] = (cls, _plugin)
                 info = self.plugins.setdefault(_plugin, PluginInfo(_plugin))
-                (info.sources if kind == "source" else info.sinks).append(cls.name)
+                if base is not Sandbox:
+                    (info.sources if kind == "source" else info.sinks).append(cls.name)
 
             try:
                 impl.function(register=register)
@@ -100,6 +105,10 @@ class Host:
         except KeyError:
             known = ", ".join(sorted(registry)) or "none"
             raise PluginError(f"No {kind} plugin named {name!r} is installed (known: {known}).", plugin=name) from None
+
+    def sandboxes(self, kind: str) -> dict[str, type[Sandbox]]:
+        """Registered sandboxes of ``kind`` ("source" or "sink"), by the plugin name they stand in for."""
+        return {cls.name: cls for key, (cls, _) in sorted(self._sandboxes.items()) if cls.kind == kind}
 
     @property
     def sources(self) -> dict[str, type[Source]]:

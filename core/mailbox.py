@@ -3,7 +3,8 @@
 Built on aiosmtpd (in the ``sandbox``/``test`` extras). Plain SMTP by default; pass an
 ``ssl.SSLContext`` as ``starttls`` to offer STARTTLS, or as ``implicit_tls`` to speak
 TLS from the first byte; pass ``users`` to require AUTH (PLAIN/LOGIN, after TLS when
-TLS is offered).
+TLS is offered); pass ``save_to`` to also write each message there as ``.eml`` and its
+HTML part as ``.html``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Received:
     data: bytes
     authenticated_as: str | None = None
     message: EmailMessage = field(init=False)
+    saved: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.message = message_from_bytes(self.data, policy=policy.default)
@@ -36,7 +39,8 @@ def _free_port() -> int:
 
 class SmtpCapture:
     def __init__(self, *, starttls: ssl.SSLContext | None = None, implicit_tls: ssl.SSLContext | None = None,
-                 users: dict[str, str] | None = None) -> None:
+                 users: dict[str, str] | None = None, save_to: Path | None = None) -> None:
+        self.save_to = save_to
         self.messages: list[Received] = []
         self.users = users or {}
         self.starttls, self.implicit_tls = starttls, implicit_tls
@@ -53,9 +57,11 @@ class SmtpCapture:
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+                received = Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                    envelope.original_content or envelope.content, login)
+                capture._save(received)
                 with capture.received:
-                    capture.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                                     envelope.original_content or envelope.content, login))
+                    capture.messages.append(received)
                     capture.received.notify_all()
                 return "250 Message accepted"
 
@@ -76,6 +82,18 @@ class SmtpCapture:
                                       ssl_context=self.implicit_tls, **kwargs)
         self._controller.start()
         return self
+
+    def _save(self, received: Received) -> None:
+        if self.save_to is None:
+            return
+        self.save_to.mkdir(parents=True, exist_ok=True)
+        stem = self.save_to / f"message-{len(self.messages) + 1:03d}"
+        received.saved.append(stem.with_suffix(".eml"))
+        received.saved[0].write_bytes(received.data)
+        html = received.message.get_body(("html",))
+        if html is not None:
+            received.saved.append(stem.with_suffix(".html"))
+            received.saved[1].write_text(html.get_content(), encoding="utf-8")
 
     def stop(self) -> None:
         if self._controller:

@@ -60,7 +60,11 @@ def describe_changes(changes: dict[str, Any]) -> list[str]:
     out = []
     for name, change in changes.items():
         label = name.replace("_", " ")
-        if change.get("changed"):
+        if name == "email" and not change.get("changed"):
+            out.append(f"e-mail changed from {change.get('old')} to {change.get('new')}")
+        elif name == "active" and not change.get("changed"):
+            out.append("set active" if change.get("new") else "set inactive")
+        elif change.get("changed"):
             out.append(f"{label} changed")
         elif change.get("old") is None:
             out.append(f"{label}: {change.get('new')}")

@@ -59,7 +59,7 @@ def test_email_change_updates_the_linked_user_without_duplicate(memory_config, w
     assert len(world.users) == 20
     update = result.plan.of("update")[0]
     assert world.users[update.sink_id]["email"] == "new.address@example.com"
-    assert "e-mail changed from person5@example.com to new.address@example.com" in update.notes
+    assert update.changes == {"email": ("person5@example.com", "new.address@example.com")}
     assert "e-mail changed from person5@example.com to new.address@example.com" in render_text(result.to_dict())
 
 

@@ -2,9 +2,15 @@
 
 from hrsync import hookimpl
 
+from .sandbox import PersonioSandbox
 from .source import PersonioSource
 
 
 @hookimpl
 def register_sources(register):
     register(PersonioSource)
+
+
+@hookimpl
+def register_sandboxes(register):
+    register(PersonioSandbox)

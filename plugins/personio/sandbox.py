@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from hrsync import SourceSandbox
+
 BIRTHDAY_KEY = "dynamic_1146702"
 LABELS = {
     "id": "ID", "first_name": "First name", "last_name": "Last name", "preferred_name": "Name (preferred)",
@@ -191,8 +193,10 @@ class _Limiter:
         return True
 
 
-class PersonioSandbox:
+class PersonioSandbox(SourceSandbox):
     """The sandbox server. A context manager; ``url`` is its base URL on 127.0.0.1."""
+
+    name = "personio"
 
     def __init__(self, employees: list[dict[str, Any]] | None = None, *, client_id: str | None = None,
                  client_secret: str | None = None, port: int = 0, allowed_attributes: set[str] | None = None,
@@ -213,6 +217,28 @@ class PersonioSandbox:
         self._rng = random.Random(seed)
         self._port = port
         self._server: ThreadingHTTPServer | None = None
+
+    @classmethod
+    def create(cls, *, employees: int = 200, seed: int = 1, data_file: str | None = None, **_: Any):
+        data = load_list_response(data_file) if data_file else generate_employees(employees, seed=seed)
+        return cls(data)
+
+    def secrets(self) -> dict[str, str]:
+        return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+    def settings(self) -> dict[str, Any]:
+        return {"base_url": self.url}
+
+    def people(self) -> list[dict[str, Any]]:
+        keys = ("id", "email", "first_name", "last_name", "status")
+        with self.lock:
+            return [{k: (e.get(k) or {}).get("value") for k in keys} for e in self.employees]
+
+    def add_person(self, **fields: Any) -> str:
+        return str(self.add(**fields)["id"]["value"])
+
+    def change_person(self, person_id: str, **fields: Any) -> None:
+        self.change(int(person_id), **fields)
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -2,9 +2,15 @@
 
 from hrsync import hookimpl
 
+from .sandbox import ScimSandbox
 from .sink import WinningtempSink
 
 
 @hookimpl
 def register_sinks(register):
     register(WinningtempSink)
+
+
+@hookimpl
+def register_sandboxes(register):
+    register(ScimSandbox)

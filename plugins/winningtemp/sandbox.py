@@ -23,6 +23,8 @@ from http import HTTPStatus
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+from hrsync import Sandbox
+
 DEFAULT_URN = "urn:ietf:params:scim:schemas:extension:winningtemp:2.0:User"
 EXTENSION_ATTRIBUTES = ["gender", "birthDate", "hireDate", "terminationDate", "sendInvitation"]
 
@@ -49,7 +51,12 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class ScimSandbox:
+class ScimSandbox(Sandbox):
+    """scim2-server with Winningtemp's extension, on loopback. A context manager."""
+
+    name = "winningtemp"
+    kind = "sink"
+
     def __init__(self, *, token: str | None = None, urn: str = DEFAULT_URN, port: int = 0) -> None:
         try:
             from scim2_models import ResourceType, Schema, ScimProvider
@@ -84,6 +91,16 @@ class ScimSandbox:
             provider, secret=secrets.token_urlsafe(16)), bearer_tokens=[self.token])
         self._port = port
         self._server = None
+
+    @classmethod
+    def create(cls, **_: Any) -> ScimSandbox:
+        return cls()
+
+    def secrets(self) -> dict[str, str]:
+        return {"token": self.token}
+
+    def settings(self) -> dict[str, Any]:
+        return {"base_url": self.url}
 
     # -- the wrapper ------------------------------------------------------------------------
 

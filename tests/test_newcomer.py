@@ -1,0 +1,65 @@
+"""The newcomer path: `hrsync demo`, `hrsync sandbox`, and the sandbox hook."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+
+from hrsync.host import make_host
+from hrsync_plugins.personio.sandbox import generate_employees, list_response
+
+from tests.conftest import HRSYNC, run_cli
+
+
+def test_demo_end_to_end(tmp_path):
+    result = run_cli("demo", "--folder", str(tmp_path / "demo"), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "First sync ok: 200 created, 0 skipped, 0 failed" in out
+    assert "Personio → Winningtemp: 1 created, 3 updated, 1 needs attention" in out
+    counts = re.search(r"Counts: (.*)", out.split("HR changes")[1]).group(1)
+    assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 196, skipped 1, failed 0")
+    assert "has no e-mail in Personio — add one there" in out
+    assert "e-mail changed from" in out and "set inactive" in out and "-Nyström" in out
+    saved = re.findall(r"^  (/\S+\.(?:eml|html))$", out, flags=re.M)
+    assert len(saved) == 2 and all((tmp_path / "demo" / "mail").joinpath(p.rsplit("/", 1)[1]).exists()
+                                   for p in saved)
+    assert "mail.log" not in result.stderr  # quiet: no SMTP chatter
+
+
+def test_hook_register_sandboxes():
+    host = make_host()
+    assert set(host.sandboxes("source")) == {"personio"} and set(host.sandboxes("sink")) == {"winningtemp"}
+
+
+def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_path):
+    data = tmp_path / "company.json"
+    data.write_text(json.dumps(list_response(generate_employees(12, seed=5))))
+    config = tmp_path / "sb" / "hosts.yaml"
+    proc = subprocess.Popen([HRSYNC, "sandbox", "--json", "--personio-data", str(data), "--write-config",
+                             str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["personio"]["base_url"].startswith("http://127.0.0.1:")
+        assert info["winningtemp"]["base_url"].endswith("/v2") and info["winningtemp"]["token"]
+        assert info["config"] == str(config)
+        text = config.read_text()
+        assert info["winningtemp"]["token"] not in text and "file:" in text
+        run = subprocess.run([HRSYNC, "--config", str(config), "run", "sandbox"], capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "12 created" in run.stdout
+        assert "report e-mailed to" in run.stdout + run.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert list((tmp_path / "sb" / "mail").glob("*.eml"))
+    secrets = list((tmp_path / "sb" / "secrets").iterdir())
+    assert secrets and all(oct(p.stat().st_mode)[-3:] == "600" for p in secrets)
+
+
+def test_sandbox_help_lists_the_source_data_option():
+    result = run_cli("sandbox", "--help")
+    assert "--personio-data" in result.stdout and "--employees" in result.stdout
