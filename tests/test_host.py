@@ -131,7 +131,28 @@ def test_registering_a_non_plugin_class_is_refused():
         make_host(entry_points=False, plugins=[("bad", Bad)])
 
 
-def test_cli_version_and_unbuilt_commands_do_not_pretend():
+def test_cli_version_and_the_documented_commands():
     assert run_cli("--version").stdout.strip().endswith("0.1.0")
-    result = run_cli("sandbox")
-    assert result.returncode != 0 and "not implemented yet" in result.stderr
+    listed = run_cli("--help").stdout
+    for command in ("plugins", "check", "run", "runs", "report", "daemon", "status", "resume", "sandbox", "demo"):
+        assert f"  {command} " in listed, command
+
+
+def test_hook_register_sources(site):
+    make_distribution(site, "hrsync-acme", {"acme": PLUGIN_SOURCE.format(cls="AcmeSource", name="acme_csv")})
+    assert make_host().source_class("acme_csv").__name__ == "AcmeSource"
+
+
+def test_hook_register_sinks():
+    from hrsync import Sink, hookimpl
+
+    class Tiny(Sink):
+        name = "tiny"
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_sinks(register):
+            register(Tiny)
+
+    assert make_host(entry_points=False, plugins=[("tiny", Plugin)]).sink_class("tiny") is Tiny

@@ -1,0 +1,89 @@
+"""Documentation stays true: every setting and every hook is documented, and every hook is tested."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from hrsync import config, hookspecs
+from hrsync.host import make_host
+from hrsync.mapping import RuleSchema, ScopeSchema
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def sections(path: Path) -> dict[str, str]:
+    """Markdown text by heading (without the #s)."""
+    out, current = {}, ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^#+\s+(.*)$", line)
+        if match:
+            current = match.group(1).strip()
+            out[current] = ""
+        else:
+            out[current] = out.get(current, "") + line + "\n"
+    return out
+
+
+def keys(schema) -> set[str]:
+    return {f.data_key or name for name, f in schema().fields.items()}
+
+
+CORE_SCHEMAS = {
+    "Top level": config.HostsSchema, "host": config.HostSchema, "host.smtp": config.SmtpSchema,
+    "host.daemon": config.DaemonSchema, "connections.NAME": config.ConnectionSchema,
+    "connections.NAME.guards": config.GuardsSchema, "connections.NAME.schedule": config.ScheduleSchema,
+    "connections.NAME.report": config.ReportSchema, "connections.NAME.scope": ScopeSchema,
+    "connections.NAME.mapping": RuleSchema,
+}
+
+
+@pytest.mark.parametrize("heading", sorted(CORE_SCHEMAS))
+def test_every_core_setting_is_documented(heading):
+    text = sections(DOCS / "configuration.md")[heading]
+    missing = {k for k in keys(CORE_SCHEMAS[heading]) if f"| `{k}` |" not in text}
+    assert not missing, f"docs/configuration.md, section {heading!r}, does not document {sorted(missing)}"
+
+
+def test_every_bundled_plugin_setting_is_documented():
+    host = make_host()
+    docs = sections(DOCS / "configuration.md")
+    for kind, classes in (("Source", host.sources), ("Sink", host.sinks)):
+        for name, cls in classes.items():
+            if host.plugin_of(cls).distribution != "hrsync":
+                continue
+            text = docs.get(f"{kind}: {name}")
+            assert text is not None, f"docs/configuration.md has no section '{kind}: {name}'"
+            missing = {k for k in keys(cls.ConfigSchema) if f"| `{k}` |" not in text}
+            assert not missing, f"{kind} {name}: settings not documented: {sorted(missing)}"
+
+
+HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "hrsync_spec")]
+
+
+def test_hooks_exist():
+    assert set(HOOKS) == {"register_sources", "register_sinks", "register_sandboxes"}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_signature(hook):
+    signature = f"{hook}{inspect.signature(getattr(hookspecs, hook))}"
+    assert f"`{signature}`" in (DOCS / "plugins.md").read_text(encoding="utf-8"), \
+        f"docs/plugins.md does not document `{signature}`"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_test(hook):
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    assert f"def test_hook_{hook}(" in tests, f"no test named test_hook_{hook}"
+
+
+def test_architecture_names_every_core_module():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    modules = sorted(p.stem for p in (ROOT / "core").glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f"`{m}.py`" not in text]
+    assert not missing, f"docs/architecture.md does not describe {missing}"
