@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import click
+from marshmallow.utils import missing
 
 from . import __version__
 from .config import config_path, load_config
@@ -85,16 +86,18 @@ def _load(ctx: click.Context, host: Host):
 
 
 def describe_schema(schema_cls) -> list[dict]:
+    """A plugin's settings as `hrsync plugins` shows them (never a secret's default)."""
     out = []
     for name, fld in schema_cls().fields.items():
+        default = fld.load_default() if callable(fld.load_default) else fld.load_default
+        if default is missing or fld.metadata.get("secret"):
+            default = None
         out.append({
             "name": fld.data_key or name,
             "type": type(fld).__name__,
             "required": bool(fld.required),
             "secret": bool(fld.metadata.get("secret")),
-            "default": None if fld.metadata.get("secret") or callable(fld.load_default)
-            or fld.load_default is None or repr(fld.load_default).startswith("<marshmallow.missing")
-            else fld.load_default,
+            "default": default,
             "description": fld.metadata.get("description", ""),
         })
     return out

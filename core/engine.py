@@ -26,7 +26,7 @@ from .errors import ConflictError, GuardError, RecordError, RunError
 from .host import Host
 from .mapping import flatten_errors
 from .plan import APPLIED, CREATE, DEACTIVATE, DEFER, FAILED, SKIP, UNCHANGED, UPDATE, Action, Plan
-from .state import State, open_state
+from .state import State, now, open_state
 
 log = logging.getLogger("hrsync.engine")
 
@@ -422,8 +422,6 @@ def run_connection(hosts: HostsConfig, name: str, host: Host, options: RunOption
 
 
 def _run(hosts, conn, host, state: State, options: RunOptions, run_id: int | None) -> RunResult:
-    from .state import now
-
     engine = Engine(hosts, conn, host, state, options)
     result = RunResult(conn.name, run_id, "ok", engine.plan, started_at=now(),
                        source_name=engine.source_cls.label(), sink_name=engine.sink_cls.label())

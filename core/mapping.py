@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from .fields import field_type
 
@@ -87,15 +87,17 @@ class RuleSchema(Schema):
     )
     skip = fields.Boolean(load_default=False, metadata={"description": "Do not carry this field."})
 
+    @pre_load
+    def _single_transform(self, data, **kwargs):
+        # `transform: lower` is accepted as well as a list.
+        if isinstance(data, Mapping) and isinstance(data.get("transform"), str):
+            data = {**data, "transform": [data["transform"]]}
+        return data
+
     @validates_schema
     def _one_source(self, data, **kwargs):
         if "constant" in data and ("from_" in data or "map" in data):
             raise ValidationError("A constant cannot be combined with from/map.")
-
-    def load(self, data, **kwargs):  # accept `transform: lower` as well as a list
-        if isinstance(data, Mapping) and isinstance(data.get("transform"), str):
-            data = {**data, "transform": [data["transform"]]}
-        return super().load(data, **kwargs)
 
 
 @dataclass

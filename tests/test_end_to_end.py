@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import subprocess
 import time
@@ -145,3 +146,16 @@ def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
     personio.client_secret = "rotated"
     stopped = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
     assert stopped.returncode == 2 and "client_secret" in stopped.stdout
+
+
+def test_check_tests_each_connections_credentials(hosts_file, personio, scim, monkeypatch):
+    path = hosts_file()
+    ok = subprocess.run([HRSYNC, "--config", str(path), "check"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "acme: source personio: ok" in ok.stdout and "acme: sink winningtemp: ok" in ok.stdout
+    bad_env = {**os.environ, "WINNINGTEMP_TOKEN": "revoked-token"}
+    bad = subprocess.run([HRSYNC, "--config", str(path), "check"], capture_output=True, text=True, env=bad_env)
+    assert bad.returncode == 2
+    assert "acme: sink winningtemp: FAILED: Winningtemp refused the SCIM token" in bad.stdout
+    assert "revoked-token" not in bad.stdout + bad.stderr
+    assert scim.writes() == []
