@@ -138,9 +138,18 @@ def view(report: dict[str, Any], *, limit: int = DEFAULT_LIMIT, dry_run: bool = 
         title=title, subject=subject(report), connection=report.get("connection", ""),
         status=report.get("status", ""), started_at=report.get("started_at") or "",
         ended_at=report.get("ended_at") or "", counts=report.get("counts", {}), stopped=report.get("stopped") or "",
-        warnings=list(report.get("warnings", [])), attention=attention, sections=sections, pointer=pointer,
+        warnings=list(report.get("warnings", [])) + _notices(report), attention=attention, sections=sections,
+        pointer=pointer,
         dry_run=dry_run,
     )
+
+
+def _notices(report: dict[str, Any]) -> list[str]:
+    invited = report.get("counts", {}).get("invited", 0)
+    if not invited:
+        return []
+    return [f"{report.get('sink') or 'The app'} was asked to invite {invited} new "
+            f"user{'s' if invited != 1 else ''} (invite_new_users)."]
 
 
 def render_text(report: dict[str, Any], *, limit: int = DEFAULT_LIMIT, dry_run: bool = False) -> str:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from hrsync.engine import RunOptions, run_connection
+from hrsync.report import render_text
 from hrsync_plugins.personio.sandbox import generate_employees, make_employee
 from hrsync_plugins.winningtemp.client import RateLimitRetry
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN
@@ -207,3 +208,4 @@ def test_invitations_travel_in_the_extension_and_are_counted(e2e_config, personi
     posts = [r["body"] for r in scim.requests if r["method"] == "POST"]
     assert all(body[URN]["sendInvitation"] is True for body in posts)
     assert result.plan.counts()["invited"] == 2
+    assert "Winningtemp was asked to invite 2 new users (invite_new_users)." in render_text(result.to_dict())
