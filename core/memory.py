@@ -89,16 +89,18 @@ class MemorySinkRecord(Schema):
     active = fields.Boolean(allow_none=True, metadata={"description": "False once deactivated."})
 
 
-class MemorySource(Source):
+class _InWorld:
+    @property
+    def world(self) -> MemoryWorld:
+        return self.settings["world"]
+
+
+class MemorySource(_InWorld, Source):
     """Reads ``world.people`` (dicts in standard names)."""
 
     name: ClassVar[str] = "memory"
     ConfigSchema = MemoryConfig
     RecordSchema = MemoryRecord
-
-    @property
-    def world(self) -> MemoryWorld:
-        return self.settings["world"]
 
     def read(self):
         if self.world.fail_read:
@@ -106,16 +108,12 @@ class MemorySource(Source):
         yield from (dict(p) for p in self.world.people)
 
 
-class MemorySink(Sink):
+class MemorySink(_InWorld, Sink):
     """Holds ``world.users`` by id; e-mails are unique case-insensitively, like a SCIM userName."""
 
     name: ClassVar[str] = "memory"
     ConfigSchema = MemoryConfig
     RecordSchema = MemorySinkRecord
-
-    @property
-    def world(self) -> MemoryWorld:
-        return self.settings["world"]
 
     def prepare(self, record):
         desired = super().prepare(record)

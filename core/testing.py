@@ -174,17 +174,25 @@ def source_tests(source_class: type[Source], *, sandbox: Callable[[], AbstractCo
     :param bad_settings: settings whose credentials the sandbox refuses.
     """
 
+    def run(scenario: Scenario, tmp_path) -> None:
+        with sandbox() as sb:
+            scenario.check(SourceHarness(source_class, settings(sb), bad_settings(sb) if bad_settings else None))
+
+    return _suite(f"Test{source_class.__name__}Contract", scenarios or SOURCE_SCENARIOS, run)
+
+
+def _suite(class_name: str, scenarios: list[Scenario], run: Callable[[Scenario, Any], None]) -> type:
+    """A pytest test class with one test per scenario, named ``test_<scenario name>``."""
+
     def make(scenario: Scenario):
-        def test(self) -> None:
-            with sandbox() as sb:
-                scenario.check(SourceHarness(source_class, settings(sb), bad_settings(sb) if bad_settings else None))
+        def test(self, tmp_path) -> None:
+            run(scenario, tmp_path)
 
         test.__name__ = f"test_{scenario.name}"
         test.__doc__ = scenario.description
         return test
 
-    body = {f"test_{s.name}": make(s) for s in (scenarios or SOURCE_SCENARIOS)}
-    return type(f"Test{source_class.__name__}Contract", (), body)
+    return type(class_name, (), {f"test_{s.name}": make(s) for s in scenarios})
 
 
 # -- sinks -------------------------------------------------------------------------------------
@@ -371,17 +379,11 @@ def sink_tests(sink_class: type[Sink], *, sandbox: Callable[[], SinkSandbox],
                scenarios: list[Scenario] | None = None) -> type:
     """A pytest test class running the sink contract against a fresh ``sandbox()`` per scenario."""
 
-    def make(scenario: Scenario):
-        def test(self, tmp_path) -> None:
-            with sandbox() as sb:
-                scenario.check(SinkHarness(sink_class, sb, tmp_path))
+    def run(scenario: Scenario, tmp_path) -> None:
+        with sandbox() as sb:
+            scenario.check(SinkHarness(sink_class, sb, tmp_path))
 
-        test.__name__ = f"test_{scenario.name}"
-        test.__doc__ = scenario.description
-        return test
-
-    body = {f"test_{s.name}": make(s) for s in (scenarios or SINK_SCENARIOS)}
-    return type(f"Test{sink_class.__name__}Contract", (), body)
+    return _suite(f"Test{sink_class.__name__}Contract", scenarios or SINK_SCENARIOS, run)
 
 
 class MemorySinkSandbox:

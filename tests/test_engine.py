@@ -260,3 +260,35 @@ def test_runs_and_report_commands(tmp_path, memory_config, world, monkeypatch):
     assert "20 created" in report.stdout and "1990-04" not in report.stdout
     missing = run_cli("--config", str(tmp_path / "hosts.yaml"), "report", "999")
     assert missing.returncode == 2 and "No finished run" in missing.stderr
+
+
+class DiesAfterCreate(BaseException):
+    """Stands for the process dying between the sink's confirmation and our commit."""
+
+
+def test_death_after_the_sink_confirmed_a_create_leaves_no_duplicate(memory_config, world, monkeypatch):
+    from hrsync.memory import MemorySink
+
+    loaded = memory_config()
+    run(loaded, world)  # history: later creates are not preceded by a listing
+    world.people.append(person(50))
+    original = MemorySink.create
+
+    def create_then_die(self, record):
+        original(self, record)
+        raise DiesAfterCreate
+
+    monkeypatch.setattr(MemorySink, "create", create_then_die)
+    with pytest.raises(DiesAfterCreate):
+        run(loaded, world)
+    monkeypatch.setattr(MemorySink, "create", original)
+    world.calls.clear()
+    result = run(loaded, world)
+    assert ("list", None) in world.calls and not [c for c in world.calls if c[0] == "create"]
+    assert sum(1 for u in world.users.values() if u["email"] == "person50@example.com") == 1
+    (linked,) = [a for a in result.plan.actions if a.email == "person50@example.com"]
+    assert linked.link == "linked" and linked.outcome == "applied"
+    state = open_state(loaded[0].state, read_only=True)
+    runs = state.runs("mem")
+    assert [r["status"] for r in runs[:2]] == ["ok", "crashed"] and state.pending("mem") == {}
+    state.close()
