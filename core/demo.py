@@ -65,7 +65,8 @@ def run_demo(host: Host, *, employees: int = 200, seed: int = 7, folder: Path | 
             first, _ = sync(hosts, "sandbox", host, RunOptions(progress=progress))
         counts = first.plan.counts()
         echo(f"First sync {first.status}: {counts['created']} created, {counts['skipped']} skipped, "
-             f"{counts['failed']} failed\n")
+             f"{counts['failed']} failed")
+        echo(render_text(first.to_dict(), limit=5))
 
         echo("HR changes in the source:")
         for change in hr_changes(running.source):

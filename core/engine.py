@@ -130,22 +130,15 @@ class Engine:
         for p in people:
             link = links.get(p.source_id)
             if link is not None and self.listed is not None and link["sink_id"] not in self.listed:
-                # --full found the linked user gone from the sink (deleted by hand): create again.
-                self.plan.actions.append(Action(
-                    CREATE, p.display, p.source_id, p.email_key, desired=p.desired,
-                    changes={k: (None, v) for k, v in sorted(p.desired.items()) if v is not None},
-                    notes=["the linked user no longer exists in the sink; created again"],
-                ))
+                # The listing found the linked user gone from the sink (deleted by hand): create again.
+                self._plan_create(p, notes=["the linked user no longer exists in the sink; created again"])
             elif link is not None:
                 self._plan_linked(sink, p, link, create_only)
             elif p.email_key in by_email:
                 match = by_email.pop(p.email_key)
                 self._plan_linked(sink, p, None, create_only, matched=match)
             else:
-                self.plan.actions.append(Action(
-                    CREATE, p.display, p.source_id, p.email_key, desired=p.desired,
-                    changes={k: (None, v) for k, v in sorted(p.desired.items()) if v is not None},
-                ))
+                self._plan_create(p)
         if not self.options.only:
             self._plan_missing(people, links)
         self._guard_deactivations(links)
@@ -240,6 +233,12 @@ class Engine:
             if new_cmp != old_cmp:
                 changes[name] = (None if name in self.sensitive else old, new)
         return changes
+
+    def _plan_create(self, p: _Person, notes: list[str] | None = None) -> None:
+        self.plan.actions.append(Action(
+            CREATE, p.display, p.source_id, p.email_key, desired=p.desired, notes=notes or [],
+            changes={k: (None, v) for k, v in sorted(p.desired.items()) if v is not None},
+        ))
 
     def _plan_linked(self, sink: Sink, p: _Person, link: dict | None, create_only: set[str],
                      matched: SinkPerson | None = None) -> None:
@@ -397,11 +396,17 @@ class Engine:
                                 message="; ".join(action.notes), link=link)
 
     def record_links(self, run_id: int) -> None:
-        """Keep the links of people matched by e-mail whose data already agreed."""
+        """Keep the links of people matched by e-mail whose data already agreed.
+
+        After a listing, create intents left by an interrupted run are resolved: their people
+        are now linked or planned for creation (with a fresh intent), or gone from the source.
+        """
         for action in self.plan.actions:
             if action.kind == UNCHANGED and action.link == "linked":
                 self._commit(action, run_id, origin="linked")
-                action.outcome = APPLIED
+        if self.listed is not None:
+            for source_id in self.state.pending(self.conn.name):
+                self.state.drop_pending(self.conn.name, source_id)
 
 
 def run_connection(hosts: HostsConfig, name: str, host: Host, options: RunOptions | None = None) -> RunResult:

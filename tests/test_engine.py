@@ -171,7 +171,7 @@ def test_dry_run_writes_nothing_to_sink_or_state(memory_config, world):
     before = state_path.read_bytes()
     world.calls.clear()
     result = run(loaded, world, dry_run=True)
-    assert world.writes() == []
+    assert world.calls == []
     assert state_path.read_bytes() == before
     assert result.plan.counts()["created"] == 1 and result.plan.counts()["updated"] == 1
     assert "Plan (dry run" in render_text(result.to_dict(), dry_run=True)

@@ -18,6 +18,8 @@ def test_demo_end_to_end(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "First sync ok: 200 created, 0 skipped, 0 failed" in out
+    first_report = out.split("HR changes")[0]
+    assert "Created (200):" in first_report and "… and 195 more (see `hrsync report 1`)" in first_report
     assert "Personio → Winningtemp: 1 created, 3 updated, 1 needs attention" in out
     counts = re.search(r"Counts: (.*)", out.split("HR changes")[1]).group(1)
     assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 196, skipped 1, failed 0")
