@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from hrsync.config import parse_config
 from hrsync.host import make_host
 from hrsync.memory import memory_plugin

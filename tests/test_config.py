@@ -6,11 +6,11 @@ import logging
 
 import pytest
 import yaml
+
 from hrsync import ConfigError
 from hrsync.config import load_config, parse_config
 from hrsync.host import make_host
 from hrsync.secrets import REDACTOR, Secret
-
 from tests.conftest import run_cli
 
 SECRET = "s3cr3t-value-that-must-not-leak"

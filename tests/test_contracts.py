@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hrsync import SinkPerson
 from hrsync.memory import MemorySink
 from hrsync.testing import SINK_SCENARIOS, MemorySinkSandbox, SinkHarness, sink_tests, source_tests

@@ -11,10 +11,10 @@ import time
 import pytest
 import time_machine
 import yaml
+
 from hrsync.daemon import Daemon, connection_status
 from hrsync.state import open_state
 from hrsync_plugins.personio.sandbox import generate_employees
-
 from tests.conftest import HRSYNC, connection_dict, run_cli
 
 STOCKHOLM = dt.timezone(dt.timedelta(hours=1))  # Europe/Stockholm in November

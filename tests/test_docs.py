@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from hrsync import config, hookspecs
 from hrsync.host import make_host
 from hrsync.mapping import RuleSchema, ScopeSchema

@@ -9,11 +9,11 @@ import subprocess
 import time
 
 import pytest
+
 from hrsync.engine import normalise_email, run_connection
 from hrsync.state import open_state
 from hrsync_plugins.personio.sandbox import BIRTHDAY_KEY, generate_employees
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN as URN
-
 from tests.conftest import HRSYNC
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from hrsync.engine import RunOptions, run_connection
 from hrsync.report import render_text
 from hrsync.state import open_state
-
 from tests.conftest import run_cli
 
 

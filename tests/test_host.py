@@ -8,9 +8,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from hrsync import PluginError
 from hrsync.host import make_host
-
 from tests.conftest import run_cli
 
 PLUGIN_SOURCE = '''

@@ -9,7 +9,6 @@ import subprocess
 
 from hrsync.host import make_host
 from hrsync_plugins.personio.sandbox import generate_employees, list_response
-
 from tests.conftest import HRSYNC, run_cli
 
 

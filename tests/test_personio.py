@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
 from hrsync import AuthError, RunContext, SourceError
 from hrsync.secrets import Secret
 from hrsync_plugins.personio.sandbox import (

@@ -7,13 +7,13 @@ import subprocess
 
 import pytest
 import trustme
+
 from hrsync.config import parse_config
 from hrsync.engine import RunOptions
 from hrsync.host import make_host
 from hrsync.mailbox import SmtpCapture
 from hrsync.runner import sync
 from hrsync_plugins.personio.sandbox import make_employee
-
 from tests.conftest import HRSYNC, connection_dict
 
 SMTP_PASSWORD = "smtp-pass-never-shown"

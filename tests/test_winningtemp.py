@@ -6,12 +6,14 @@ import datetime as dt
 import time
 
 import pytest
+import requests
+from urllib3 import HTTPResponse
+
 from hrsync.engine import RunOptions, run_connection
 from hrsync.report import render_text
 from hrsync_plugins.personio.sandbox import generate_employees, make_employee
 from hrsync_plugins.winningtemp.client import RateLimitRetry
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN
-from urllib3 import HTTPResponse
 
 URN = DEFAULT_URN
 
@@ -209,3 +211,19 @@ def test_invitations_travel_in_the_extension_and_are_counted(e2e_config, personi
     assert all(body[URN]["sendInvitation"] is True for body in posts)
     assert result.plan.counts()["invited"] == 2
     assert "Winningtemp was asked to invite 2 new users (invite_new_users)." in render_text(result.to_dict())
+
+
+def test_user_deleted_in_winningtemp_fails_with_a_hint_and_full_recreates_it(e2e_config, personio, scim):
+    small_company(personio, anna(), bo())
+    loaded = e2e_config()
+    sync(loaded)
+    user = scim.by_user_name("bo.ek@example.com")
+    requests.delete(f"{scim.url}/Users/{user['id']}", headers={"Authorization": f"Bearer {scim.token}"})
+    personio.change(2, last_name="Eklund")
+    result = sync(loaded)
+    (failed,) = [a for a in result.plan.actions if a.outcome == "failed"]
+    assert "--full" in failed.message and result.status == "partial"
+    repaired = sync(loaded, full=True)
+    assert repaired.plan.counts()["created"] == 1
+    assert scim.by_user_name("bo.ek@example.com")["name"]["familyName"] == "Eklund"
+    assert len(scim.users()) == 2

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
-from hrsync import AuthError, SourceError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
+
+from hrsync import AuthError, SourceError
 
 log = logging.getLogger("hrsync.personio")
 

@@ -13,8 +13,9 @@ import datetime as dt
 import re
 from typing import Any
 
-from hrsync import SecretField, Source, standard_field
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from hrsync import SecretField, Source, standard_field
 
 from .client import PersonioClient
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from hrsync import Secret
 
 from .sandbox import PersonioSandbox, generate_employees

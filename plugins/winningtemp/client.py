@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
-from hrsync import AuthError, ConflictError, RecordError, RetriableError, SinkError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from hrsync import AuthError, ConflictError, RecordError, RetriableError, SinkError
 
 log = logging.getLogger("hrsync.winningtemp")
 
@@ -146,6 +147,9 @@ class ScimClient:
     def patch_user(self, user_id: str, operations: list[dict[str, Any]], record: str) -> dict[str, Any] | None:
         body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
         response = self._send("PATCH", f"/Users/{user_id}", json=body, record=record)
+        if response.status_code == 404:
+            raise RecordError("The linked Winningtemp user no longer exists (deleted in Winningtemp?); "
+                              "run `hrsync run CONNECTION --full` to create it again.", record=record)
         self._check(response, record, "PATCH /Users")
         # Both 200 with the user and 204 without a body are success (RFC 7644 §3.5.2).
         return response.json() if response.status_code == 200 and response.content else None

@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hrsync import STATUSES, Defer, SecretField, Sink, SinkPerson, standard_field
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from hrsync import STATUSES, Defer, SecretField, Sink, SinkPerson, standard_field
 
 from .client import USER_SCHEMA, ScimClient
 

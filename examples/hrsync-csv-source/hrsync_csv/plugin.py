@@ -11,8 +11,9 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from hrsync import RunError, Source, SourceError, hookimpl, standard_field
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+from hrsync import RunError, Source, SourceError, hookimpl, standard_field
 
 
 class ConfigSchema(Schema):
