@@ -292,3 +292,26 @@ def test_dates_in_generated_data_use_every_offset_style():
     assert statuses == {"onboarding", "active", "leave", "inactive"}
     assert any(e[BIRTHDAY_KEY]["value"] is None for e in employees)
     assert any(any(ord(c) > 127 for c in e["first_name"]["value"]) for e in employees)
+
+
+@pytest.mark.parametrize("shift", [-60, 7])
+def test_a_total_that_shifts_between_pages_makes_the_client_read_again(shift):
+    with PersonioSandbox(generate_employees(250, seed=15)) as sandbox:
+        sandbox.faults.shift_total_by = shift
+        records = read_all(source_for(sandbox))
+    assert len(records) == 250
+    assert len([r for r in employee_pages(sandbox) if "offset=0" in r["query"]]) == 2
+
+
+def test_a_total_that_keeps_shifting_stops_the_run():
+    with PersonioSandbox(generate_employees(250, seed=15)) as sandbox:
+        sandbox.faults.shift_total_by, sandbox.faults.shift_total_reads = -60, 10
+        with pytest.raises(SourceError, match="kept changing"):
+            read_all(source_for(sandbox))
+
+
+def test_fewer_rows_than_the_total_stops_the_run():
+    with PersonioSandbox(generate_employees(50, seed=15)) as sandbox:
+        sandbox.employees.append(sandbox.employees[0])  # a duplicated row: 51 reported, 50 distinct
+        with pytest.raises(SourceError, match="only 50 could be read"):
+            read_all(source_for(sandbox))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -166,31 +165,53 @@ class PersonioClient:
     def attributes(self) -> list[dict[str, Any]]:
         return self.get("/v1/company/employees/attributes")["data"]
 
-    def employees(self) -> Iterator[dict[str, Any]]:
-        """Yield each employee's attribute objects once, paging by row offset until complete."""
+    def employees(self, attempts: int = 3) -> list[dict[str, Any]]:
+        """Every employee's attribute objects, once each, from a read whose total held still.
+
+        Offset paging has no snapshot: when HR adds or removes people between two pages, rows
+        shift and one person can be skipped at a page boundary. A read whose reported total
+        changed from page to page is therefore done again; if it keeps changing, the run stops
+        rather than act on a list that may miss someone.
+        """
+        totals: list[int] = []
+        for _ in range(attempts):
+            people, totals = self._read_once()
+            if len(set(totals)) <= 1:
+                if totals and len(people) < totals[0]:
+                    raise SourceError(
+                        f"Personio reported {totals[0]} employees but only {len(people)} could be read; the "
+                        "list is incomplete, so no one was changed. It is retried at the next run.",
+                        connection=self.connection)
+                return people
+            log.info("Personio's employee count changed while paging (%s); reading again", totals)
+        raise SourceError(
+            f"Personio's employee count kept changing while reading ({' → '.join(map(str, totals))}), so the "
+            "list may be incomplete; no one was changed. It is retried at the next run.", connection=self.connection)
+
+    def _read_once(self) -> tuple[list[dict[str, Any]], list[int]]:
         seen: set[Any] = set()
+        people: list[dict[str, Any]] = []
+        totals: list[int] = []
         offset = 0
-        total = None
         while True:
             body = self.get("/v1/company/employees", {"limit": self.page_size, "offset": offset})
             page = body.get("data") or []
-            total = (body.get("metadata") or {}).get("total_elements", total)
+            total = (body.get("metadata") or {}).get("total_elements")
+            if total is not None:
+                totals.append(int(total))
             if not page:
                 break
             for item in page:
                 attrs = item.get("attributes") or {}
                 ident = (attrs.get("id") or {}).get("value")
                 if ident in seen:
-                    continue  # rows shift between pages while HR edits: keep the first copy
+                    continue  # a row shifted onto the next page: keep the first copy
                 seen.add(ident)
-                yield attrs
+                people.append(attrs)
             offset += len(page)
-            if total is not None and offset >= total:
+            if totals and offset >= max(totals):
                 break
-        if total is not None and len(seen) < total:
-            raise SourceError(
-                f"Personio reported {total} employees but only {len(seen)} could be read; the list is "
-                "incomplete, so no one was changed. It is retried at the next run.", connection=self.connection)
+        return people, totals
 
     def close(self) -> None:
         self.session.close()

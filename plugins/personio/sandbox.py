@@ -170,7 +170,8 @@ class Faults:
     slow_seconds: float = 0.0  # delay before each employee request is answered
     slow_next: int = 0  # only the next N employee requests are slow (0: all, when slow_seconds is set)
     fail_offsets_once: set[int] = field(default_factory=set)  # these page offsets fail once with 500
-    shift_total_by: int = 0  # total_elements reported off by this much after the first page
+    shift_total_by: int = 0  # total_elements reported off by this much after the first page…
+    shift_total_reads: int = 1  # …in this many reads (a read starts with offset 0)
     revoke_after: int | None = None  # revoke every token after this many employee requests
     throttle_next: int = 0  # answer the next N employee requests with 429
     gate: threading.Event | None = None  # when set to an Event, employee requests wait until it is set
@@ -213,6 +214,7 @@ class PersonioSandbox(SourceSandbox):
         self.tokens: set[str] = set()
         self.requests: list[dict[str, Any]] = []
         self.employee_requests = 0
+        self._shifting = False
         self.lock = threading.RLock()
         self._rng = random.Random(seed)
         self._port = port
@@ -449,7 +451,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(500, _error(500, "Internal server error"))
             employees = [sb.visible(e) for e in sb.employees]
             body = list_response(employees, offset, limit)
-            if offset > 0 and sb.faults.shift_total_by:
+            if offset == 0:
+                sb._shifting = bool(sb.faults.shift_total_by and sb.faults.shift_total_reads > 0)
+                if sb._shifting:
+                    sb.faults.shift_total_reads -= 1
+            elif sb._shifting:
                 body["metadata"]["total_elements"] += sb.faults.shift_total_by
         self._reply(200, body)
 
