@@ -67,14 +67,15 @@ def user_errors(fn):
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="hosts.yaml to use (default ./hosts.yaml, or $HRSYNC_CONFIG).")
 @click.option("--debug", is_flag=True, help="Log debug messages and show tracebacks.")
-@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
-              help="Log level on stderr.")
+@click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              help="Log level on stderr (default: INFO for the daemon, WARNING otherwise).")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str) -> None:
+def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str | None) -> None:
     """hrsync keeps the people records of downstream apps in step with the HR system of record."""
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, debug=debug)
-    setup_logging("DEBUG" if debug else log_level)
+    default = "INFO" if ctx.invoked_subcommand == "daemon" else "WARNING"
+    setup_logging("DEBUG" if debug else log_level or default)
 
 
 def _host() -> Host:
@@ -209,7 +210,8 @@ def runs(ctx, connection, limit, as_json) -> None:
     click.echo(f"{'id':>5}  {'connection':<16} {'started':<25} {'secs':>6}  {'status':<11} " + " ".join(
         f"{k[:7]:>7}" for k in keys))
     for r in out:
-        click.echo(f"{r['id']:>5}  {r['connection']:<16} {r['started']:<25} {r['duration_s'] or '':>6}  "
+        secs = "" if r["duration_s"] is None else r["duration_s"]
+        click.echo(f"{r['id']:>5}  {r['connection']:<16} {r['started']:<25} {secs:>6}  "
                    f"{r['status']:<11} " + " ".join(f"{r[k]:>7}" for k in keys))
 
 
@@ -363,8 +365,6 @@ def demo(ctx, employees, seed, folder) -> None:
     """A full end-to-end run on local sandboxes: no account needed."""
     from .demo import run_demo
 
-    if not ctx.obj["debug"]:
-        logging.getLogger("hrsync").setLevel(logging.WARNING)  # the demo prints its own story
     ctx.exit(run_demo(_host(), employees=employees, seed=seed, folder=folder))
 
 
