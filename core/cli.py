@@ -175,7 +175,18 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     if not conn.enabled and not dry_run:
         raise RunError(f"Connection {connection!r} is disabled (enabled: false in {hosts.path}).",
                        connection=connection)
-    options = RunOptions(dry_run=dry_run, full=full, only=only, override_guards=override_guards)
+    # Ctrl-C or SIGTERM lets the person in flight finish and be recorded; a second Ctrl-C aborts.
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        stop.set()
+        click.echo("Stopping after the person in flight (Ctrl-C again to abort)…", err=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    options = RunOptions(dry_run=dry_run, full=full, only=only, override_guards=override_guards,
+                         should_stop=stop.is_set)
     result, delivery = sync(hosts, connection, host, options)
     report = result.to_dict()
     click.echo(render_json(report) if as_json else render_text(report, dry_run=dry_run))

@@ -159,3 +159,22 @@ def test_check_tests_each_connections_credentials(hosts_file, personio, scim, mo
     assert "acme: sink winningtemp: FAILED: Winningtemp refused the SCIM token" in bad.stdout
     assert "revoked-token" not in bad.stdout + bad.stderr
     assert scim.writes() == []
+
+
+def test_sigterm_during_a_cli_run_finishes_the_person_in_flight(hosts_file, personio, scim):
+    personio.employees = generate_employees(120, seed=43)
+    scim.faults.slow_seconds = 0.02
+    path = hosts_file()
+    proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: len(scim.writes()) >= 10)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "interrupted" in out
+    assert "Stopping after the person in flight" in err
+    state = open_state(path.parent / "state.db", read_only=True)
+    (run,) = state.runs("acme")
+    links = state.people("acme")
+    state.close()
+    assert run["status"] == "interrupted"
+    assert {row["sink_id"] for row in links.values()} == {u["id"] for u in scim.users()}
