@@ -11,6 +11,8 @@ is stopped before it returns.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -79,6 +81,7 @@ def run_demo(host: Host, *, employees: int = 200, seed: int = 7, folder: Path | 
         echo("The e-mailed report was received by the sandbox's SMTP server and saved as:")
         for path in mail:
             echo(f"  {path}")
+        command = sys.argv[0] if os.sep in sys.argv[0] else "hrsync"  # e.g. .venv/bin/hrsync under make demo
         echo(f"\nEverything is in {folder}. Explore it with:\n"
-             f"  hrsync --config {config_path} runs\n  hrsync --config {config_path} report {second.run_id}")
+             f"  {command} --config {config_path} runs\n  {command} --config {config_path} report {second.run_id}")
     return 0 if first.exit_code == 0 and second.exit_code in (0, 1) else 2
