@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import EXCLUDE, ValidationError
@@ -62,7 +62,7 @@ class RunResult:
     message: str = ""
     source_name: str = ""
     sink_name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    timezone: str = "UTC"
 
     @property
     def exit_code(self) -> int:
@@ -74,7 +74,7 @@ class RunResult:
         return {
             "run_id": self.run_id, "connection": self.connection, "status": self.status,
             "message": self.message, "started_at": self.started_at, "ended_at": self.ended_at,
-            "source": self.source_name, "sink": self.sink_name, **self.plan.to_dict(),
+            "source": self.source_name, "sink": self.sink_name, "timezone": self.timezone, **self.plan.to_dict(),
         }
 
 
@@ -429,7 +429,8 @@ def run_connection(hosts: HostsConfig, name: str, host: Host, options: RunOption
 def _run(hosts, conn, host, state: State, options: RunOptions, run_id: int | None) -> RunResult:
     engine = Engine(hosts, conn, host, state, options)
     result = RunResult(conn.name, run_id, "ok", engine.plan, started_at=now(),
-                       source_name=engine.source_cls.label(), sink_name=engine.sink_cls.label())
+                       source_name=engine.source_cls.label(), sink_name=engine.sink_cls.label(),
+                       timezone=hosts.timezone)
     source = engine.source_cls(conn.source.settings, engine.context)
     sink = engine.sink_cls(conn.sink.settings, engine.context)
     try:

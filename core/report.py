@@ -10,7 +10,9 @@ never re-read from elsewhere, so a report shows exactly what the state may keep.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,16 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+
+
+def local_time(stamp: str | None, timezone: str | None) -> str:
+    """A stored UTC timestamp as people read it: in the host's time zone, to the minute."""
+    if not stamp:
+        return ""
+    moment = dt.datetime.fromisoformat(stamp)
+    if timezone:
+        moment = moment.astimezone(zoneinfo.ZoneInfo(timezone))
+    return moment.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def route(report: dict[str, Any]) -> str:
@@ -134,13 +146,13 @@ def view(report: dict[str, Any], *, limit: int = DEFAULT_LIMIT, dry_run: bool = 
         sections.append(capped(f"{'To ' + kind if dry_run else title} ({len(group)})", lines))
     title = ("Plan (dry run — nothing was written)" if dry_run
              else f"Run {run_id}" if run_id else "Run")
+    timezone = report.get("timezone")
     return ReportView(
         title=title, subject=subject(report), connection=report.get("connection", ""),
-        status=report.get("status", ""), started_at=report.get("started_at") or "",
-        ended_at=report.get("ended_at") or "", counts=report.get("counts", {}), stopped=report.get("stopped") or "",
-        warnings=list(report.get("warnings", [])) + _notices(report), attention=attention, sections=sections,
-        pointer=pointer,
-        dry_run=dry_run,
+        status=report.get("status", ""), started_at=local_time(report.get("started_at"), timezone),
+        ended_at=local_time(report.get("ended_at"), timezone), counts=report.get("counts", {}),
+        stopped=report.get("stopped") or "", warnings=list(report.get("warnings", [])) + _notices(report),
+        attention=attention, sections=sections, pointer=pointer, dry_run=dry_run,
     )
 
 

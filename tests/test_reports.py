@@ -12,6 +12,7 @@ from hrsync.config import parse_config
 from hrsync.engine import RunOptions
 from hrsync.host import make_host
 from hrsync.mailbox import SmtpCapture
+from hrsync.report import render_html, render_text
 from hrsync.runner import sync
 from hrsync_plugins.personio.sandbox import make_employee
 from tests.conftest import HRSYNC, connection_dict
@@ -155,8 +156,6 @@ def test_outbox_fallback_and_send_policy(tmp_path, personio, scim, secrets_env):
 
 
 def test_long_lists_are_capped_with_a_pointer():
-    from hrsync.report import render_html, render_text
-
     actions = [{"action": "create", "person": f"P{i}", "email": f"p{i}@x.com", "changes": {}, "reason": "",
                 "notes": [], "link": "", "outcome": "applied", "message": "", "invited": False,
                 "source_id": str(i), "sink_id": None} for i in range(120)]
@@ -181,3 +180,10 @@ def test_report_command_formats(tmp_path, hosts_file, personio, scim):
     assert "&lt;script&gt;" in outputs["html"]
     assert "multipart/alternative" in outputs["eml"] and "To: hr@example.com" in outputs["eml"]
     assert '"status": "partial"' in outputs["json"]
+
+
+def test_times_are_shown_in_the_host_time_zone():
+    report = {"run_id": 3, "connection": "acme", "source": "Personio", "sink": "Winningtemp", "status": "ok",
+              "counts": {}, "warnings": [], "stopped": "", "actions": [], "timezone": "Europe/Berlin",
+              "started_at": "2026-11-25T01:00:00+00:00", "ended_at": "2026-11-25T01:02:00+00:00"}
+    assert "Started 2026-11-25 02:00 CET, ended 2026-11-25 02:02 CET" in render_text(report)
