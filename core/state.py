@@ -74,6 +74,33 @@ def m002_pauses(db: Database) -> None:
     )
 
 
+@contextmanager
+def hold_lock(lock_path: Path, busy_message: str, **context: object):
+    """An exclusive, non-blocking ``flock`` on ``lock_path`` for the duration of the block.
+
+    ``busy_message`` may name ``{holder}`` (the pid and start time the holder wrote).
+    The OS releases the lock when the process dies, so a killed run never leaves it stuck.
+    """
+    fh = open(lock_path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise LockedError(busy_message.format(holder=holder), **context) from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {now()}")
+        fh.flush()
+        yield
+    finally:
+        fh.truncate(0)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -130,31 +157,11 @@ class State:
 
     # -- locking -------------------------------------------------------------------------
 
-    @contextmanager
     def lock(self, connection: str):
         """Refuse a second concurrent run of one connection. The OS drops the lock if we die."""
-        lock_path = self.path.with_name(f"{self.path.name}.{connection}.lock")
-        fh = open(lock_path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            raise LockedError(
-                f"Connection {connection!r} is already running ({holder}); wait for it to finish.",
-                connection=connection,
-            ) from None
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} since {now()}")
-            fh.flush()
-            yield
-        finally:
-            fh.truncate(0)
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            fh.close()
+        return hold_lock(self.path.with_name(f"{self.path.name}.{connection}.lock"),
+                         f"Connection {connection!r} is already running ({{holder}}); wait for it to finish.",
+                         connection=connection)
 
     # -- runs ----------------------------------------------------------------------------
 

@@ -202,3 +202,31 @@ def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, pe
     assert restarted.wait(timeout=60) == 0
     names = [u["userName"] for u in scim.users()]
     assert len(names) == len(set(names)) == 150
+
+
+def test_a_connection_held_by_a_manual_run_is_skipped_not_failed(tmp_path, personio, scim, secrets_env, clock,
+                                                                 caplog):
+    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim))
+    state = open_state(tmp_path / "state.db")
+    with state.lock("acme"):
+        clock.shift(dt.timedelta(minutes=3))
+        daemon.tick()
+        assert finish(daemon) == "skipped"
+    state.close()
+    assert "slot skipped: Connection 'acme' is already running" in caplog.text
+    assert "acme" in daemon.jobs
+    daemon.shutdown()
+
+
+def test_a_second_daemon_on_the_same_state_is_refused(tmp_path, personio, scim, secrets_env):
+    path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
+    first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (tmp_path / "state.db.daemon.lock").exists()
+                   and (tmp_path / "state.db.daemon.lock").read_text().startswith("pid"))
+        second = run_cli("--config", str(path), "daemon", timeout=60)
+        assert second.returncode == 2
+        assert "Another hrsync daemon is already running" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
