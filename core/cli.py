@@ -25,7 +25,7 @@ from .config import config_path, load_config
 from .engine import RunOptions
 from .errors import ConfigError, HrsyncError, RunError
 from .host import Host, make_host
-from .mailer import build_message
+from .mailer import DeliveryError, build_message, probe_smtp
 from .report import render_html, render_json, render_text
 from .runner import sync
 from .secrets import REDACTOR
@@ -127,7 +127,7 @@ def plugins(ctx: click.Context) -> None:
 @click.pass_context
 @user_errors
 def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
-    """Validate hosts.yaml (all problems at once) and test each connection's credentials."""
+    """Validate hosts.yaml (all problems at once), test each connection's credentials and the SMTP login."""
     host = _host()
     try:
         hosts = _load(ctx, host)
@@ -154,6 +154,13 @@ def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
             except RunError as exc:
                 failed = True
                 click.echo(f"{name}: {role} {ref.plugin}: FAILED: {REDACTOR.redact(str(exc))}")
+    if hosts.smtp is not None:
+        try:
+            probe_smtp(hosts.smtp)
+            click.echo(f"host: smtp {hosts.smtp.host}:{hosts.smtp.port}: ok")
+        except DeliveryError as exc:
+            failed = True
+            click.echo(f"host: smtp: FAILED: {REDACTOR.redact(str(exc))}")
     if failed:
         ctx.exit(2)
 

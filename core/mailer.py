@@ -68,33 +68,46 @@ _TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.
               ConnectionError, TimeoutError)
 
 
-def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> None:
+def _session(smtp: SmtpConfig, action) -> None:
+    """Connect (TLS as configured), log in when a user is set, then run ``action(client)``."""
     context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
+    if smtp.security == "tls":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+    with client:
+        client.ehlo()
+        if smtp.security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if smtp.username:
+            client.login(smtp.username, smtp.password.reveal() if smtp.password else "")
+        action(client)
 
+
+def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> None:
     @retry(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=wait_seconds, max=60),
            retry=retry_if_exception_type(_TRANSIENT), reraise=True)
     def attempt() -> None:
-        if smtp.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        with client:
-            client.ehlo()
-            if smtp.security == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if smtp.username:
-                client.login(smtp.username, smtp.password.reveal() if smtp.password else "")
-            client.send_message(message)
+        _session(smtp, lambda client: client.send_message(message))
 
+    _explained(smtp, attempt)
+
+
+def probe_smtp(smtp: SmtpConfig) -> None:
+    """Connect and log in as a report would, without sending anything (for ``hrsync check``)."""
+    _explained(smtp, lambda: _session(smtp, lambda client: client.noop()))
+
+
+def _explained(smtp: SmtpConfig, call) -> None:
     try:
-        attempt()
+        call()
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(f"The SMTP server refused the login for {smtp.username} ({exc.smtp_code}); check "
                             "host.smtp.username and host.smtp.password.") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"Could not send the report through {smtp.host}:{smtp.port} "
-                            f"({type(exc).__name__}: {exc}).") from None
+        raise DeliveryError(f"SMTP through {smtp.host}:{smtp.port} failed ({type(exc).__name__}: {exc}); check "
+                            "host.smtp (host, port, security, ca_file).") from None
 
 
 def write_outbox(message: EmailMessage, outbox: Path, report: dict[str, Any]) -> Path:

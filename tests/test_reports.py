@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 import trustme
+import yaml
 
 from hrsync.config import parse_config
 from hrsync.engine import RunOptions
@@ -15,7 +16,7 @@ from hrsync.mailbox import SmtpCapture
 from hrsync.report import render_html, render_text
 from hrsync.runner import sync
 from hrsync_plugins.personio.sandbox import make_employee
-from tests.conftest import HRSYNC, connection_dict
+from tests.conftest import HRSYNC, connection_dict, run_cli
 
 SMTP_PASSWORD = "smtp-pass-never-shown"
 
@@ -187,3 +188,18 @@ def test_times_are_shown_in_the_host_time_zone():
               "counts": {}, "warnings": [], "stopped": "", "actions": [], "timezone": "Europe/Berlin",
               "started_at": "2026-11-25T01:00:00+00:00", "ended_at": "2026-11-25T01:02:00+00:00"}
     assert "Started 2026-11-25 02:00 CET, ended 2026-11-25 02:02 CET" in render_text(report)
+
+
+def test_check_probes_the_smtp_login_without_sending(tmp_path, personio, scim, secrets_env, server_tls, ca_file,
+                                                     monkeypatch):
+    with SmtpCapture(starttls=server_tls, users={"reporter": SMTP_PASSWORD}) as smtp:
+        smtp_section = {"host": "127.0.0.1", "port": smtp.port, "username": "reporter",
+                        "password": "${SMTP_PASSWORD}", "sender": "hrsync@example.com", "ca_file": ca_file}
+        path = tmp_path / "hosts.yaml"
+        path.write_text(yaml.safe_dump({"host": {"state": "state.db", "smtp": smtp_section},
+                                        "connections": {"acme": connection_dict(personio, scim)}}))
+        good = run_cli("--config", str(path), "check", env={"SMTP_PASSWORD": SMTP_PASSWORD})
+        bad = run_cli("--config", str(path), "check", env={"SMTP_PASSWORD": "wrong"})
+    assert good.returncode == 0 and f"host: smtp 127.0.0.1:{smtp.port}: ok" in good.stdout
+    assert bad.returncode == 2 and "host: smtp: FAILED" in bad.stdout and "host.smtp.password" in bad.stdout
+    assert smtp.messages == [] and SMTP_PASSWORD not in good.stdout + bad.stdout
