@@ -320,6 +320,19 @@ def resume(ctx, connection) -> None:
                                      if lifted else "was not paused."))
 
 
+@cli.command()
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
+              help="Delete runs that started more than DAYS days ago.")
+@click.pass_context
+@user_errors
+def prune(ctx, days) -> None:
+    """Forget old run history (reports, change logs). Links and applied values are kept."""
+    from .runner import prune_history
+
+    deleted = prune_history(_load(ctx, _host()), days)
+    click.echo(f"Deleted {deleted} run(s) older than {days} day(s).")
+
+
 class SandboxCommand(click.Command):
     """Adds ``--<name>-data FILE`` for each installed source sandbox (e.g. ``--personio-data``)."""
 

@@ -69,6 +69,8 @@ class HostSchema(StrictSchema):
     state = fields.String(load_default="hrsync-state.db",
                           metadata={"description": "SQLite state file (relative to hosts.yaml)."})
     timezone = fields.String(load_default="UTC", metadata={"description": "IANA time zone for schedules and reports."})
+    keep_days = fields.Integer(load_default=400, validate=validate.Range(min=0), metadata={
+        "description": "Days of run history (reports, change logs) to keep; 0 keeps everything."})
     outbox = fields.String(load_default="outbox",
                            metadata={"description": "Folder for report e-mails when no SMTP is set."})
     smtp = fields.Nested(SmtpSchema, load_default=None, allow_none=True, metadata={"description": "Report e-mail."})
@@ -199,6 +201,7 @@ class HostsConfig:
     smtp: SmtpConfig | None
     connections: dict[str, ConnectionConfig]
     daemon: dict[str, Any] = field(default_factory=lambda: DaemonSchema().load({}))
+    keep_days: int = 400
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -268,6 +271,7 @@ def parse_config(data: Any, host: Host, *, path: Path = Path(DEFAULT_CONFIG)) ->
         smtp=host_cfg.get("smtp"),
         connections=connections,
         daemon=host_cfg.get("daemon") or DaemonSchema().load({}),
+        keep_days=host_cfg.get("keep_days", 400),
     )
 
 

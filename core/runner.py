@@ -2,18 +2,21 @@
 
 Data flow: :func:`sync` runs the engine (:func:`hrsync.engine.run_connection`), then
 delivers the stored report (:func:`hrsync.mailer.deliver`) - also, and especially,
-when the run stopped at run level. A failed delivery is logged and returned; it never
-changes the run's outcome.
+when the run stopped at run level - and forgets run history older than
+``host.keep_days``. A failed delivery is logged and returned; it never changes the
+run's outcome.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from .config import HostsConfig
 from .engine import RunOptions, RunResult, run_connection
 from .host import Host
 from .mailer import Delivery, DeliveryError, deliver
+from .state import open_state
 
 log = logging.getLogger("hrsync.runner")
 
@@ -30,4 +33,19 @@ def sync(hosts: HostsConfig, name: str, host: Host, options: RunOptions | None =
         log.error("%s: report not delivered: %s", name, exc)
         delivery = Delivery("failed", str(exc))
     log.info("%s: run %s %s; %s", name, result.run_id, result.status, delivery.detail)
+    if hosts.keep_days:
+        prune_history(hosts)
     return result, delivery
+
+
+def prune_history(hosts: HostsConfig, days: int | None = None) -> int:
+    """Forget run history older than ``days`` (default: ``host.keep_days``); returns runs deleted."""
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=hosts.keep_days if days is None else days)
+    state = open_state(hosts.state)
+    try:
+        deleted = state.prune(cutoff)
+    finally:
+        state.close()
+    if deleted:
+        log.info("pruned %d run(s) older than %s", deleted, cutoff.date())
+    return deleted

@@ -277,6 +277,22 @@ class State:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
         return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
 
+    def prune(self, older_than: dt.datetime) -> int:
+        """Delete finished runs (and their change logs) that started before ``older_than``.
+
+        Links, last applied values, pending intents and pauses are kept: they are the sync's memory.
+        Returns the number of runs deleted.
+        """
+        cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
+        with self.db.atomic():
+            ids = [r["id"] for r in self.db.query(
+                "select id from runs where started_at < ? and status != 'running'", [cutoff])]
+            for chunk in range(0, len(ids), 500):
+                marks = ",".join("?" * len(ids[chunk:chunk + 500]))
+                self.db.execute(f"delete from changes where run_id in ({marks})", ids[chunk:chunk + 500])
+                self.db.execute(f"delete from runs where id in ({marks})", ids[chunk:chunk + 500])
+        return len(ids)
+
     # -- pauses (quarantine) ----------------------------------------------------------------
 
     def pauses(self) -> list[dict]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
 from hrsync.engine import RunOptions, run_connection
 from hrsync.report import render_text
+from hrsync.runner import prune_history
 from hrsync.state import open_state
 from tests.conftest import run_cli
 
@@ -260,6 +262,10 @@ def test_runs_and_report_commands(tmp_path, memory_config, world, monkeypatch):
     assert "20 created" in report.stdout and "1990-04" not in report.stdout
     missing = run_cli("--config", str(tmp_path / "hosts.yaml"), "report", "999")
     assert missing.returncode == 2 and "No finished run" in missing.stderr
+    kept = run_cli("--config", str(tmp_path / "hosts.yaml"), "prune", "--older-than", "1")
+    assert kept.returncode == 0 and "Deleted 0 run(s)" in kept.stdout
+    pruned = run_cli("--config", str(tmp_path / "hosts.yaml"), "prune", "--older-than", "0")
+    assert "Deleted 1 run(s)" in pruned.stdout
 
 
 class DiesAfterCreate(BaseException):
@@ -292,3 +298,22 @@ def test_death_after_the_sink_confirmed_a_create_leaves_no_duplicate(memory_conf
     runs = state.runs("mem")
     assert [r["status"] for r in runs[:2]] == ["ok", "crashed"] and state.pending("mem") == {}
     state.close()
+
+
+def test_old_run_history_is_pruned_and_links_are_kept(memory_config, world):
+    loaded = memory_config()
+    for _ in range(3):
+        run(loaded, world)
+    state = open_state(loaded[0].state)
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=500)).isoformat(timespec="seconds")
+    first_id = state.runs("mem")[-1]["id"]
+    with state.db.atomic():
+        state.db["runs"].update(first_id, {"started_at": old})
+    state.close()
+    assert prune_history(loaded[0]) == 1
+    state = open_state(loaded[0].state, read_only=True)
+    assert len(state.runs("mem")) == 2 and state.changes(first_id) == []
+    assert len(state.people("mem")) == 20
+    state.close()
+    world.calls.clear()
+    assert run(loaded, world).plan.counts()["unchanged"] == 20 and world.writes() == []
