@@ -134,7 +134,8 @@ def test_registering_a_non_plugin_class_is_refused():
 def test_cli_version_and_the_documented_commands():
     assert run_cli("--version").stdout.strip().endswith("0.1.0")
     listed = run_cli("--help").stdout
-    for command in ("plugins", "check", "run", "runs", "report", "daemon", "status", "resume", "prune", "sandbox", "demo"):
+    commands = ("plugins", "check", "run", "runs", "report", "daemon", "status", "resume", "prune", "sandbox", "demo")
+    for command in commands:
         assert f"  {command} " in listed, command
 
 

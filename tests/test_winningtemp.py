@@ -227,3 +227,14 @@ def test_user_deleted_in_winningtemp_fails_with_a_hint_and_full_recreates_it(e2e
     assert repaired.plan.counts()["created"] == 1
     assert scim.by_user_name("bo.ek@example.com")["name"]["familyName"] == "Eklund"
     assert len(scim.users()) == 2
+
+
+def test_scim_sandbox_admin_api(scim):
+    root = scim.url.removesuffix("/v2")
+    assert requests.post(f"{root}/_sandbox/faults", json={"throttle_next": 1, "throttle_status": 503}).ok
+    throttled = requests.get(f"{scim.url}/Users", headers={"Authorization": f"Bearer {scim.token}"})
+    assert throttled.status_code == 503
+    log = requests.get(f"{root}/_sandbox/requests").json()
+    assert [(r["method"], r["path"], r["status"]) for r in log] == [("GET", "/v2/Users", 503)]
+    assert requests.post(f"{root}/_sandbox/faults", json={"nonsense": 1}).status_code == 400
+    assert requests.delete(f"{root}/_sandbox/requests").ok and scim.requests == []

@@ -115,6 +115,8 @@ class ScimSandbox(Sandbox):
         except ValueError:
             body = None
         environ["wsgi.input"] = io.BytesIO(raw)
+        if path.startswith("/_sandbox/"):
+            return self._admin(method, path, body, start_response)
         entry = {"method": method, "path": path, "query": query, "body": body, "status": None}
         with self.lock:
             self.requests.append(entry)
@@ -154,6 +156,26 @@ class ScimSandbox(Sandbox):
         entry["status"] = status
         start_response(captured["status"], captured["headers"])
         return [chunks]
+
+    def _admin(self, method: str, path: str, body: Any, start_response):
+        """The admin API: the request log and the fault switches, for `hrsync sandbox` users."""
+        entry: dict[str, Any] = {}
+        json_type = [("Content-Type", "application/json")]
+        if path == "/_sandbox/requests" and method == "GET":
+            with self.lock:
+                return self._answer(entry, start_response, 200, json_type, list(self.requests))
+        if path == "/_sandbox/requests" and method == "DELETE":
+            self.clear_log()
+            return self._answer(entry, start_response, 200, json_type, {"ok": True})
+        if path == "/_sandbox/faults" and method == "POST" and isinstance(body, dict):
+            unknown = sorted(k for k in body if not hasattr(self.faults, k))
+            if unknown:
+                return self._answer(entry, start_response, 400, json_type, {"error": f"unknown faults {unknown}"})
+            with self.lock:
+                for key, value in body.items():
+                    setattr(self.faults, key, frozenset(v.lower() for v in value) if key == "fail_emails" else value)
+            return self._answer(entry, start_response, 200, json_type, {"ok": True})
+        return self._answer(entry, start_response, 404, json_type, {"error": "unknown admin endpoint"})
 
     def _answer(self, entry, start_response, status, headers, body):
         entry["status"] = status
