@@ -9,6 +9,7 @@ the traceback. Exit codes: 0 ok, 1 some people failed or were skipped for errors
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -22,12 +23,16 @@ from marshmallow.utils import missing
 
 from . import __version__
 from .config import config_path, load_config
+from .connectors import RunContext
+from .daemon import Daemon, connection_status
+from .demo import run_demo
 from .engine import RunOptions
 from .errors import ConfigError, HrsyncError, RunError
 from .host import Host, make_host
 from .mailer import DeliveryError, build_message, probe_smtp
 from .report import render_html, render_json, render_text
-from .runner import sync
+from .runner import prune_history, sync
+from .sandbox import start_sandboxes, write_sandbox_config
 from .secrets import REDACTOR
 from .state import open_state
 
@@ -140,8 +145,6 @@ def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
     click.echo(f"{hosts.path}: valid ({len(hosts.connections)} connection(s)).")
     if offline:
         return
-    from .connectors import RunContext
-
     failed = False
     for name in names:
         conn = hosts.connections[name]
@@ -234,8 +237,6 @@ def runs(ctx, connection, limit, as_json) -> None:
 
 
 def _duration(row: dict) -> float | None:
-    import datetime as dt
-
     if not row.get("ended_at"):
         return None
     start, end = dt.datetime.fromisoformat(row["started_at"]), dt.datetime.fromisoformat(row["ended_at"])
@@ -277,8 +278,6 @@ def report(ctx, run_id, fmt) -> None:
 @user_errors
 def daemon(ctx) -> None:
     """Run every enabled connection on its schedule until SIGTERM/SIGINT (SIGHUP reloads hosts.yaml)."""
-    from .daemon import Daemon
-
     ctx.exit(Daemon(config_path(ctx.obj["config"])).serve())
 
 
@@ -288,8 +287,6 @@ def daemon(ctx) -> None:
 @user_errors
 def status(ctx, as_json) -> None:
     """Per connection: enabled, paused, last run, next scheduled run."""
-    from .daemon import connection_status
-
     rows = connection_status(_load(ctx, _host()))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -327,8 +324,6 @@ def resume(ctx, connection) -> None:
 @user_errors
 def prune(ctx, days) -> None:
     """Forget old run history (reports, change logs). Links and applied values are kept."""
-    from .runner import prune_history
-
     deleted = prune_history(_load(ctx, _host()), days)
     click.echo(f"Deleted {deleted} run(s) older than {days} day(s).")
 
@@ -360,8 +355,6 @@ class SandboxCommand(click.Command):
 @user_errors
 def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config, **data_files) -> None:
     """Start the sandboxes on loopback and serve until SIGTERM/SIGINT."""
-    from .sandbox import start_sandboxes, write_sandbox_config
-
     host = _host()
     chosen = source_name or next(iter(host.sandboxes("source")), "")
     data_file = data_files.get(f"{chosen}_data")
@@ -394,8 +387,6 @@ def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config,
 @user_errors
 def demo(ctx, employees, seed, folder) -> None:
     """A full end-to-end run on local sandboxes: no account needed."""
-    from .demo import run_demo
-
     ctx.exit(run_demo(_host(), employees=employees, seed=seed, folder=folder))
 
 

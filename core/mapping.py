@@ -137,10 +137,6 @@ class FieldMapping:
     def create_only(self) -> set[str]:
         return {rule.target for rule in self.rules if rule.create_only}
 
-    @property
-    def targets(self) -> set[str]:
-        return {rule.target for rule in self.rules}
-
 
 def _compatible(source_type: str, sink_type: str) -> bool:
     if source_type == sink_type or sink_type == "string":

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 
 from .errors import PluginError
+from .mailbox import SmtpCapture
 
 if TYPE_CHECKING:
     from .host import Host
@@ -100,8 +101,6 @@ def pick(host: Host, kind: str, name: str | None) -> type[Sandbox]:
 @contextlib.contextmanager
 def start_sandboxes(host: Host, *, source: str | None = None, sink: str | None = None,
                     mail_folder: Path | None = None, **options: Any) -> Iterator[Running]:
-    from .mailbox import SmtpCapture
-
     with pick(host, "source", source).create(**options) as src, pick(host, "sink", sink).create(**options) as snk, \
             SmtpCapture(save_to=mail_folder) as smtp:
         yield Running(src, snk, smtp)

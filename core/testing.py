@@ -37,8 +37,10 @@ from .engine import RunOptions, RunResult, run_connection
 from .errors import RunError
 from .fields import STANDARD_FIELDS
 from .host import make_host
+from .mailbox import SmtpCapture
 from .memory import MemorySink, MemorySource, MemoryWorld, memory_plugin
 from .secrets import Secret
+from .state import open_state
 
 __all__ = [
     "MemorySink", "MemorySource", "MemoryWorld", "SINK_SCENARIOS", "SOURCE_SCENARIOS", "Scenario",
@@ -441,8 +443,6 @@ def memory_world() -> MemoryWorld:
 @pytest.fixture
 def hrsync_state(tmp_path) -> Iterator[Any]:
     """A state database in a temporary folder."""
-    from .state import open_state
-
     state = open_state(tmp_path / "state.db")
     yield state
     state.close()
@@ -451,8 +451,6 @@ def hrsync_state(tmp_path) -> Iterator[Any]:
 @pytest.fixture
 def smtp_capture() -> Iterator[Any]:
     """An SMTP server on 127.0.0.1 that keeps what it receives (``.port``, ``.wait_for(n)``)."""
-    from .mailbox import SmtpCapture
-
     with SmtpCapture() as capture:
         yield capture
 

@@ -315,3 +315,20 @@ def test_fewer_rows_than_the_total_stops_the_run():
         sandbox.employees.append(sandbox.employees[0])  # a duplicated row: 51 reported, 50 distinct
         with pytest.raises(SourceError, match="only 50 could be read"):
             read_all(source_for(sandbox))
+
+
+def test_retries_of_one_request_stop_at_max_retry_seconds():
+    with PersonioSandbox(generate_employees(10, seed=5)) as sandbox:
+        sandbox.faults.throttle_next = 1000
+        with pytest.raises(SourceError, match="HTTP 429.*after retries"):
+            read_all(source_for(sandbox, max_retries=50, retry_backoff=0.2, max_retry_seconds=1))
+    throttled = sum(1 for r in sandbox.requests if r["status"] == 429)
+    assert 1 <= throttled < 10  # the deadline, not the 50 tries, ended it
+
+
+def test_one_connection_pool_serves_the_whole_read():
+    with PersonioSandbox(generate_employees(300, seed=5)) as sandbox:
+        source = source_for(sandbox, page_size=50)
+        adapter = source.client.session.get_adapter(sandbox.url)
+        read_all(source)
+        assert source.client.session.get_adapter(sandbox.url) is adapter

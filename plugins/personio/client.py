@@ -26,31 +26,35 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 class BoundedRetry(Retry):
-    """urllib3 Retry with a floor on each back-off and a deadline on the whole request.
+    """urllib3 Retry with a floor on each back-off and a deadline on the retries of one request.
 
     Personio's 429 carries no Retry-After, so the first retry must still wait
-    (``min_backoff``); ``deadline`` bounds the total time spent retrying one request.
+    (``min_backoff``). ``deadline`` bounds the time spent retrying one request, counted
+    from its first failure: the mounted instance is never incremented itself, each
+    request's failures work on copies (``new``) that carry the time of that first failure.
     """
 
     def __init__(self, *args, min_backoff: float = 1.0, deadline: float | None = None,
-                 started: float | None = None, **kwargs) -> None:
+                 first_failure: float | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.min_backoff = min_backoff
         self.deadline = deadline
-        self.started = started if started is not None else time.monotonic()
+        self.first_failure = first_failure
 
     def new(self, **kw):
         kw.setdefault("min_backoff", self.min_backoff)
         kw.setdefault("deadline", self.deadline)
-        kw.setdefault("started", self.started)
+        kw.setdefault("first_failure", self.first_failure)
         return super().new(**kw)
 
     def get_backoff_time(self) -> float:
         return max(self.min_backoff, super().get_backoff_time())
 
     def increment(self, *args, **kwargs):
+        now = time.monotonic()
         new = super().increment(*args, **kwargs)
-        if self.deadline is not None and time.monotonic() - self.started + new.get_backoff_time() > self.deadline:
+        new.first_failure = self.first_failure if self.first_failure is not None else now
+        if self.deadline is not None and now - new.first_failure + new.get_backoff_time() > self.deadline:
             # Out of time: give up the way urllib3 gives up when out of tries.
             raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url"),
                                 ResponseError(f"retries would exceed {self.deadline:g}s"))
@@ -81,13 +85,14 @@ class PersonioClient:
         self.session = requests.Session()
         self.session.headers.update({"X-Personio-App-ID": app_id, "Accept": "application/json",
                                      "User-Agent": "hrsync-personio"})
-        self._retry_settings = dict(
+        retry = BoundedRetry(
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries,
-            backoff_factor=retry_backoff, backoff_max=60, min_backoff=retry_backoff,
+            backoff_factor=retry_backoff, backoff_max=60, min_backoff=retry_backoff, deadline=max_retry_seconds,
             status_forcelist=RETRY_STATUSES, allowed_methods=None,  # the auth POST is safe to repeat
             respect_retry_after_header=True, raise_on_status=False,
         )
-        self._max_retry_seconds = max_retry_seconds
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
         # Personio allows bursts of 15 requests/s; pacing below that avoids 429s altogether.
         self._min_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
         self._last_request = 0.0
@@ -98,14 +103,7 @@ class PersonioClient:
             time.sleep(wait)
         self._last_request = time.monotonic()
 
-    def _mount(self) -> None:
-        # A fresh Retry per request, so the deadline counts from the request's start.
-        retry = BoundedRetry(deadline=self._max_retry_seconds, **self._retry_settings)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
-
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
-        self._mount()
         self._pace()
         url = f"{self.base_url}{path}"
         try:

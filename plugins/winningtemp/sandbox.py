@@ -23,6 +23,8 @@ from http import HTTPStatus
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import requests
+
 from hrsync import Sandbox
 
 DEFAULT_URN = "urn:ietf:params:scim:schemas:extension:winningtemp:2.0:User"
@@ -225,8 +227,6 @@ class ScimSandbox(Sandbox):
 
     def seed(self, users: list[dict[str, Any]]) -> None:
         """Create users through the server's own API (so uniqueness and ids are the server's)."""
-        import requests
-
         with requests.Session() as session:
             session.headers.update({"Authorization": f"Bearer {self.token}",
                                     "Content-Type": "application/scim+json"})
