@@ -1,8 +1,10 @@
-"""The base classes a plugin subclasses: :class:`Source` (an HR system) and :class:`Sink` (an app).
+"""The connector base classes a plugin subclasses: :class:`Source` (an HR system) and :class:`Sink` (an app).
 
 Each declares, as class attributes, its ``name``, a marshmallow ``ConfigSchema`` for its
-settings (secrets marked with :class:`~hrsync.secrets.SecretField`), a marshmallow
-``RecordSchema`` for the records it emits or accepts, and its ``key_field``.
+settings (secrets marked with :class:`~hrsync.secrets.SecretField`) and a marshmallow
+``RecordSchema`` for the records it emits or accepts. A source also names its
+``key_field`` (the stable person id); people are matched in a sink by the standard
+``email`` field (:data:`MATCH_FIELD`).
 
 Data flow: the engine builds a source and a sink from a connection's loaded settings,
 reads raw records with :meth:`Source.read`, validates them against the source's
@@ -39,7 +41,11 @@ class RunContext:
             self.warnings.append(message)
 
 
-class Plugin:
+#: The sink field people are matched on: trimmed and lower-cased, it is the link of last resort.
+MATCH_FIELD = "email"
+
+
+class Connector:
     """What sources and sinks share: a name, settings and a run context."""
 
     name: ClassVar[str] = ""
@@ -48,7 +54,6 @@ class Plugin:
     kind: ClassVar[str] = ""
     ConfigSchema: ClassVar[type[Schema]] = EmptySchema
     RecordSchema: ClassVar[type[Schema]] = EmptySchema
-    key_field: ClassVar[str] = "id"
 
     def __init__(self, settings: Mapping[str, Any], context: RunContext) -> None:
         self.settings = dict(settings)
@@ -72,10 +77,12 @@ class Plugin:
         self.close()
 
 
-class Source(Plugin):
+class Source(Connector):
     """An HR system that yields one raw record per person."""
 
     kind: ClassVar[str] = "source"
+    #: The RecordSchema field holding the person's stable id in the source.
+    key_field: ClassVar[str] = "id"
 
     def read(self) -> Iterator[dict[str, Any]]:
         """Yield every person as a dict keyed by RecordSchema field names (before validation).
@@ -110,11 +117,13 @@ class SinkPerson:
     invited: bool = False
 
 
-class Sink(Plugin):
-    """An app that holds people and can create, update and deactivate them."""
+class Sink(Connector):
+    """An app that holds people and can create, update and deactivate them.
+
+    Its RecordSchema must have an ``email`` field (:data:`MATCH_FIELD`): people are matched on it.
+    """
 
     kind: ClassVar[str] = "sink"
-    key_field: ClassVar[str] = "email"
 
     def carried_fields(self) -> set[str]:
         """The RecordSchema fields this sink transmits with its current settings."""
@@ -137,16 +146,23 @@ class Sink(Plugin):
         """
         return changes, []
 
+    def notices(self, invited: int) -> list[str]:
+        """Lines this sink adds to the run report, once per run (e.g. what its settings asked the app).
+
+        ``invited`` is how many people the sink confirmed it asked the app to invite.
+        """
+        return []
+
     def list_people(self) -> Iterable[SinkPerson]:
         """Yield every person the sink holds (one pass, paged as the sink needs)."""
         raise NotImplementedError
 
-    def find(self, key: str) -> SinkPerson | None:
-        """Look up one person by the normalised key (after a create conflict)."""
+    def find(self, email: str) -> SinkPerson | None:
+        """Look up one person by normalised e-mail (after a create conflict)."""
         raise NotImplementedError
 
     def create(self, record: dict[str, Any]) -> SinkPerson:
-        """Create a person; raise :class:`~hrsync.errors.ConflictError` if the key already exists."""
+        """Create a person; raise :class:`~hrsync.errors.ConflictError` if the e-mail is already taken."""
         raise NotImplementedError
 
     def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> None:

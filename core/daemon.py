@@ -30,13 +30,15 @@ from typing import Any
 
 import schedule
 
-from .config import ConnectionConfig, HostsConfig, load_config
+from .config import Config, ConnectionConfig, load_config
 from .engine import RunOptions
-from .errors import ConfigError, LockedError
-from .host import Host, make_host
-from .mailer import DeliveryError, deliver
+from .errors import ConfigError, DeliveryError, LockedError
+from .locking import hold_lock
+from .mailer import deliver
+from .registry import Plugins, load_plugins
+from .runreport import STOPPED, RunReport
 from .runner import sync
-from .state import hold_lock, open_state
+from .state import open_state
 
 log = logging.getLogger("hrsync.daemon")
 
@@ -50,30 +52,30 @@ def interval(conn: ConnectionConfig) -> dt.timedelta:
     return dt.timedelta(hours=conn.schedule.every_hours) if conn.schedule.every_hours else dt.timedelta(days=1)
 
 
-def build_jobs(scheduler: schedule.Scheduler, hosts: HostsConfig, callback: Callable[[str], Any],
+def build_jobs(scheduler: schedule.Scheduler, config: Config, callback: Callable[[str], Any],
                skip: set[str] = frozenset()) -> dict[str, schedule.Job]:
     """Schedule every enabled connection not in ``skip``; returns the jobs by connection."""
     jobs = {}
-    for name, conn in sorted(hosts.connections.items()):
+    for name, conn in sorted(config.connections.items()):
         if not conn.enabled or name in skip:
             continue
         if conn.schedule.every_hours:
             job = scheduler.every(conn.schedule.every_hours).hours.do(callback, name)
         else:
-            job = scheduler.every().day.at(conn.schedule.daily_at, hosts.timezone).do(callback, name)
+            job = scheduler.every().day.at(conn.schedule.daily_at, config.timezone).do(callback, name)
         jobs[name] = job.tag(name)
     return jobs
 
 
 class Daemon:
-    def __init__(self, config_path: str | Path, *, host_factory: Callable[[], Host] = make_host,
+    def __init__(self, config_path: str | Path, *, plugins_factory: Callable[[], Plugins] = load_plugins,
                  runner=sync) -> None:
         self.config_path = Path(config_path)
-        self.host_factory = host_factory
+        self.plugins_factory = plugins_factory
         self.runner = runner
-        self.host = host_factory()
-        self.hosts = load_config(self.config_path, self.host)
-        settings = self.hosts.daemon
+        self.plugins = plugins_factory()
+        self.config = load_config(self.config_path, self.plugins)
+        settings = self.config.daemon
         self.quarantine_after = settings["quarantine_after"]
         self.shutdown_timeout = settings["shutdown_timeout"]
         self.scheduler = schedule.Scheduler()
@@ -90,7 +92,7 @@ class Daemon:
     def _reschedule(self) -> None:
         self.scheduler.clear()
         paused = self._sync_pauses()
-        self.jobs = build_jobs(self.scheduler, self.hosts, self.submit, skip=paused)
+        self.jobs = build_jobs(self.scheduler, self.config, self.submit, skip=paused)
         for name, job in self.jobs.items():
             log.info("%s: scheduled, next run %s", name, job.next_run)
         for name in sorted(paused):
@@ -98,11 +100,11 @@ class Daemon:
 
     def _sync_pauses(self) -> set[str]:
         """Paused connections; a pause ends by itself when the connection's config changed."""
-        state = open_state(self.hosts.state)
+        state = open_state(self.config.state)
         try:
             paused = set()
             for row in state.pauses():
-                conn = self.hosts.connections.get(row["connection"])
+                conn = self.config.connections.get(row["connection"])
                 if conn is not None and config_fingerprint(conn) != row["config_hash"]:
                     state.resume(row["connection"])
                     log.info("%s: config changed; pause lifted", row["connection"])
@@ -115,29 +117,29 @@ class Daemon:
     def reload(self) -> bool:
         """Load hosts.yaml again; on errors keep the running config and log every problem."""
         try:
-            host = self.host_factory()
-            hosts = load_config(self.config_path, host)
+            plugins = self.plugins_factory()
+            config = load_config(self.config_path, plugins)
         except ConfigError as exc:
             for line in exc.lines:
                 log.error("reload rejected: %s", line)
             log.error("reload rejected: keeping the previous configuration")
             return False
         with self.lock:
-            self.host, self.hosts = host, hosts
+            self.plugins, self.config = plugins, config
             self._reschedule()
         log.info("configuration reloaded from %s", self.config_path)
         return True
 
     def catch_up(self) -> list[str]:
         """Run at once every connection whose last successful run is older than its interval."""
-        state = open_state(self.hosts.state)
+        state = open_state(self.config.state)
         now = dt.datetime.now(dt.UTC)
         due = []
         try:
             for name in self.jobs:
                 last = state.last_successful_run(name)
                 started = dt.datetime.fromisoformat(last["started_at"]) if last else None
-                if started is None or now - started > interval(self.hosts.connections[name]):
+                if started is None or now - started > interval(self.config.connections[name]):
                     due.append(name)
         finally:
             state.close()
@@ -156,18 +158,18 @@ class Daemon:
                 log.warning("%s: still running from its previous slot; this slot is skipped", name)
                 return None
             log.info("%s: starting run", name)
-            future = self.pool.submit(self._run, name, self.hosts, self.host)
+            future = self.pool.submit(self._run, name, self.config, self.plugins)
             self.running[name] = future
             return future
 
     # -- one job ---------------------------------------------------------------------------
 
-    def _run(self, name: str, hosts: HostsConfig, host: Host) -> str:
+    def _run(self, name: str, config: Config, plugins: Plugins) -> str:
         try:
-            result, delivery = self.runner(hosts, name, host, RunOptions(should_stop=self.stopping.is_set))
+            result, delivery = self.runner(config, name, plugins, RunOptions(should_stop=self.stopping.is_set))
             status = result.status
             log.info("%s: run %s finished: %s (%s); %s", name, result.run_id, status,
-                     ", ".join(f"{k} {v}" for k, v in result.plan.counts().items() if v) or "no changes",
+                     ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes",
                      delivery.detail)
         except LockedError as exc:
             # `hrsync run` by hand holds the connection: like an overlap, not a failure.
@@ -177,16 +179,16 @@ class Daemon:
             log.exception("%s: run crashed", name)
             status = "crashed"
         if status in ("stopped", "crashed"):
-            self._maybe_quarantine(name, hosts)
+            self._maybe_quarantine(name, config, plugins)
         return status
 
-    def _maybe_quarantine(self, name: str, hosts: HostsConfig) -> None:
-        state = open_state(hosts.state)
+    def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
+        state = open_state(config.state)
         try:
             recent = state.runs(name, limit=self.quarantine_after)
             if len(recent) < self.quarantine_after or any(r["status"] not in ("stopped", "crashed") for r in recent):
                 return
-            conn = hosts.connections[name]
+            conn = config.connections[name]
             reason = (f"{self.quarantine_after} runs in a row stopped; last: {recent[0]['message'] or 'unknown'}")
             state.pause(name, reason, config_fingerprint(conn))
         finally:
@@ -197,13 +199,13 @@ class Daemon:
             job = self.jobs.pop(name, None)
             if job is not None:
                 self.scheduler.cancel_job(job)
-        alert = {"connection": name, "status": "stopped", "source": self.host.source_class(conn.source.plugin).label(),
-                 "sink": self.host.sink_class(conn.sink.plugin).label(),
-                 "counts": {}, "warnings": [], "actions": [], "run_id": recent[0]["id"],
-                 "stopped": f"The connection was paused after {reason}. No further runs happen until you fix "
-                            f"the cause and run `hrsync resume {name}`, or change its configuration."}
+        alert = RunReport(name, status=STOPPED, run_id=recent[0]["id"], timezone=config.timezone,
+                          source=plugins.source_class(conn.source.plugin).label(),
+                          sink=plugins.sink_class(conn.sink.plugin).label(),
+                          stopped=f"The connection was paused after {reason}. No further runs happen until you "
+                                  f"fix the cause and run `hrsync resume {name}`, or change its configuration.")
         try:
-            deliver(hosts, alert, conn.report["recipients"], "always")
+            deliver(config, alert, conn.report["recipients"], "always")
         except DeliveryError as exc:
             log.error("%s: pause alert not delivered: %s", name, exc)
 
@@ -221,9 +223,9 @@ class Daemon:
 
     def serve(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code. One daemon per state file."""
-        lock_path = self.hosts.state.with_name(self.hosts.state.name + ".daemon.lock")
-        self.hosts.state.parent.mkdir(parents=True, exist_ok=True)
-        with hold_lock(lock_path, f"Another hrsync daemon is already running for {self.hosts.state} ({{holder}}); "
+        lock_path = self.config.state.with_name(self.config.state.name + ".daemon.lock")
+        self.config.state.parent.mkdir(parents=True, exist_ok=True)
+        with hold_lock(lock_path, f"Another hrsync daemon is already running for {self.config.state} ({{holder}}); "
                                   "stop it first (or give this host its own host.state)."):
             return self._serve()
 
@@ -232,7 +234,7 @@ class Daemon:
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, lambda *_: self.reload())
         log.info("daemon started with %d scheduled connection(s), time zone %s", len(self.jobs),
-                 self.hosts.timezone)
+                 self.config.timezone)
         self.catch_up()
         while not self.stopping.is_set():
             self.tick()
@@ -254,16 +256,16 @@ class Daemon:
         return 0
 
 
-def connection_status(hosts: HostsConfig) -> list[dict[str, Any]]:
+def connection_status(config: Config) -> list[dict[str, Any]]:
     """Per connection: enabled, paused, last run and next scheduled run (for ``hrsync status``)."""
     scheduler = schedule.Scheduler()
-    state = open_state(hosts.state, read_only=True)
+    state = open_state(config.state, read_only=True)
     try:
         paused = {row["connection"]: row for row in state.pauses()}
-        jobs = build_jobs(scheduler, hosts, lambda name: None, skip=set(paused))
-        tz = zoneinfo.ZoneInfo(hosts.timezone)
+        jobs = build_jobs(scheduler, config, lambda name: None, skip=set(paused))
+        tz = zoneinfo.ZoneInfo(config.timezone)
         rows = []
-        for name, conn in sorted(hosts.connections.items()):
+        for name, conn in sorted(config.connections.items()):
             runs = state.runs(name, limit=1)
             last = runs[0] if runs else None
             job = jobs.get(name)

@@ -61,15 +61,23 @@ class RunError(HrsyncError):
 
 
 class SourceError(RunError):
-    """The source could not be read completely (auth, network, server faults)."""
-
-
-class AuthError(SourceError):
-    """Credentials were refused, by a source or a sink. The message names the settings to check."""
+    """The source could not be read completely (network, server faults)."""
 
 
 class SinkError(RunError):
-    """The sink failed as a whole (auth refused, unreachable): no further write is attempted."""
+    """The sink failed as a whole (unreachable, refusing everything): no further write is attempted."""
+
+
+class AuthError(RunError):
+    """Credentials were refused. The message names the settings to check. Raise a variant below."""
+
+
+class SourceAuthError(AuthError, SourceError):
+    """The source refused its credentials."""
+
+
+class SinkAuthError(AuthError, SinkError):
+    """The sink refused its credentials (token)."""
 
 
 class GuardError(RunError):
@@ -77,7 +85,11 @@ class GuardError(RunError):
 
 
 class LockedError(RunError):
-    """Another run of the same connection holds the lock."""
+    """Another run of the same connection (or another daemon on the same state) holds the lock."""
+
+
+class DeliveryError(HrsyncError):
+    """A report could not be sent; the run itself is unaffected."""
 
 
 class RecordError(HrsyncError):

@@ -17,19 +17,15 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from .config import HostsConfig, SmtpConfig
-from .errors import HrsyncError
-from .report import has_changes, needs_attention, render_html, render_text, subject
+from .config import Config, SmtpConfig
+from .errors import DeliveryError
+from .report import render_html, render_text, subject
+from .runreport import RunReport
 
 log = logging.getLogger("hrsync.mailer")
-
-
-class DeliveryError(HrsyncError):
-    """The report could not be sent; the run itself is unaffected."""
 
 
 @dataclass
@@ -41,27 +37,27 @@ class Delivery:
     path: Path | None = None
 
 
-def build_message(report: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
+def build_message(report: RunReport, sender: str, recipients: list[str]) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject(report)
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain="hrsync.local")
-    message["X-Hrsync-Connection"] = report.get("connection", "")
-    if report.get("run_id"):
-        message["X-Hrsync-Run"] = str(report["run_id"])
+    message["X-Hrsync-Connection"] = report.connection
+    if report.run_id:
+        message["X-Hrsync-Run"] = str(report.run_id)
     message.set_content(render_text(report))
     message.add_alternative(render_html(report), subtype="html")
     return message
 
 
-def should_send(report: dict[str, Any], policy: str) -> bool:
+def should_send(report: RunReport, policy: str) -> bool:
     if policy == "always":
         return True
     if policy == "attention":
-        return needs_attention(report)
-    return needs_attention(report) or has_changes(report)
+        return report.needs_attention
+    return report.needs_attention or report.has_changes
 
 
 _TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPDataError,
@@ -110,24 +106,24 @@ def _explained(smtp: SmtpConfig, call) -> None:
                             "host.smtp (host, port, security, ca_file).") from None
 
 
-def write_outbox(message: EmailMessage, outbox: Path, report: dict[str, Any]) -> Path:
+def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path:
     outbox.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    path = outbox / f"{report.get('connection', 'run')}-{report.get('run_id') or stamp}-{stamp}.eml"
+    path = outbox / f"{report.connection}-{report.run_id or stamp}-{stamp}.eml"
     path.write_bytes(bytes(message))
     return path
 
 
-def deliver(hosts: HostsConfig, report: dict[str, Any], recipients: list[str], policy: str) -> Delivery:
+def deliver(config: Config, report: RunReport, recipients: list[str], policy: str) -> Delivery:
     """Send (or file) the report of one run according to the connection's settings."""
     if not should_send(report, policy):
         return Delivery("skipped", f"nothing to report (report.send: {policy})")
-    sender = hosts.smtp.sender if hosts.smtp else "hrsync@localhost"
-    if not recipients and hosts.smtp:
+    sender = config.smtp.sender if config.smtp else "hrsync@localhost"
+    if not recipients and config.smtp:
         return Delivery("skipped", "no report.recipients configured")
     message = build_message(report, sender, recipients or ["(no recipients configured)"])
-    if hosts.smtp is None:
-        path = write_outbox(message, hosts.outbox, report)
+    if config.smtp is None:
+        path = write_outbox(message, config.outbox, report)
         return Delivery("outbox", f"report written to {path} (no host.smtp configured)", path)
-    send_smtp(message, hosts.smtp)
+    send_smtp(message, config.smtp)
     return Delivery("sent", f"report e-mailed to {', '.join(recipients)}")

@@ -1,8 +1,9 @@
 """The plan of a run: one :class:`Action` per person, what will change and why.
 
-Data flow: the engine builds a :class:`Plan` before any write; ``--dry-run`` prints it;
-applying fills in each action's outcome; the report is the same plan after execution.
-Values of sensitive fields never enter a plan as values: :meth:`Action.public_changes`
+Data flow: the planner (:mod:`hrsync.planner`) builds a :class:`Plan` before any write;
+``--dry-run`` prints it; the applier (:mod:`hrsync.applier`) fills in each action's
+outcome; the run report (:mod:`hrsync.runreport`) is the same plan after execution.
+Values of sensitive fields never leave a plan as values: :meth:`Action.public_changes`
 shows them only as "changed".
 """
 
@@ -10,11 +11,28 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 CREATE, UPDATE, DEACTIVATE, UNCHANGED, SKIP, DEFER = "create", "update", "deactivate", "unchanged", "skip", "defer"
 #: Outcome of an action after apply.
 PLANNED, APPLIED, FAILED = "planned", "applied", "failed"
+WRITES = (CREATE, UPDATE, DEACTIVATE)
+COUNT_KEYS = ("created", "updated", "deactivated", "unchanged", "skipped", "failed", "deferred", "invited")
+
+
+def needs_attention(kind: str, outcome: str) -> bool:
+    """The one definition: a person must act when their write failed or their record was skipped."""
+    return outcome == FAILED or kind == SKIP
+
+
+class Change(NamedTuple):
+    """One field's change: the value the sink holds (``None`` on create or when unknown) and the new one."""
+
+    old: Any
+    new: Any
+
+
+Changes = dict[str, Change]
 
 
 @dataclass
@@ -26,35 +44,29 @@ class Action:
     source_id: str | None = None
     email: str | None = None
     sink_id: str | None = None
-    #: field → (old, new); old is None on create.
-    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    changes: Changes = field(default_factory=dict)
+    #: The person's whole desired state in sink fields (what a create sends, what is remembered).
     desired: dict[str, Any] = field(default_factory=dict, repr=False)
     reason: str = ""
     notes: list[str] = field(default_factory=list)
-    #: "linked" when this run matched an existing sink user by e-mail.
-    link: str = ""
+    #: True when this run matched an existing sink user by e-mail (rather than by a stored link).
+    matched: bool = False
     outcome: str = PLANNED
     message: str = ""
     invited: bool = False
-    #: True when a skip is a data error a person must fix (counts toward exit code 1).
-    is_error: bool = False
+
+    def new_values(self) -> dict[str, Any]:
+        """The changed fields' new values: what :meth:`hrsync.Sink.update` receives."""
+        return {name: change.new for name, change in self.changes.items()}
 
     def public_changes(self, sensitive: set[str]) -> dict[str, dict[str, Any]]:
-        out = {}
-        for name, (old, new) in sorted(self.changes.items()):
-            if name in sensitive:
-                out[name] = {"changed": True}
-            else:
-                out[name] = {"old": old, "new": new}
-        return out
+        """Changes as reports and logs may show them: sensitive fields only as ``{"changed": True}``."""
+        return {name: {"changed": True} if name in sensitive else {"old": change.old, "new": change.new}
+                for name, change in sorted(self.changes.items())}
 
-    def to_dict(self, sensitive: set[str]) -> dict[str, Any]:
-        return {
-            "action": self.kind, "person": self.person, "source_id": self.source_id, "email": self.email,
-            "sink_id": self.sink_id, "changes": self.public_changes(sensitive), "reason": self.reason,
-            "notes": self.notes, "link": self.link, "outcome": self.outcome, "message": self.message,
-            "invited": self.invited,
-        }
+    @property
+    def needs_attention(self) -> bool:
+        return needs_attention(self.kind, self.outcome)
 
 
 @dataclass
@@ -71,39 +83,20 @@ class Plan:
 
     @property
     def writes(self) -> list[Action]:
-        return [a for a in self.actions if a.kind in (CREATE, UPDATE, DEACTIVATE)]
+        return [a for a in self.actions if a.kind in WRITES]
 
     def counts(self) -> dict[str, int]:
-        counter = Counter()
+        counter: Counter[str] = Counter()
         for a in self.actions:
             if a.outcome == FAILED:
                 counter["failed"] += 1
-            elif a.kind == CREATE:
-                counter["created"] += 1
-            elif a.kind == UPDATE:
-                counter["updated"] += 1
-            elif a.kind == DEACTIVATE:
-                counter["deactivated"] += 1
-            elif a.kind == UNCHANGED:
-                counter["unchanged"] += 1
-            elif a.kind == SKIP:
-                counter["skipped"] += 1
-            elif a.kind == DEFER:
-                counter["deferred"] += 1
+            else:
+                counter[{CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", UNCHANGED: "unchanged",
+                         SKIP: "skipped", DEFER: "deferred"}[a.kind]] += 1
             if a.invited and a.outcome == APPLIED:
                 counter["invited"] += 1
-        keys = ["created", "updated", "deactivated", "unchanged", "skipped", "failed", "deferred", "invited"]
-        return {k: counter.get(k, 0) for k in keys}
+        return {k: counter.get(k, 0) for k in COUNT_KEYS}
 
     @property
     def needs_attention(self) -> list[Action]:
-        return [a for a in self.actions if a.outcome == FAILED or (a.kind == SKIP and a.is_error)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "connection": self.connection,
-            "counts": self.counts(),
-            "warnings": self.warnings,
-            "stopped": self.stopped,
-            "actions": [a.to_dict(self.sensitive) for a in self.actions if a.kind != UNCHANGED],
-        }
+        return [a for a in self.actions if a.needs_attention]

@@ -12,36 +12,37 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from .config import HostsConfig
+from .config import Config
 from .engine import RunOptions, RunResult, run_connection
-from .host import Host
-from .mailer import Delivery, DeliveryError, deliver
+from .errors import DeliveryError
+from .mailer import Delivery, deliver
+from .registry import Plugins
 from .state import open_state
 
 log = logging.getLogger("hrsync.runner")
 
 
-def sync(hosts: HostsConfig, name: str, host: Host, options: RunOptions | None = None) -> tuple[RunResult, Delivery]:
+def sync(config: Config, name: str, plugins: Plugins, options: RunOptions | None = None) -> tuple[RunResult, Delivery]:
     options = options or RunOptions()
-    result = run_connection(hosts, name, host, options)
+    result = run_connection(config, name, plugins, options)
     if options.dry_run:
         return result, Delivery("skipped", "dry run: no report is sent")
-    conn = hosts.connection(name)
+    conn = config.connection(name)
     try:
-        delivery = deliver(hosts, result.to_dict(), conn.report["recipients"], conn.report["send"])
+        delivery = deliver(config, result.report, conn.report["recipients"], conn.report["send"])
     except DeliveryError as exc:
         log.error("%s: report not delivered: %s", name, exc)
         delivery = Delivery("failed", str(exc))
     log.info("%s: run %s %s; %s", name, result.run_id, result.status, delivery.detail)
-    if hosts.keep_days:
-        prune_history(hosts)
+    if config.keep_days:
+        prune_history(config)
     return result, delivery
 
 
-def prune_history(hosts: HostsConfig, days: int | None = None) -> int:
+def prune_history(config: Config, days: int | None = None) -> int:
     """Forget run history older than ``days`` (default: ``host.keep_days``); returns runs deleted."""
-    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=hosts.keep_days if days is None else days)
-    state = open_state(hosts.state)
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=config.keep_days if days is None else days)
+    state = open_state(config.state)
     try:
         deleted = state.prune(cutoff)
     finally:

@@ -1,35 +1,34 @@
 """Sync state in SQLite: runs, links, last applied values, per-run change log, create intents.
 
-Data flow: the engine reads links and applied values to plan, then records every
-sink write's outcome right after the sink confirms it, each in its own
-``db.atomic()`` transaction, so a run killed at any moment loses at most the write in
-flight - which the next run repairs (a pending create intent makes it list the sink
-and link instead of creating twice).
+Data flow: the engine reads :class:`Link` rows to plan; the applier records every
+sink write's outcome (:meth:`State.record_applied` / :meth:`State.record_failed`) right
+after the sink confirms it, each in its own ``db.atomic()`` transaction, so a run killed
+at any moment loses at most the write in flight - which the next run repairs (a create
+intent, :meth:`State.intend_create`, makes it list the sink and link instead of
+creating twice). Run reports are stored as :class:`~hrsync.runreport.RunReport` JSON.
 
 Sensitive values (birthday, gender by default) are never stored: ``applied`` keeps a
-keyed hash (HMAC-SHA256) for them, with a key kept in a separate file beside the
-database, so the state file alone reveals nothing.
+keyed hash for them (:mod:`hrsync.digests`), so the state file alone reveals nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import sqlite3
 from collections.abc import Iterable
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .errors import LockedError, RunError
+from .digests import Digests
+from .errors import RunError
+from .locking import hold_lock
+from .runreport import RunReport
 
 migrations = Migrations("hrsync")
 
@@ -74,31 +73,31 @@ def m002_pauses(db: Database) -> None:
     )
 
 
-@contextmanager
-def hold_lock(lock_path: Path, busy_message: str, **context: object):
-    """An exclusive, non-blocking ``flock`` on ``lock_path`` for the duration of the block.
+@dataclass
+class Link:
+    """What the state remembers of one person: the sink user they are linked to, and what was applied."""
 
-    ``busy_message`` may name ``{holder}`` (the pid and start time the holder wrote).
-    The OS releases the lock when the process dies, so a killed run never leaves it stuck.
-    """
-    fh = open(lock_path, "a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
-        raise LockedError(busy_message.format(holder=holder), **context) from None
-    try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {now()}")
-        fh.flush()
-        yield
-    finally:
-        fh.truncate(0)
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()
+    source_id: str
+    sink_id: str
+    email_key: str | None = None
+    #: The desired state last applied (sensitive values as keyed hashes).
+    applied: dict[str, Any] = field(default_factory=dict)
+    #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
+    origin: str | None = None
+    deactivated: bool = False
+
+
+@dataclass
+class LogEntry:
+    """One row of a run's change log: a write and its outcome, with public changes only."""
+
+    run_id: int
+    source_id: str
+    person: str
+    action: str
+    fields: dict[str, Any]
+    outcome: str
+    message: str = ""
 
 
 def now() -> str:
@@ -121,39 +120,13 @@ class State:
             self.db = Database(conn)
             if not self.path.exists():
                 migrations.apply(self.db)
-            self._key = self._read_key(create=False)
+            self.digests = Digests.beside(self.path, create=False)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.path)
         self.db.enable_wal()
         migrations.apply(self.db)
-        self._key = self._read_key(create=True)
-
-    # -- keyed hashes of sensitive values ---------------------------------------------
-
-    @property
-    def key_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".key")
-
-    def _read_key(self, *, create: bool) -> bytes:
-        if self.key_path.exists():
-            return bytes.fromhex(self.key_path.read_text().strip())
-        if not create:
-            return secrets.token_bytes(32)
-        key = secrets.token_bytes(32)
-        fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key.hex())
-        return key
-
-    def digest(self, value: Any) -> str:
-        """A keyed hash of a sensitive value: equal values give equal digests, and nothing else leaks."""
-        payload = json.dumps(value, sort_keys=True, default=str).encode()
-        return "hmac:" + hmac.new(self._key, payload, hashlib.sha256).hexdigest()[:32]
-
-    def protect(self, values: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
-        sensitive = set(sensitive)
-        return {k: (self.digest(v) if k in sensitive and v is not None else v) for k, v in values.items()}
+        self.digests = Digests.beside(self.path, create=True)
 
     # -- locking -------------------------------------------------------------------------
 
@@ -171,15 +144,12 @@ class State:
             table.insert({"connection": connection, "started_at": now(), "status": "running", "mode": mode})
             return table.last_pk
 
-    def finish_run(self, run_id: int, status: str, counts: dict, message: str, report: dict) -> None:
+    def finish_run(self, report: RunReport) -> None:
         with self.db.atomic():
-            self.db["runs"].update(
-                run_id,
-                {
-                    "ended_at": now(), "status": status, "counts": json.dumps(counts),
-                    "message": message, "report": json.dumps(report, default=str),
-                },
-            )
+            self.db["runs"].update(report.run_id, {
+                "ended_at": report.ended_at or now(), "status": report.status, "counts": json.dumps(report.counts),
+                "message": report.message, "report": json.dumps(report.to_dict(), default=str),
+            })
 
     def runs(self, connection: str | None = None, limit: int = 50) -> list[dict]:
         where, args = ("connection = ?", [connection]) if connection else (None, [])
@@ -192,9 +162,10 @@ class State:
 
     @staticmethod
     def _run_row(row: dict) -> dict:
+        """A ``runs`` row with its counts decoded and its report as a :class:`RunReport` (None while running)."""
         row = dict(row)
         row["counts"] = json.loads(row["counts"]) if row.get("counts") else {}
-        row["report"] = json.loads(row["report"]) if row.get("report") else None
+        row["report"] = RunReport.from_dict(json.loads(row["report"])) if row.get("report") else None
         return row
 
     def last_successful_run(self, connection: str) -> dict | None:
@@ -214,64 +185,64 @@ class State:
 
     # -- people --------------------------------------------------------------------------
 
-    def people(self, connection: str) -> dict[str, dict]:
-        out = {}
-        for row in self.db["people"].rows_where("connection = ?", [connection]):
-            row = dict(row)
-            row["applied"] = json.loads(row["applied"] or "{}")
-            out[row["source_id"]] = row
-        return out
+    def links(self, connection: str) -> dict[str, Link]:
+        """Every person this connection has linked, by source id."""
+        return {row["source_id"]: Link(row["source_id"], row["sink_id"], row["email_key"],
+                                       json.loads(row["applied"] or "{}"), row["origin"], bool(row["deactivated"]))
+                for row in self.db["people"].rows_where("connection = ?", [connection])}
 
-    def pending(self, connection: str) -> dict[str, dict]:
-        return {r["source_id"]: dict(r) for r in self.db["pending"].rows_where("connection = ?", [connection])}
+    def intents(self, connection: str) -> set[str]:
+        """Source ids whose create may have reached the sink without its outcome being recorded."""
+        return {r["source_id"] for r in self.db["pending"].rows_where("connection = ?", [connection])}
 
-    def add_pending(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
+    def intend_create(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
+        """Commit the intent to create, before the create is sent."""
         with self.db.atomic():
-            self.db["pending"].upsert(
-                {"connection": connection, "source_id": source_id, "email_key": email_key, "run_id": run_id,
-                 "at": now()},
-                pk=("connection", "source_id"),
-            )
+            self.db["pending"].upsert({"connection": connection, "source_id": source_id, "email_key": email_key,
+                                       "run_id": run_id, "at": now()}, pk=("connection", "source_id"))
 
-    def drop_pending(self, connection: str, source_id: str) -> None:
+    def forget_intents(self, connection: str, source_ids: Iterable[str] | None = None) -> None:
+        """Drop create intents (all of the connection's when ``source_ids`` is None)."""
         with self.db.atomic():
-            self.db.execute("delete from pending where connection = ? and source_id = ?", [connection, source_id])
+            if source_ids is None:
+                self.db.execute("delete from pending where connection = ?", [connection])
+            for source_id in source_ids or ():
+                self.db.execute("delete from pending where connection = ? and source_id = ?",
+                                [connection, source_id])
 
-    def record_write(
-        self,
-        *,
-        run_id: int,
-        connection: str,
-        source_id: str,
-        person: str,
-        action: str,
-        fields: dict,
-        outcome: str,
-        message: str = "",
-        link: dict | None = None,
-    ) -> None:
-        """Commit one write's outcome: its change-log row, and on success the person's new state."""
+    def record_applied(self, connection: str, entry: LogEntry, link: Link) -> None:
+        """Commit one confirmed write: the person's link and applied values, and its change-log row."""
         with self.db.atomic():
-            if link is not None:
-                existing = list(self.db["people"].rows_where(
-                    "connection = ? and source_id = ?", [connection, source_id]))
-                row = {
-                    "connection": connection, "source_id": source_id, "last_run": run_id, "updated_at": now(),
-                    **{k: v for k, v in link.items() if k != "applied"},
-                }
-                if "applied" in link:
-                    row["applied"] = json.dumps(link["applied"], sort_keys=True)
-                if not existing:
-                    row.setdefault("first_run", run_id)
-                    row.setdefault("deactivated", 0)
-                self.db["people"].upsert(row, pk=("connection", "source_id"))
-                self.db.execute(
-                    "delete from pending where connection = ? and source_id = ?", [connection, source_id])
-            self.db["changes"].insert({
-                "run_id": run_id, "connection": connection, "source_id": source_id, "person": person,
-                "action": action, "fields": json.dumps(fields, default=str), "outcome": outcome,
-                "message": message, "at": now(),
-            })
+            row: dict[str, Any] = {
+                "connection": connection, "source_id": link.source_id, "sink_id": link.sink_id,
+                "email_key": link.email_key, "applied": json.dumps(link.applied, sort_keys=True),
+                "deactivated": int(link.deactivated), "last_run": entry.run_id, "updated_at": now(),
+            }
+            if link.origin is not None:
+                row["origin"] = link.origin
+            known = self.db.execute("select 1 from people where connection = ? and source_id = ?",
+                                    [connection, link.source_id]).fetchone()
+            if not known:
+                row["first_run"] = entry.run_id
+            self.db["people"].upsert(row, pk=("connection", "source_id"))
+            self.db.execute("delete from pending where connection = ? and source_id = ?",
+                            [connection, link.source_id])
+            self._log(connection, entry)
+
+    def record_failed(self, connection: str, entry: LogEntry, *, forget_intent: bool) -> None:
+        """Commit one failed write's change-log row, dropping the person's create intent if told to."""
+        with self.db.atomic():
+            if forget_intent:
+                self.db.execute("delete from pending where connection = ? and source_id = ?",
+                                [connection, entry.source_id])
+            self._log(connection, entry)
+
+    def _log(self, connection: str, entry: LogEntry) -> None:
+        self.db["changes"].insert({
+            "run_id": entry.run_id, "connection": connection, "source_id": entry.source_id, "person": entry.person,
+            "action": entry.action, "fields": json.dumps(entry.fields, default=str), "outcome": entry.outcome,
+            "message": entry.message, "at": now(),
+        })
 
     def changes(self, run_id: int) -> list[dict]:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")

@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from hrsync import AuthError, SourceError
+from hrsync import SourceAuthError, SourceError
 
 log = logging.getLogger("hrsync.personio")
 
@@ -126,7 +126,7 @@ class PersonioClient:
         response = self._send("POST", "/v1/auth",
                               json={"client_id": self._client_id, "client_secret": self._client_secret})
         if response.status_code in (400, 401, 403):
-            raise AuthError(
+            raise SourceAuthError(
                 f"Personio refused the API credentials ({personio_error(response)}). Check client_id and "
                 "client_secret of this connection's source (Settings → Integrations → API credentials in "
                 "Personio).", connection=self.connection)
@@ -144,7 +144,7 @@ class PersonioClient:
             self.authenticate()
             response = self._send("GET", path, params=params)
             if response.status_code in (401, 403):
-                raise AuthError(
+                raise SourceAuthError(
                     f"Personio refused access to {path} ({personio_error(response)}) with a fresh token. "
                     "Check that the API credentials may read employees and their attributes.",
                     connection=self.connection)

@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from hrsync import AuthError, ConflictError, RecordError, RetriableError, SinkError
+from hrsync import ConflictError, RecordError, RetriableError, SinkAuthError, SinkError
 
 log = logging.getLogger("hrsync.winningtemp")
 
@@ -97,7 +97,7 @@ class ScimClient:
             raise RetriableError("Winningtemp did not answer in time; the write may or may not have "
                                  "happened and is checked at the next run.", record=record, ambiguous=True) from None
         if response.status_code in (401, 403):
-            raise AuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)}). Check the sink's "
+            raise SinkAuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)}). Check the sink's "
                             "token setting; Winningtemp issues it in its SCIM settings.",
                             connection=self.connection)
         if response.status_code in (429, 503):

@@ -98,7 +98,6 @@ class WinningtempSink(Sink):
     title = "Winningtemp"
     ConfigSchema = ConfigSchema
     RecordSchema = RecordSchema
-    key_field = "email"
 
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
@@ -143,6 +142,12 @@ class WinningtempSink(Sink):
             changes = {k: v for k, v in changes.items() if k != "active"}
             return changes, ["kept inactive: deactivated in Winningtemp (sink setting keep_inactive)"]
         return changes, []
+
+    def notices(self, invited: int) -> list[str]:
+        if not invited:
+            return []
+        return [f"Winningtemp was asked to invite {invited} new user{'s' if invited != 1 else ''} "
+                "(sink setting invite_new_users)."]
 
     # -- SCIM ↔ record -------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
-"""The host: loads plugins and is the one typed facade through which the rest of hrsync reaches them.
+"""The plugin registry: loads plugins and is the one typed facade through which hrsync reaches them.
 
-Built by :func:`make_host` (the pluggy eggsample pattern: a factory, nothing loaded
-at import time). Plugins come from the ``hrsync`` entry-point group, exactly as a
-third-party plugin would, or are passed in directly by tests. Code elsewhere calls
-``host.source_class(name)`` / ``host.sink_class(name)``, never ``pm.hook``.
+Vocabulary: a *plugin* is a module registered under the ``hrsync`` entry-point group
+(or passed in by a test); through the hooks of :mod:`hrsync.hookspecs` it contributes
+*connectors* (:class:`~hrsync.Source` and :class:`~hrsync.Sink` classes, each with a
+``name``) and *sandboxes*. Built by :func:`load_plugins` (the pluggy eggsample
+pattern: a factory, nothing loaded at import time). Code elsewhere calls
+``plugins.source_class(name)`` / ``plugins.sink_class(name)``, never ``pm.hook``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 import pluggy
 
 from . import hookspecs
-from .connectors import Plugin, Sink, Source
+from .connectors import Connector, Sink, Source
 from .errors import PluginError
 from .sandbox import Sandbox
 
@@ -26,7 +28,7 @@ DISABLE_ENV = "HRSYNC_DISABLE_PLUGINS"
 
 @dataclass
 class PluginInfo:
-    """A loaded plugin: its entry-point name, its distribution and version."""
+    """A loaded plugin: its entry-point name, its distribution and version, what it contributed."""
 
     name: str
     distribution: str | None = None
@@ -35,8 +37,8 @@ class PluginInfo:
     sinks: list[str] = field(default_factory=list)
 
 
-class Host:
-    """The registry of source and sink classes contributed by loaded plugins."""
+class Plugins:
+    """The registry of connectors and sandboxes contributed by loaded plugins."""
 
     def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
         self._pm = pm
@@ -91,10 +93,11 @@ class Host:
         return self._lookup(self._sources, name, "source")
 
     def sink_class(self, name: str) -> type[Sink]:
+        """The sink class registered as ``name``; PluginError lists the known ones."""
         return self._lookup(self._sinks, name, "sink")
 
-    def plugin_of(self, cls: type[Plugin]) -> PluginInfo:
-        """The plugin that registered ``cls``."""
+    def plugin_of(self, cls: type[Connector]) -> PluginInfo:
+        """The plugin that registered the connector ``cls``."""
         registry = self._sources if cls.kind == "source" else self._sinks
         return self.plugins[registry[cls.name][1]]
 
@@ -123,13 +126,13 @@ def disabled_from_env() -> set[str]:
     return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
 
 
-def make_host(
+def load_plugins(
     *,
     entry_points: bool = True,
     plugins: Iterable[tuple[str, object]] = (),
     disabled: Iterable[str] | None = None,
-) -> Host:
-    """Build a plugin manager and the :class:`Host` facade over it.
+) -> Plugins:
+    """Build a plugin manager and the :class:`Plugins` facade over it.
 
     :param entry_points: load the ``hrsync`` entry-point group (installed plugins).
     :param plugins: extra ``(name, module_or_object)`` pairs to register, for tests.
@@ -163,4 +166,10 @@ def make_host(
             continue
         pm.register(module, name=name)
         infos[name] = PluginInfo(name)
-    return Host(pm, infos)
+    try:
+        # A hookimpl whose name matches no hookspec (a typo) would otherwise be ignored silently.
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"Plugin {exc.plugin_name!r} implements a hook hrsync does not have: {exc}. "
+                          "Check the function names against docs/plugins.md.", plugin=exc.plugin_name) from None
+    return Plugins(pm, infos)

@@ -1,0 +1,123 @@
+"""The applier: a plan's writes go to the sink, and each outcome is committed to the state at once.
+
+Data flow: for each create / update / deactivate of the :class:`~hrsync.plan.Plan`, in
+order: a create first commits its intent (:meth:`State.intend_create`), then the sink
+is called, then the outcome is committed (:meth:`State.record_applied` or
+:meth:`State.record_failed`) before the next person. A process killed at any moment
+loses at most the write in flight, which the next run repairs (an intent makes it list
+the sink and link instead of creating twice; updates are idempotent). This class is
+the only writer of people's state during a run.
+
+A create refused as a duplicate (:class:`~hrsync.errors.ConflictError`) is resolved by
+one lookup: the user found is linked and brought up to date with
+:meth:`Planner.changes_for`, unless another person of this connection owns it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from .connectors import Sink
+from .digests import Digests
+from .errors import ConflictError, RecordError
+from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
+from .planner import Planner
+from .state import Link, LogEntry, State
+
+log = logging.getLogger("hrsync.applier")
+
+
+class Applier:
+    def __init__(self, *, connection: str, run_id: int, sink: Sink, state: State, planner: Planner,
+                 links: Mapping[str, Link], sensitive: set[str], digests: Digests) -> None:
+        self.connection, self.run_id, self.sink, self.state = connection, run_id, sink, state
+        self.planner, self.links, self.sensitive, self.digests = planner, links, sensitive, digests
+
+    def record_matches(self, plan: Plan, *, listed: bool) -> None:
+        """Keep the links of people matched by e-mail whose data already agreed (no write needed).
+
+        After a listing, create intents left by an interrupted run are resolved: their people
+        are now linked or planned for creation (with a fresh intent), or gone from the source.
+        """
+        for action in plan.actions:
+            if action.kind == UNCHANGED and action.matched:
+                self._applied(action, origin="linked")
+        if listed:
+            self.state.forget_intents(self.connection)
+
+    def apply(self, plan: Plan, *, should_stop: Callable[[], bool] = lambda: False,
+              progress: Callable[[int, int], None] | None = None) -> bool:
+        """Apply the plan's writes in order; False when ``should_stop`` ended it early."""
+        writes = plan.writes
+        for done, action in enumerate(writes, start=1):
+            if should_stop():
+                return False
+            try:
+                if action.kind == CREATE:
+                    self._create(action)
+                elif action.kind == UPDATE:
+                    self.sink.update(action.sink_id, action.new_values(), action.desired)
+                    self._applied(action)
+                else:
+                    self.sink.deactivate(action.sink_id)
+                    self._applied(action)
+            except RecordError as exc:
+                self._failed(action, exc)
+            if progress:
+                progress(done, len(writes))
+        return True
+
+    def _create(self, action: Action) -> None:
+        # The intent is committed before the write: if we die before recording the
+        # outcome, the next run lists the sink and links instead of creating twice.
+        self.state.intend_create(self.connection, action.source_id, action.email, self.run_id)
+        try:
+            created = self.sink.create(action.desired)
+        except ConflictError:
+            self._link_existing(action)
+            return
+        action.sink_id, action.invited = created.sink_id, created.invited
+        self._applied(action, origin="created")
+
+    def _link_existing(self, action: Action) -> None:
+        found = self.sink.find(action.email)
+        if found is None:
+            raise RecordError(f"{action.email} is reported as taken by the sink, but cannot be found there.",
+                              record=action.person) from None
+        owner = next((sid for sid, link in self.links.items() if link.sink_id == found.sink_id), None)
+        if owner and owner != action.source_id:
+            raise RecordError(
+                f"{action.email} already belongs to a user linked to another person (source id {owner}) — "
+                "check for a reused e-mail in the source", record=action.person) from None
+        action.sink_id, action.matched = found.sink_id, True
+        action.changes, notes = self.planner.changes_for(action.desired, observed=found.record)
+        action.notes.extend(notes)
+        action.kind = UPDATE if action.changes else UNCHANGED
+        if action.changes:
+            self.sink.update(found.sink_id, action.new_values(), action.desired)
+        self._applied(action, origin="linked")
+
+    def _entry(self, action: Action, outcome: str, message: str) -> LogEntry:
+        return LogEntry(self.run_id, action.source_id or "", action.person, action.kind,
+                        action.public_changes(self.sensitive), outcome, message)
+
+    def _applied(self, action: Action, origin: str | None = None) -> None:
+        action.outcome = APPLIED
+        if action.kind == DEACTIVATE:
+            previous = self.links.get(action.source_id)
+            link = Link(action.source_id, action.sink_id, previous.email_key if previous else action.email,
+                        {**(previous.applied if previous else {}), "active": False}, deactivated=True)
+        else:
+            link = Link(action.source_id, action.sink_id, action.email,
+                        self.digests.protect(action.desired, self.sensitive),
+                        origin=origin or ("linked" if action.matched else None))
+        self.state.record_applied(self.connection, self._entry(action, APPLIED, "; ".join(action.notes)), link)
+
+    def _failed(self, action: Action, exc: RecordError) -> None:
+        action.outcome, action.message = FAILED, str(exc)
+        log.warning("%s: %s failed for %s: %s", self.connection, action.kind, action.person, exc)
+        # A create that surely did not happen drops its intent; one that may have (a timeout after
+        # sending), or a conflict whose follow-up failed, keeps it: the next run lists before creating.
+        forget = action.kind == CREATE and not getattr(exc, "ambiguous", False)
+        self.state.record_failed(self.connection, self._entry(action, FAILED, str(exc)), forget_intent=forget)

@@ -1,0 +1,61 @@
+"""Circuit breakers: stop a run before its first write when the plan looks like an outage.
+
+Data flow: the engine calls :func:`check_source_size` once the source was read and
+:func:`check_deactivations` once the plan is made; either raises
+:class:`~hrsync.errors.GuardError`, which stops the run with nothing written. Pure:
+they look only at counts, the plan and the stored links. ``--override-guards`` skips them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import GuardError
+from .plan import DEACTIVATE, UPDATE, Action
+from .state import Link
+
+
+def _known(links: Mapping[str, Link]) -> int:
+    return sum(1 for link in links.values() if not link.deactivated)
+
+
+def check_source_size(count: int, links: Mapping[str, Link], limits: Mapping[str, Any], *, source: str,
+                      connection: str) -> None:
+    """An empty or sharply shrunken source list is an outage or a permission change, not leavers."""
+    known = _known(links)
+    if known == 0:
+        return
+    if count == 0:
+        raise GuardError(
+            f"{source} returned nobody, but {known} people are linked. Nothing was changed: this looks like "
+            "an outage or a permission change. Check the source credentials' access; if the list is really "
+            "empty, re-run with --override-guards.", connection=connection, guard="empty_source")
+    limit = limits["max_shrink_percent"]
+    shrink = 100.0 * (known - count) / known
+    if shrink > limit:
+        raise GuardError(
+            f"{source} returned {count} people, {shrink:.0f}% fewer than the {known} linked "
+            f"(limit {limit:g}%). Nothing was changed. Check the source (filters, permissions); if the drop "
+            "is real, re-run with --override-guards.", connection=connection, guard="source_shrink")
+
+
+def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
+                        connection: str) -> None:
+    """Cap how many linked people one run may deactivate (count and share of the linked)."""
+    # Counted: people gone from the source, and linked people the source now marks as
+    # leavers. Users matched for the first time this run are the initial reconciliation
+    # (reviewed with --dry-run), not a sign of an outage.
+    leaving = [a for a in actions
+               if a.kind == DEACTIVATE or (a.kind == UPDATE and a.source_id in links
+                                           and "active" in a.changes and a.changes["active"].new is False)]
+    if not leaving:
+        return
+    known = max(1, _known(links))
+    pct = 100.0 * len(leaving) / known
+    max_count, max_pct = limits["max_deactivations"], limits["max_deactivation_percent"]
+    if len(leaving) > max_count or pct > max_pct:
+        raise GuardError(
+            f"This run would deactivate {len(leaving)} people ({pct:.0f}% of {known} linked); the limits are "
+            f"{max_count} people and {max_pct:g}%. Nothing was changed. Review the plan with --dry-run; "
+            "if it is right, re-run with --override-guards.", connection=connection, guard="deactivations")

@@ -1,0 +1,115 @@
+"""The planner: people to sync + what the state remembers (+ the sink's listing) → one action per person.
+
+Data flow: the engine hands over the validated people (:mod:`hrsync.records`), the stored
+links and, when this run listed the sink, everyone the sink holds. Each person is
+matched - stored link first, else normalised e-mail among the listed users nobody is
+linked to - and gets a create, an update with the changed fields only, or nothing;
+linked people gone from the source are deactivated when the connection says so.
+Pure: the planner writes nothing; :meth:`Planner.changes_for` is the one diff, used
+here and by the applier when a create meets an existing user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .config import ConnectionConfig
+from .connectors import MATCH_FIELD, Sink, SinkPerson
+from .digests import Digests
+from .plan import CREATE, DEACTIVATE, UNCHANGED, UPDATE, Action, Change, Changes
+from .records import Person, normalise_email
+from .state import Link
+
+
+def needs_listing(people: Iterable[Person], links: Mapping[str, Link], *, full: bool, first_run: bool,
+                  intents: set[str]) -> bool:
+    """Whether this run must list the sink: ``--full``, or unlinked people on a first run or after a lost create."""
+    if full:
+        return True
+    unlinked = any(p.source_id not in links for p in people)
+    return unlinked and (first_run or bool(intents))
+
+
+class Planner:
+    """Plans one run of one connection."""
+
+    def __init__(self, conn: ConnectionConfig, sink: Sink, links: Mapping[str, Link], digests: Digests,
+                 listed: Mapping[str, SinkPerson] | None = None) -> None:
+        self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
+        self.create_only = conn.mapping.create_only
+        self.sensitive = set(conn.sensitive_fields)
+        self.deactivate_missing = conn.missing == "deactivate"
+
+    def changes_for(self, desired: dict[str, Any], *, applied: dict[str, Any] | None = None,
+                    observed: dict[str, Any] | None = None) -> tuple[Changes, list[str]]:
+        """What must change for the sink to hold ``desired``, and a note for each change the sink forbids.
+
+        The baseline is the user as the sink holds them (``observed``, from a listing or a
+        lookup) or else what this connection last ``applied`` (sensitive values as digests).
+        Create-only fields never change once created.
+        """
+        baseline, hashed = (observed, False) if observed is not None else (applied or {}, True)
+        changes: Changes = {}
+        for name, new in desired.items():
+            if name in self.create_only:
+                continue
+            old = baseline.get(name)
+            if name in self.sensitive and new is not None:
+                old_digest = old if hashed or old is None else self.digests.digest(old)
+                differs = self.digests.digest(new) != old_digest
+            else:
+                differs = new != old
+            if differs:
+                changes[name] = Change(None if name in self.sensitive else old, new)
+        kept, notes = self.sink.keep_as_is({k: c.new for k, c in changes.items()}, observed)
+        return {k: c for k, c in changes.items() if k in kept}, notes
+
+    def plan(self, people: list[Person], *, also_present: set[str], include_missing: bool = True) -> list[Action]:
+        """One action per person; ``also_present`` are source ids seen but not plannable (skipped, deferred)."""
+        by_email = self._unlinked_by_email()
+        actions = []
+        for p in people:
+            link = self.links.get(p.source_id)
+            if link is not None and self.listed is not None and link.sink_id not in self.listed:
+                # The listing found the linked user gone from the sink (deleted by hand): create again.
+                actions.append(self.create(p, ["the linked user no longer exists in the sink; created again"]))
+            elif link is not None:
+                observed = self.listed[link.sink_id].record if self.listed is not None else None
+                actions.append(self._update(p, link.sink_id, applied=link.applied, observed=observed))
+            elif p.email_key in by_email:
+                match = by_email.pop(p.email_key)
+                actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
+            else:
+                actions.append(self.create(p))
+        if include_missing and self.deactivate_missing:
+            actions.extend(self._missing({p.source_id for p in people} | also_present))
+        return actions
+
+    def create(self, p: Person, notes: list[str] | None = None) -> Action:
+        return Action(CREATE, p.display, p.source_id, p.email_key, desired=p.desired, notes=notes or [],
+                      changes={k: Change(None, v) for k, v in sorted(p.desired.items()) if v is not None})
+
+    def _update(self, p: Person, sink_id: str, *, applied: dict[str, Any] | None = None,
+                observed: dict[str, Any] | None = None, matched: bool = False) -> Action:
+        changes, notes = self.changes_for(p.desired, applied=applied, observed=observed)
+        return Action(UPDATE if changes else UNCHANGED, p.display, p.source_id, p.email_key, sink_id=sink_id,
+                      changes=changes, desired=p.desired, notes=notes, matched=matched)
+
+    def _unlinked_by_email(self) -> dict[str, SinkPerson]:
+        """Listed sink users nobody is linked to yet, by normalised e-mail (the first of each)."""
+        if self.listed is None:
+            return {}
+        linked_ids = {link.sink_id for link in self.links.values()}
+        by_email: dict[str, SinkPerson] = {}
+        for person in self.listed.values():
+            key = normalise_email(person.record.get(MATCH_FIELD))
+            if key and person.sink_id not in linked_ids:
+                by_email.setdefault(key, person)
+        return by_email
+
+    def _missing(self, present: set[str]) -> list[Action]:
+        return [Action(DEACTIVATE, link.email_key or source_id, source_id, link.email_key, sink_id=link.sink_id,
+                       reason="no longer in the source (or out of scope)", changes={"active": Change(True, False)})
+                for source_id, link in self.links.items()
+                if source_id not in present and not link.deactivated and link.applied.get("active") is not False]

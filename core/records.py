@@ -1,0 +1,138 @@
+"""From raw source records to people ready to plan: validation, scope, mapping, the sink's shape.
+
+Data flow (the first half of DESIGN §3): each raw record from ``Source.read()`` is loaded
+with the source's RecordSchema, filtered by the connection's scope, mapped to sink
+fields, its e-mail normalised, loaded with the sink's RecordSchema and shaped by
+``Sink.prepare``. A record that fails becomes a *skip* action with a reason a person
+can act on; a person the sink wants left alone this run becomes a *defer* action; two
+people sharing one e-mail are both skipped. Pure: nothing here reads or writes state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import EXCLUDE, ValidationError
+
+from .config import ConnectionConfig
+from .connectors import MATCH_FIELD, Defer, Sink, Source
+from .mapping import flatten_errors
+from .plan import DEFER, SKIP, Action
+
+
+def normalise_email(value: Any) -> str | None:
+    """The matching key: trimmed and lower-cased (``lower``, not ``casefold``: ß must stay ß)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().lower()
+
+
+@dataclass
+class Person:
+    """One valid, in-scope source person, as the sink should hold them."""
+
+    source_id: str
+    display: str
+    email_key: str
+    desired: dict[str, Any] = field(repr=False)
+
+
+@dataclass
+class Records:
+    """The outcome of validating one read: people to plan, and actions for those who cannot be."""
+
+    people: list[Person] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+
+class RecordValidator:
+    """Validates, scopes, maps and shapes the records of one run."""
+
+    def __init__(self, conn: ConnectionConfig, source: Source, sink: Sink) -> None:
+        self.conn, self.source, self.sink = conn, source, sink
+        self.source_schema = type(source).RecordSchema(unknown=EXCLUDE)
+        self.sink_schema = type(sink).RecordSchema(unknown=EXCLUDE)
+        self.source_label = type(source).label()
+        self.sensitive = set(conn.sensitive_fields)
+
+    def validate(self, raw_records: list[dict[str, Any]]) -> Records:
+        out = Records()
+        key = type(self.source).key_field
+        seen_ids: set[str] = set()
+        candidates: list[Person] = []
+        for raw in raw_records:
+            display = self.source.describe(raw)
+            try:
+                record = self.source_schema.load(raw)
+            except ValidationError as exc:
+                out.actions.append(self._skip(display, raw.get(key), raw.get("email"), self._invalid_reason(
+                    display, exc, raw.get("email"), "correct it there")))
+                continue
+            source_id = record.get(key)
+            if source_id in (None, ""):
+                out.actions.append(self._skip(display, None, raw.get("email"),
+                                              f"{display} has no {key} in {self.source_label}"))
+                continue
+            source_id = str(source_id)
+            if source_id in seen_ids:
+                continue  # the same person twice in one read (paging shift): keep the first
+            seen_ids.add(source_id)
+            if self.conn.scope.reason_out(record):
+                continue  # out of scope: never created; linked ones fall to the missing-people policy
+            person = self._shape(display, source_id, record, out)
+            if person is not None:
+                candidates.append(person)
+        out.people = self._unique_emails(candidates, out)
+        return out
+
+    def _shape(self, display: str, source_id: str, record: dict[str, Any], out: Records) -> Person | None:
+        mapped = self.conn.mapping.apply(record)
+        email = normalise_email(mapped.get(MATCH_FIELD))
+        if not email:
+            out.actions.append(self._skip(display, source_id, None,
+                                          f"{display} has no e-mail in {self.source_label} — add one there"))
+            return None
+        mapped[MATCH_FIELD] = email
+        try:
+            loaded = self.sink_schema.load(mapped)
+        except ValidationError as exc:
+            out.actions.append(self._skip(display, source_id, email, self._invalid_reason(
+                display, exc, email, f"correct it in {self.source_label} or adjust the mapping")))
+            return None
+        desired = self.sink.prepare(loaded)
+        if isinstance(desired, Defer):
+            out.actions.append(Action(DEFER, display, source_id, email, reason=desired.reason))
+            return None
+        return Person(source_id, display, email, desired)
+
+    def _unique_emails(self, candidates: list[Person], out: Records) -> list[Person]:
+        groups: dict[str, list[Person]] = {}
+        for p in candidates:
+            groups.setdefault(p.email_key, []).append(p)
+        people = []
+        for email_key, group in groups.items():
+            if len(group) == 1:
+                people.append(group[0])
+                continue
+            for p in group:
+                others = ", ".join(o.display for o in group if o is not p)
+                out.actions.append(self._skip(
+                    p.display, p.source_id, email_key,
+                    f"{p.display} shares the e-mail {email_key} with {others} in {self.source_label}; "
+                    "neither was synced — give each person their own e-mail there"))
+        return people
+
+    def _invalid_reason(self, display: str, exc: ValidationError, email: Any, fix: str) -> str:
+        """A skip reason a person can act on; values of sensitive fields are never quoted."""
+        problems = flatten_errors(exc.messages)
+        if "email" in problems and len(problems) == 1:
+            return f"{display} has an invalid e-mail in {self.source_label} ({email}) — correct it there"
+        details = "; ".join(f"{name}: {'invalid value' if name in self.sensitive else ' '.join(msgs)}"
+                            for name, msgs in problems.items())
+        return f"{display} has invalid data in {self.source_label} ({details}) — {fix}"
+
+    @staticmethod
+    def _skip(display: str, source_id: Any, email: Any, reason: str) -> Action:
+        return Action(SKIP, display, None if source_id is None else str(source_id), normalise_email(email),
+                      reason=reason)

@@ -1,0 +1,164 @@
+"""The run report: what one run did, as a typed value that every consumer shares.
+
+Data flow: the engine builds a :class:`RunReport` from the executed plan
+(:func:`build_report`); the state stores it as JSON (:data:`SCHEMA`); report.py renders
+it (text, HTML, e-mail); the CLI prints it; the daemon builds one for a pause alert.
+Only public values are in it: sensitive fields appear as "changed", never as values.
+"Needs attention" has one definition, :func:`hrsync.plan.needs_attention`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load
+
+from .plan import COUNT_KEYS, UNCHANGED, Plan, needs_attention
+
+#: Run statuses: all applied | some people need attention | stopped before (more) writes | stopped on request.
+OK, PARTIAL, STOPPED, INTERRUPTED = "ok", "partial", "stopped", "interrupted"
+EXIT_OK, EXIT_RECORDS, EXIT_STOPPED = 0, 1, 2
+
+
+@dataclass
+class PersonLine:
+    """One person in a report: their action after execution, with public changes only."""
+
+    action: str
+    person: str
+    source_id: str | None = None
+    email: str | None = None
+    sink_id: str | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    matched: bool = False
+    outcome: str = "planned"
+    message: str = ""
+    invited: bool = False
+
+    @property
+    def needs_attention(self) -> bool:
+        return needs_attention(self.action, self.outcome)
+
+
+@dataclass
+class RunReport:
+    connection: str
+    status: str = OK
+    run_id: int | None = None
+    #: normal | full | only | dry-run
+    mode: str = "normal"
+    message: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+    source: str = ""
+    sink: str = ""
+    timezone: str = "UTC"
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    warnings: list[str] = field(default_factory=list)
+    #: Lines the sink adds about its own settings (e.g. invitations requested).
+    notices: list[str] = field(default_factory=list)
+    stopped: str = ""
+    actions: list[PersonLine] = field(default_factory=list)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode == "dry-run"
+
+    @property
+    def attention(self) -> list[PersonLine]:
+        return [a for a in self.actions if a.needs_attention]
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status in (STOPPED, INTERRUPTED) or bool(self.attention)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(self.counts.get(k) for k in ("created", "updated", "deactivated"))
+
+    @property
+    def exit_code(self) -> int:
+        if self.status in (STOPPED, INTERRUPTED):
+            return EXIT_STOPPED
+        return EXIT_RECORDS if self.status == PARTIAL else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return SCHEMA.dump(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunReport:
+        return SCHEMA.load(data)
+
+
+def build_report(plan: Plan, **run: Any) -> RunReport:
+    """The report of an executed (or, for a dry run, planned) plan; ``run`` holds the run's own fields."""
+    lines = [PersonLine(
+        action=a.kind, person=a.person, source_id=a.source_id, email=a.email, sink_id=a.sink_id,
+        changes=a.public_changes(plan.sensitive), reason=a.reason, notes=list(a.notes), matched=a.matched,
+        outcome=a.outcome, message=a.message, invited=a.invited,
+    ) for a in plan.actions if a.kind != UNCHANGED]
+    return RunReport(counts=plan.counts(), warnings=list(plan.warnings), stopped=plan.stopped, actions=lines,
+                     **run)
+
+
+class PersonLineSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    action = fields.String(required=True)
+    person = fields.String(required=True)
+    source_id = fields.String(allow_none=True, load_default=None)
+    email = fields.String(allow_none=True, load_default=None)
+    sink_id = fields.String(allow_none=True, load_default=None)
+    changes = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    reason = fields.String(load_default="")
+    notes = fields.List(fields.String(), load_default=list)
+    matched = fields.Boolean(load_default=False)
+    outcome = fields.String(load_default="planned")
+    message = fields.String(load_default="")
+    invited = fields.Boolean(load_default=False)
+
+    @pre_load
+    def _from_version_1(self, data, **kwargs):
+        # Reports stored by hrsync 0.1 said `link: "linked"` where this says `matched: true`.
+        if isinstance(data, dict) and "link" in data and "matched" not in data:
+            data = {**data, "matched": data["link"] == "linked"}
+        return data
+
+    @post_load
+    def _make(self, data, **kwargs) -> PersonLine:
+        return PersonLine(**data)
+
+
+class RunReportSchema(Schema):
+    """The stored form of a :class:`RunReport` (JSON in the state's ``runs`` table)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    connection = fields.String(required=True)
+    status = fields.String(load_default=OK)
+    run_id = fields.Integer(allow_none=True, load_default=None)
+    mode = fields.String(load_default="normal")
+    message = fields.String(load_default="")
+    started_at = fields.String(load_default="")
+    ended_at = fields.String(load_default="")
+    source = fields.String(load_default="")
+    sink = fields.String(load_default="")
+    timezone = fields.String(load_default="UTC")
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    warnings = fields.List(fields.String(), load_default=list)
+    notices = fields.List(fields.String(), load_default=list)
+    stopped = fields.String(load_default="")
+    actions = fields.List(fields.Nested(PersonLineSchema), load_default=list)
+
+    @post_load
+    def _make(self, data, **kwargs) -> RunReport:
+        data["counts"] = {**dict.fromkeys(COUNT_KEYS, 0), **data["counts"]}
+        return RunReport(**data)
+
+
+SCHEMA = RunReportSchema()
