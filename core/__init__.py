@@ -1,26 +1,32 @@
 """hrsync: keep the people records of downstream apps in step with the HR system of record.
 
-The public surface a plugin imports. Nothing here loads plugins: see :func:`make_host`.
+The public surface a plugin imports: connector and sandbox base classes, errors, the
+field vocabulary, secrets and ``hookimpl``. Nothing here loads plugins: see
+:func:`hrsync.registry.load_plugins`. The test harness is :mod:`hrsync.testing`.
 """
 
 import pluggy
 
-from .connectors import Defer, RunContext, Sink, SinkPerson, Source
+from .connectors import MATCH_FIELD, Connector, Defer, RunContext, Sink, SinkPerson, Source
 from .errors import (
     AuthError,
     ConfigError,
     ConflictError,
+    DeliveryError,
     GuardError,
     HrsyncError,
+    LockedError,
     PluginError,
     RecordError,
     RetriableError,
     RunError,
+    SinkAuthError,
     SinkError,
+    SourceAuthError,
     SourceError,
 )
 from .fields import GENDERS, STANDARD_FIELDS, STATUSES, IsoDate, standard_field
-from .sandbox import Sandbox, SourceSandbox
+from .sandbox import LoopbackServer, Sandbox, SinkSandbox, SourceSandbox, Write, admin_answer
 from .secrets import Secret, SecretField
 
 __version__ = "0.1.0"
@@ -31,11 +37,16 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConflictError",
+    "Connector",
     "Defer",
+    "DeliveryError",
     "GENDERS",
     "GuardError",
     "HrsyncError",
     "IsoDate",
+    "LockedError",
+    "LoopbackServer",
+    "MATCH_FIELD",
     "PluginError",
     "RecordError",
     "RetriableError",
@@ -47,11 +58,16 @@ __all__ = [
     "Secret",
     "SecretField",
     "Sink",
+    "SinkAuthError",
     "SinkError",
     "SinkPerson",
+    "SinkSandbox",
     "Source",
+    "SourceAuthError",
     "SourceError",
     "SourceSandbox",
+    "Write",
+    "admin_answer",
     "hookimpl",
     "standard_field",
 ]

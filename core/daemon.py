@@ -36,8 +36,8 @@ from .errors import ConfigError, DeliveryError, LockedError
 from .locking import hold_lock
 from .mailer import deliver
 from .registry import Plugins, load_plugins
-from .runreport import STOPPED, RunReport
 from .runner import sync
+from .runreport import STOPPED, RunReport
 from .state import open_state
 
 log = logging.getLogger("hrsync.daemon")

@@ -20,10 +20,10 @@ import click
 
 from .config import load_config
 from .engine import RunOptions
-from .host import Host
+from .registry import Plugins
 from .report import render_text
 from .runner import sync
-from .sandbox import start_sandboxes, write_sandbox_config
+from .sandbox_setup import start_sandboxes, write_sandbox_config
 
 
 def hr_changes(source) -> list[str]:
@@ -48,14 +48,14 @@ def hr_changes(source) -> list[str]:
     ]
 
 
-def run_demo(host: Host, *, employees: int = 200, seed: int = 7, folder: Path | None = None) -> int:
+def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: Path | None = None) -> int:
     folder = Path(folder or tempfile.mkdtemp(prefix="hrsync-demo-"))
     echo = click.echo
-    with start_sandboxes(host, employees=employees, seed=seed, mail_folder=folder / "mail") as running:
+    with start_sandboxes(plugins, employees=employees, seed=seed, mail_folder=folder / "mail") as running:
         echo(f"Sandboxes: {running.source.name} at {running.source.url}, {running.sink.name} at "
              f"{running.sink.url}, SMTP at 127.0.0.1:{running.smtp.port}")
         config_path = write_sandbox_config(folder / "hosts.yaml", running)
-        hosts = load_config(config_path, host)
+        config = load_config(config_path, plugins)
         echo(f"Config: {config_path}\n")
 
         echo(f"First sync: {employees} people from the {running.source.name} sandbox")
@@ -64,19 +64,19 @@ def run_demo(host: Host, *, employees: int = 200, seed: int = 7, folder: Path | 
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            first, _ = sync(hosts, "sandbox", host, RunOptions(progress=progress))
-        counts = first.plan.counts()
+            first, _ = sync(config, "sandbox", plugins, RunOptions(progress=progress))
+        counts = first.report.counts
         echo(f"First sync {first.status}: {counts['created']} created, {counts['skipped']} skipped, "
              f"{counts['failed']} failed")
-        echo(render_text(first.to_dict(), limit=5))
+        echo(render_text(first.report, limit=5))
 
         echo("HR changes in the source:")
         for change in hr_changes(running.source):
             echo(f"  - {change}")
         echo("")
-        second, delivery = sync(hosts, "sandbox", host)
+        second, delivery = sync(config, "sandbox", plugins)
         running.smtp.wait_for(2)
-        echo(render_text(second.to_dict()))
+        echo(render_text(second.report))
         mail = running.smtp.messages[-1].saved
         echo("The e-mailed report was received by the sandbox's SMTP server and saved as:")
         for path in mail:

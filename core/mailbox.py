@@ -17,6 +17,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from .sandbox import LoopbackServer
+
 
 @dataclass
 class Received:
@@ -37,16 +39,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class SmtpCapture:
+class SmtpCapture(LoopbackServer):
+    """aiosmtpd runs its own event-loop thread, so this replaces the socketserver start/stop of the base."""
+
     def __init__(self, *, starttls: ssl.SSLContext | None = None, implicit_tls: ssl.SSLContext | None = None,
                  users: dict[str, str] | None = None, save_to: Path | None = None) -> None:
+        super().__init__()
         self.save_to = save_to
         self.messages: list[Received] = []
         self.users = users or {}
         self.starttls, self.implicit_tls = starttls, implicit_tls
         self._controller = None
-        self.port = 0
+        self._smtp_port = 0
         self.received = threading.Condition()
+
+    @property
+    def port(self) -> int:
+        return self._smtp_port
 
     def start(self) -> SmtpCapture:
         from aiosmtpd.controller import Controller
@@ -77,8 +86,8 @@ class SmtpCapture:
                           auth_require_tls=bool(self.starttls or self.implicit_tls))
         if self.starttls:
             kwargs.update(tls_context=self.starttls, require_starttls=True)
-        self.port = _free_port()
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+        self._smtp_port = _free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self._smtp_port,
                                       ssl_context=self.implicit_tls, **kwargs)
         self._controller.start()
         return self
@@ -99,12 +108,6 @@ class SmtpCapture:
         if self._controller:
             self._controller.stop()
             self._controller = None
-
-    def __enter__(self) -> SmtpCapture:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """Wait until ``count`` messages arrived (a condition, not a sleep)."""

@@ -56,12 +56,15 @@ class RunReport:
     source: str = ""
     sink: str = ""
     timezone: str = "UTC"
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     #: Lines the sink adds about its own settings (e.g. invitations requested).
     notices: list[str] = field(default_factory=list)
     stopped: str = ""
     actions: list[PersonLine] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = {**dict.fromkeys(COUNT_KEYS, 0), **self.counts}
 
     @property
     def dry_run(self) -> bool:
@@ -157,7 +160,6 @@ class RunReportSchema(Schema):
 
     @post_load
     def _make(self, data, **kwargs) -> RunReport:
-        data["counts"] = {**dict.fromkeys(COUNT_KEYS, 0), **data["counts"]}
         return RunReport(**data)
 
 

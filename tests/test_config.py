@@ -9,9 +9,9 @@ import yaml
 
 from hrsync import ConfigError
 from hrsync.config import load_config, parse_config
-from hrsync.host import make_host
+from hrsync.registry import load_plugins
 from hrsync.secrets import REDACTOR, Secret
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 
@@ -33,7 +33,7 @@ def env(monkeypatch):
 
 
 def test_valid_config_resolves_env_secrets(env):
-    cfg = parse_config(base(), make_host())
+    cfg = parse_config(base(), load_plugins())
     conn = cfg.connection("acme")
     secret = conn.source.settings["client_secret"]
     assert isinstance(secret, Secret) and secret.reveal() == SECRET
@@ -47,7 +47,7 @@ def test_file_secret(tmp_path, env):
     secret_file.write_text("from-a-file\n")
     data = base()
     data["connections"]["acme"]["sink"]["token"] = {"file": str(secret_file)}
-    cfg = parse_config(data, make_host())
+    cfg = parse_config(data, load_plugins())
     assert cfg.connection("acme").sink.settings["token"].reveal() == "from-a-file"
 
 
@@ -63,7 +63,7 @@ def test_every_error_is_reported_at_once_with_its_path(monkeypatch):
     data["host"]["timezone"] = "Mars/Olympus"
     data["connections"]["other"] = {"source": {"plugin": "nope"}, "sink": {"plugin": "winningtemp"}}
     with pytest.raises(ConfigError) as info:
-        parse_config(data, make_host())
+        parse_config(data, load_plugins())
     errors = info.value.errors
     assert "Missing data for required field." in errors["connections.acme.source.client_secret"]
     assert "connections.acme.source.page_size" in errors
@@ -82,7 +82,7 @@ def test_mapping_mistakes_are_config_errors(env):
                          "last_name": {"from": "no_such_field"}, "hire_date": {"from": "first_name"},
                          "gender": {"constant": "robot"}})
     with pytest.raises(ConfigError) as info:
-        parse_config(data, make_host())
+        parse_config(data, load_plugins())
     errors = info.value.errors
     assert "connections.acme.mapping.nickname" in errors
     assert any("Unknown transform" in m for m in errors["connections.acme.mapping.first_name.transform"])
@@ -96,7 +96,7 @@ def test_unknown_keys_are_errors(env):
     data["host"]["stat"] = "x.db"
     data["connections"]["acme"]["source"]["client_secrt"] = "${PSECRET}"
     with pytest.raises(ConfigError) as info:
-        parse_config(data, make_host())
+        parse_config(data, load_plugins())
     errors = info.value.errors
     assert errors["connections.acme.schedul"] == ["Unknown field."]
     assert errors["host.stat"] == ["Unknown field."]
@@ -110,7 +110,7 @@ def test_missing_env_variable_and_unreadable_file(monkeypatch, tmp_path):
     data = base()
     data["connections"]["acme"]["sink"]["token"] = {"file": str(tmp_path / "missing")}
     with pytest.raises(ConfigError) as info:
-        parse_config(data, make_host())
+        parse_config(data, load_plugins())
     assert info.value.errors["connections.acme.source.client_secret"] == ["Environment variable PSECRET is not set."]
     assert "Cannot read secret file" in info.value.errors["connections.acme.sink.token"][0]
 
@@ -121,7 +121,7 @@ def test_secret_never_in_errors_or_logs(tmp_path, env, caplog):
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
-        load_config(path, make_host())
+        load_config(path, load_plugins())
     assert SECRET not in str(info.value)
     # A secret echoed by a server into a log line is masked by the logging filter.
     logger = logging.getLogger("hrsync.test")
@@ -151,14 +151,14 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "hosts.yaml"
     path.write_text("connections:\n  acme: [unclosed\n")
     with pytest.raises(ConfigError) as info:
-        load_config(path, make_host())
+        load_config(path, load_plugins())
     assert any(key.startswith("line ") for key in info.value.errors)
 
 
 def test_example_hosts_yaml_is_valid(monkeypatch):
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     for name in ("PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET", "WINNINGTEMP_TOKEN", "SMTP_PASSWORD"):
         monkeypatch.setenv(name, "example-value")
-    cfg = load_config(ROOT / "hosts.yaml", make_host())
+    cfg = load_config(ROOT / "hosts.yaml", load_plugins())
     assert "acme" in cfg.connections

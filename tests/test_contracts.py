@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from hrsync import SinkPerson
-from hrsync.memory import MemorySink
-from hrsync.testing import SINK_SCENARIOS, MemorySinkSandbox, SinkHarness, sink_tests, source_tests
-from hrsync_plugins.personio.sandbox import PersonioSandbox, generate_employees
+from hrsync.testing import SINK_SCENARIOS, MemorySink, MemorySinkSandbox, SinkHarness, sink_tests, source_tests
+from hrsync_plugins.personio.sandbox import PersonioSandbox
+from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.personio.source import PersonioSource
-from hrsync_plugins.personio.testing import bad_sandbox_settings, sandbox_settings
+from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 from hrsync_plugins.winningtemp.sink import WinningtempSink
-from hrsync_plugins.winningtemp.testing import ScimSinkSandbox
 
-TestPersonioContract = source_tests(
-    PersonioSource, sandbox=lambda: PersonioSandbox(generate_employees(40, seed=1)),
-    settings=sandbox_settings, bad_settings=bad_sandbox_settings)
-TestWinningtempContract = sink_tests(WinningtempSink, sandbox=ScimSinkSandbox)
+TestPersonioContract = source_tests(PersonioSource, sandbox=lambda: PersonioSandbox(generate_employees(40, seed=1)))
+TestWinningtempContract = sink_tests(WinningtempSink, sandbox=ScimSandbox)
 TestMemorySinkContract = sink_tests(MemorySink, sandbox=MemorySinkSandbox)
 
 
@@ -59,8 +57,8 @@ def scenario(name):
 
 @pytest.mark.parametrize("sink,sandbox,name,message", [
     (DuplicatingSink, MemorySinkSandbox, "case_insensitive_key", "the sink created duplicates"),
-    (ChattySink, ScimSinkSandbox, "update_sends_only_changed_fields", "re-sent unchanged fields"),
-    (ImpatientSink, ScimSinkSandbox, "rate_limited_429_then_success", "run with 429 answers: run stopped"),
+    (ChattySink, ScimSandbox, "update_sends_only_changed_fields", "re-sent unchanged fields"),
+    (ImpatientSink, ScimSandbox, "rate_limited_429_then_success", "run with 429 answers: run stopped"),
 ], ids=["duplicates", "resends-unchanged", "gives-up-on-429"])
 def test_harness_catches_broken_sinks(tmp_path, sink, sandbox, name, message):
     with sandbox() as sb, pytest.raises((AssertionError, pytest.fail.Exception)) as info:
@@ -76,3 +74,19 @@ def test_generated_tests_are_named_after_scenarios():
 def test_plugin_fixtures_are_available(personio_sandbox, scim_sandbox, smtp_capture, hrsync_state, memory_world):
     assert personio_sandbox.url.startswith("http://127.0.0.1:") and scim_sandbox.url.endswith("/v2")
     assert smtp_capture.port and hrsync_state.runs() == [] and memory_world.people == []
+
+
+@pytest.mark.parametrize("make", [lambda: PersonioSandbox(generate_employees(2, seed=1)), ScimSandbox],
+                         ids=["personio", "winningtemp"])
+def test_every_server_sandbox_speaks_one_admin_api(make):
+    with make() as sandbox:
+        root = sandbox.url.removesuffix("/v2")
+        assert requests.get(sandbox.url + "/nowhere").status_code in (401, 404)
+        log = requests.get(f"{root}/_sandbox/requests")
+        assert log.status_code == 200 and [e["status"] for e in log.json()] in ([401], [404])
+        assert requests.post(f"{root}/_sandbox/faults", json={"throttle_next": 1}).status_code == 204
+        assert sandbox.faults.throttle_next == 1
+        refused = requests.post(f"{root}/_sandbox/faults", json={"no_such_switch": 1})
+        assert refused.status_code == 400 and "no_such_switch" in refused.json()["error"]
+        assert requests.delete(f"{root}/_sandbox/requests").status_code == 204 and sandbox.requests == []
+        assert requests.get(f"{root}/_sandbox/nothing").status_code == 404

@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_plugins_lists_the_csv_source():

@@ -14,8 +14,8 @@ import yaml
 
 from hrsync.daemon import Daemon, connection_status
 from hrsync.state import open_state
-from hrsync_plugins.personio.sandbox import generate_employees
-from tests.conftest import HRSYNC, connection_dict, run_cli
+from hrsync_plugins.personio.sandbox_data import generate_employees
+from tests.helpers import HRSYNC, connection_dict, run_cli
 
 STOCKHOLM = dt.timezone(dt.timedelta(hours=1))  # Europe/Stockholm in November
 
@@ -64,7 +64,7 @@ def test_failing_job_never_kills_the_daemon_and_quarantines_after_three(tmp_path
     assert "paused (quarantined)" in caplog.text
     alerts = [p for p in (tmp_path / "outbox").iterdir() if b"was paused after 3 runs" in p.read_bytes()]
     assert len(alerts) == 1
-    (row,) = connection_status(daemon.hosts)
+    (row,) = connection_status(daemon.config)
     assert row["paused"] and row["next_run"] is None
     # Still paused after a restart with the same config; lifted when the config changes.
     assert "acme" not in Daemon(path).jobs
@@ -159,7 +159,7 @@ def test_disabled_connections_are_not_scheduled(tmp_path, personio, scim, secret
     connections = {"on": connection_dict(personio, scim), "off": connection_dict(personio, scim, enabled=False)}
     daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections))
     assert set(daemon.jobs) == {"on"}
-    rows = {r["connection"]: r for r in connection_status(daemon.hosts)}
+    rows = {r["connection"]: r for r in connection_status(daemon.config)}
     assert rows["off"]["next_run"] is None and rows["on"]["next_run"].endswith("02:00+01:00")
     daemon.shutdown()
 
@@ -176,18 +176,18 @@ def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, pe
     scim.faults.slow_seconds = 0.02
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
     daemon = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: len(scim.writes()) >= 20)
+    wait_until(lambda: len(scim.write_requests()) >= 20)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=60) == 0
     log = daemon.stderr.read()
     assert "stopping: no new runs" in log and "daemon stopped" in log
     state = open_state(tmp_path / "state.db", read_only=True)
     (run,) = state.runs("acme")
-    links = state.people("acme")
+    links = state.links("acme")
     state.close()
     assert run["status"] == "interrupted"
     assert 0 < len(scim.users()) < 150
-    assert {row["sink_id"] for row in links.values()} == {u["id"] for u in scim.users()}
+    assert {link.sink_id for link in links.values()} == {u["id"] for u in scim.users()}
 
     def last_status() -> str:
         state = open_state(tmp_path / "state.db", read_only=True)

@@ -10,11 +10,12 @@ import time
 
 import pytest
 
-from hrsync.engine import normalise_email, run_connection
+from hrsync.engine import run_connection
+from hrsync.records import normalise_email
 from hrsync.state import open_state
-from hrsync_plugins.personio.sandbox import BIRTHDAY_KEY, generate_employees
+from hrsync_plugins.personio.sandbox_data import BIRTHDAY_KEY, generate_employees
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN as URN
-from tests.conftest import HRSYNC
+from tests.helpers import HRSYNC
 
 
 def value(employee, key):
@@ -55,7 +56,7 @@ def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_c
 
     scim.clear_log()
     second = run_connection(cfg, "acme", host)
-    assert second.plan.counts()["unchanged"] == 500 and scim.writes() == []
+    assert second.plan.counts()["unchanged"] == 500 and scim.write_requests() == []
     assert [r["method"] for r in scim.requests] == []  # linked people need no listing either
 
     active = [e for e in personio.employees if expected_active(e, today)]
@@ -66,7 +67,7 @@ def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_c
     personio.change(mover, email="New.Mover@Example.com")
     third = run_connection(cfg, "acme", host)
     assert third.plan.counts()["updated"] == 3 and third.plan.counts()["created"] == 0
-    by_user = {r["path"].rsplit("/", 1)[1]: r["body"]["Operations"] for r in scim.writes()}
+    by_user = {r["path"].rsplit("/", 1)[1]: r["body"]["Operations"] for r in scim.write_requests()}
     actions = {a.source_id: a for a in third.plan.of("update")}
     assert by_user[actions[str(renamed)].sink_id] == [
         {"op": "replace", "path": "name.familyName", "value": "Åström-Nieminen"}]
@@ -89,12 +90,14 @@ def wait_for(condition, timeout=60.0):
 
 def run_and_kill_after(hosts_path, scim, writes: int) -> None:
     """Start `hrsync run acme` and SIGKILL it once the sink has confirmed `writes` writes."""
-    baseline = len([r for r in scim.writes() if r["status"] and r["status"] < 300])
+    def confirmed() -> int:
+        return len([r for r in scim.write_requests() if r["status"] and r["status"] < 300])
+
+    baseline = confirmed()
     proc = subprocess.Popen([HRSYNC, "--config", str(hosts_path), "run", "acme"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: len([r for r in scim.writes() if r["status"] and r["status"] < 300]) >= baseline + writes
-                 or proc.poll() is not None)
+        wait_for(lambda: confirmed() >= baseline + writes or proc.poll() is not None)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -108,9 +111,9 @@ def assert_exactly_once(scim, personio, state_path):
         user = users[normalise_email(value(employee, "email"))]
         assert user["name"]["familyName"] == value(employee, "last_name")
     state = open_state(state_path, read_only=True)
-    links = state.people("acme")
+    links = state.links("acme")
     state.close()
-    assert {row["sink_id"] for row in links.values()} == {u["id"] for u in scim.users()}
+    assert {link.sink_id for link in links.values()} == {u["id"] for u in scim.users()}
 
 
 @pytest.mark.parametrize("kill_after", [1, 37, 110])
@@ -131,7 +134,7 @@ def test_sigkill_mid_apply_then_rerun_leaves_every_person_once(hosts_file, perso
     assert_exactly_once(scim, personio, path.parent / "state.db")
     scim.clear_log()
     again = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
-    assert again.returncode == 0 and scim.writes() == []
+    assert again.returncode == 0 and scim.write_requests() == []
 
 
 def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
@@ -158,7 +161,7 @@ def test_check_tests_each_connections_credentials(hosts_file, personio, scim, mo
     assert bad.returncode == 2
     assert "acme: sink winningtemp: FAILED: Winningtemp refused the SCIM token" in bad.stdout
     assert "revoked-token" not in bad.stdout + bad.stderr
-    assert scim.writes() == []
+    assert scim.write_requests() == []
 
 
 def test_sigterm_during_a_cli_run_finishes_the_person_in_flight(hosts_file, personio, scim):
@@ -167,14 +170,14 @@ def test_sigterm_during_a_cli_run_finishes_the_person_in_flight(hosts_file, pers
     path = hosts_file()
     proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: len(scim.writes()) >= 10)
+    wait_for(lambda: len(scim.write_requests()) >= 10)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "interrupted" in out
     assert "Stopping after the person in flight" in err
     state = open_state(path.parent / "state.db", read_only=True)
     (run,) = state.runs("acme")
-    links = state.people("acme")
+    links = state.links("acme")
     state.close()
     assert run["status"] == "interrupted"
-    assert {row["sink_id"] for row in links.values()} == {u["id"] for u in scim.users()}
+    assert {link.sink_id for link in links.values()} == {u["id"] for u in scim.users()}

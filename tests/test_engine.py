@@ -8,10 +8,10 @@ import json
 import pytest
 
 from hrsync.engine import RunOptions, run_connection
-from hrsync.report import render_text
+from hrsync.report import render_json, render_text
 from hrsync.runner import prune_history
 from hrsync.state import open_state
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def person(i: int, **values):
@@ -62,7 +62,7 @@ def test_email_change_updates_the_linked_user_without_duplicate(memory_config, w
     update = result.plan.of("update")[0]
     assert world.users[update.sink_id]["email"] == "new.address@example.com"
     assert update.changes == {"email": ("person5@example.com", "new.address@example.com")}
-    assert "e-mail changed from person5@example.com to new.address@example.com" in render_text(result.to_dict())
+    assert "e-mail changed from person5@example.com to new.address@example.com" in render_text(result.report)
 
 
 def test_first_run_against_populated_sink_lists_once_and_matches_case_insensitively(memory_config, world):
@@ -73,7 +73,7 @@ def test_first_run_against_populated_sink_lists_once_and_matches_case_insensitiv
     assert len(world.users) == 20
     assert [c for c in world.calls if c[0] in ("list", "find")] == [("list", None)]
     assert result.plan.counts()["created"] == 10
-    linked = [a for a in result.plan.actions if a.link == "linked"]
+    linked = [a for a in result.plan.actions if a.matched]
     assert len(linked) == 10
 
 
@@ -176,7 +176,7 @@ def test_dry_run_writes_nothing_to_sink_or_state(memory_config, world):
     assert world.calls == []
     assert state_path.read_bytes() == before
     assert result.plan.counts()["created"] == 1 and result.plan.counts()["updated"] == 1
-    assert "Plan (dry run" in render_text(result.to_dict(), dry_run=True)
+    assert "Plan (dry run" in render_text(result.report)
 
 
 def test_sensitive_values_stay_out_of_state_and_reports(memory_config, world, tmp_path):
@@ -193,7 +193,7 @@ def test_sensitive_values_stay_out_of_state_and_reports(memory_config, world, tm
         for value in (b"1987-12-24", b"1987-12-25", b"diverse"):
             assert value not in data, (path, value)
     for result in (first, second):
-        text = render_text(result.to_dict()) + json.dumps(result.to_dict())
+        text = render_text(result.report) + render_json(result.report)
         assert "1987-12-2" not in text and "diverse" not in text
 
 
@@ -273,7 +273,7 @@ class DiesAfterCreate(BaseException):
 
 
 def test_death_after_the_sink_confirmed_a_create_leaves_no_duplicate(memory_config, world, monkeypatch):
-    from hrsync.memory import MemorySink
+    from hrsync.testing.memory import MemorySink
 
     loaded = memory_config()
     run(loaded, world)  # history: later creates are not preceded by a listing
@@ -293,10 +293,10 @@ def test_death_after_the_sink_confirmed_a_create_leaves_no_duplicate(memory_conf
     assert ("list", None) in world.calls and not [c for c in world.calls if c[0] == "create"]
     assert sum(1 for u in world.users.values() if u["email"] == "person50@example.com") == 1
     (linked,) = [a for a in result.plan.actions if a.email == "person50@example.com"]
-    assert linked.link == "linked" and linked.outcome == "applied"
+    assert linked.matched and linked.outcome == "applied"
     state = open_state(loaded[0].state, read_only=True)
     runs = state.runs("mem")
-    assert [r["status"] for r in runs[:2]] == ["ok", "crashed"] and state.pending("mem") == {}
+    assert [r["status"] for r in runs[:2]] == ["ok", "crashed"] and state.intents("mem") == set()
     state.close()
 
 
@@ -313,7 +313,7 @@ def test_old_run_history_is_pruned_and_links_are_kept(memory_config, world):
     assert prune_history(loaded[0]) == 1
     state = open_state(loaded[0].state, read_only=True)
     assert len(state.runs("mem")) == 2 and state.changes(first_id) == []
-    assert len(state.people("mem")) == 20
+    assert len(state.links("mem")) == 20
     state.close()
     world.calls.clear()
     assert run(loaded, world).plan.counts()["unchanged"] == 20 and world.writes() == []

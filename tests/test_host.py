@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hrsync import PluginError
-from hrsync.host import make_host
-from tests.conftest import run_cli
+from hrsync.registry import load_plugins
+from tests.helpers import run_cli
 
 PLUGIN_SOURCE = '''
 from marshmallow import Schema, fields
@@ -60,14 +60,14 @@ def site(tmp_path, monkeypatch):
 
 
 def test_bundled_plugins_are_discovered_through_entry_points():
-    host = make_host()
+    host = load_plugins()
     assert "personio" in host.sources and "winningtemp" in host.sinks
     assert host.plugin_of(host.source_class("personio")).distribution == "hrsync"
 
 
 def test_third_party_distribution_is_discovered(site):
     make_distribution(site, "hrsync-acme", {"acme": PLUGIN_SOURCE.format(cls="AcmeSource", name="acme_csv")})
-    host = make_host()
+    host = load_plugins()
     cls = host.source_class("acme_csv")
     info = host.plugin_of(cls)
     assert (info.name, info.distribution, info.version) == ("acme", "hrsync-acme", "1.2.3")
@@ -93,7 +93,7 @@ def test_duplicate_source_name_names_both_plugins(site):
     make_distribution(site, "hrsync-one", {"one": PLUGIN_SOURCE.format(cls="A", name="same")})
     make_distribution(site, "hrsync-two", {"two": PLUGIN_SOURCE.format(cls="B", name="same")})
     with pytest.raises(PluginError) as info:
-        make_host()
+        load_plugins()
     message = str(info.value)
     assert "'same'" in message and "'one'" in message and "'two'" in message
 
@@ -101,7 +101,7 @@ def test_duplicate_source_name_names_both_plugins(site):
 def test_plugin_that_fails_to_import_is_named_with_its_cause(site):
     make_distribution(site, "hrsync-broken", {"broken": "import does_not_exist_anywhere\n"})
     with pytest.raises(PluginError) as info:
-        make_host()
+        load_plugins()
     assert info.value.plugin == "broken"
     assert "does_not_exist_anywhere" in str(info.value) and "hrsync-broken" in str(info.value)
     result = run_cli("plugins")
@@ -112,7 +112,7 @@ def test_plugin_that_fails_to_import_is_named_with_its_cause(site):
 def test_blocked_plugins_are_not_loaded(site, monkeypatch):
     make_distribution(site, "hrsync-broken", {"broken": "raise RuntimeError('boom')\n"})
     monkeypatch.setenv("HRSYNC_DISABLE_PLUGINS", "broken, winningtemp")
-    host = make_host()
+    host = load_plugins()
     assert "personio" in host.sources and "winningtemp" not in host.sinks
     with pytest.raises(PluginError, match="No sink plugin named 'winningtemp'"):
         host.sink_class("winningtemp")
@@ -128,7 +128,7 @@ def test_registering_a_non_plugin_class_is_refused():
 
     Bad.register_sources = staticmethod(hookimpl(Bad.register_sources))
     with pytest.raises(PluginError, match="not a subclass of hrsync.Source"):
-        make_host(entry_points=False, plugins=[("bad", Bad)])
+        load_plugins(entry_points=False, plugins=[("bad", Bad)])
 
 
 def test_cli_version_and_the_documented_commands():
@@ -141,7 +141,7 @@ def test_cli_version_and_the_documented_commands():
 
 def test_hook_register_sources(site):
     make_distribution(site, "hrsync-acme", {"acme": PLUGIN_SOURCE.format(cls="AcmeSource", name="acme_csv")})
-    assert make_host().source_class("acme_csv").__name__ == "AcmeSource"
+    assert load_plugins().source_class("acme_csv").__name__ == "AcmeSource"
 
 
 def test_hook_register_sinks():
@@ -156,4 +156,4 @@ def test_hook_register_sinks():
         def register_sinks(register):
             register(Tiny)
 
-    assert make_host(entry_points=False, plugins=[("tiny", Plugin)]).sink_class("tiny") is Tiny
+    assert load_plugins(entry_points=False, plugins=[("tiny", Plugin)]).sink_class("tiny") is Tiny

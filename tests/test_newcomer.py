@@ -7,9 +7,9 @@ import re
 import signal
 import subprocess
 
-from hrsync.host import make_host
-from hrsync_plugins.personio.sandbox import generate_employees, list_response
-from tests.conftest import HRSYNC, run_cli
+from hrsync.registry import load_plugins
+from hrsync_plugins.personio.sandbox_data import generate_employees, list_response
+from tests.helpers import HRSYNC, run_cli
 
 
 def test_demo_end_to_end(tmp_path):
@@ -31,7 +31,7 @@ def test_demo_end_to_end(tmp_path):
 
 
 def test_hook_register_sandboxes():
-    host = make_host()
+    host = load_plugins()
     assert set(host.sandboxes("source")) == {"personio"} and set(host.sandboxes("sink")) == {"winningtemp"}
 
 

@@ -11,13 +11,8 @@ import yaml
 
 from hrsync import AuthError, RunContext, SourceError
 from hrsync.secrets import Secret
-from hrsync_plugins.personio.sandbox import (
-    BIRTHDAY_KEY,
-    PersonioSandbox,
-    generate_employees,
-    list_response,
-    make_employee,
-)
+from hrsync_plugins.personio.sandbox import PersonioSandbox
+from hrsync_plugins.personio.sandbox_data import BIRTHDAY_KEY, generate_employees, list_response, make_employee
 from hrsync_plugins.personio.source import ConfigSchema, PersonioSource, RecordSchema
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs" / "personio"
@@ -216,14 +211,15 @@ def test_sandbox_admin_api(tmp_path):
         assert requests.delete(f"{admin}/employees/1000").status_code == 204
         body = list_response(generate_employees(3, seed=2))
         assert requests.put(f"{admin}/employees", json=body).json() == {"count": 3}
-        assert requests.post(f"{admin}/faults", json={"throttle_next": 2}).status_code == 200
+        assert requests.post(f"{admin}/faults", json={"throttle_next": 2}).status_code == 204
         assert sandbox.faults.throttle_next == 2
-        log = requests.get(f"{admin}/requests").json()
-        assert {"method", "path", "query", "status"} <= set(log[0])
+        assert requests.get(f"{sandbox.url}/v1/company/employees").status_code == 401
+        (entry,) = requests.get(f"{admin}/requests").json()  # admin calls stay out of the log
+        assert {"method", "path", "query", "status"} <= set(entry) and entry["status"] == 401
 
 
 def test_sandbox_loads_a_list_response_file(tmp_path):
-    from hrsync_plugins.personio.sandbox import load_list_response
+    from hrsync_plugins.personio.sandbox_data import load_list_response
 
     path = tmp_path / "employees.json"
     import json

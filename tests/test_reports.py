@@ -11,12 +11,13 @@ import yaml
 
 from hrsync.config import parse_config
 from hrsync.engine import RunOptions
-from hrsync.host import make_host
 from hrsync.mailbox import SmtpCapture
+from hrsync.registry import load_plugins
 from hrsync.report import render_html, render_text
 from hrsync.runner import sync
-from hrsync_plugins.personio.sandbox import make_employee
-from tests.conftest import HRSYNC, connection_dict, run_cli
+from hrsync.runreport import PersonLine, RunReport
+from hrsync_plugins.personio.sandbox_data import make_employee
+from tests.helpers import HRSYNC, connection_dict, run_cli
 
 SMTP_PASSWORD = "smtp-pass-never-shown"
 
@@ -57,7 +58,7 @@ def config(tmp_path, personio, scim, smtp=None, **overrides):
         host_section["smtp"] = smtp
     overrides.setdefault("report", {"recipients": ["hr@example.com", "it@example.com"]})
     conn = connection_dict(personio, scim, **overrides)
-    host = make_host()
+    host = load_plugins()
     return parse_config({"host": host_section, "connections": {"acme": conn}}, host,
                         path=tmp_path / "hosts.yaml"), host
 
@@ -157,11 +158,9 @@ def test_outbox_fallback_and_send_policy(tmp_path, personio, scim, secrets_env):
 
 
 def test_long_lists_are_capped_with_a_pointer():
-    actions = [{"action": "create", "person": f"P{i}", "email": f"p{i}@x.com", "changes": {}, "reason": "",
-                "notes": [], "link": "", "outcome": "applied", "message": "", "invited": False,
-                "source_id": str(i), "sink_id": None} for i in range(120)]
-    report = {"run_id": 7, "connection": "acme", "source": "personio", "sink": "winningtemp", "status": "ok",
-              "counts": {"created": 120}, "warnings": [], "stopped": "", "actions": actions}
+    actions = [PersonLine("create", f"P{i}", str(i), f"p{i}@x.com", outcome="applied") for i in range(120)]
+    report = RunReport("acme", run_id=7, source="Personio", sink="Winningtemp", counts={"created": 120},
+                       actions=actions)
     text = render_text(report)
     assert "… and 70 more (see `hrsync report 7`)" in text and "P49" in text and "P50 " not in text
     assert "hrsync report 7" in render_html(report)
@@ -184,9 +183,8 @@ def test_report_command_formats(tmp_path, hosts_file, personio, scim):
 
 
 def test_times_are_shown_in_the_host_time_zone():
-    report = {"run_id": 3, "connection": "acme", "source": "Personio", "sink": "Winningtemp", "status": "ok",
-              "counts": {}, "warnings": [], "stopped": "", "actions": [], "timezone": "Europe/Berlin",
-              "started_at": "2026-11-25T01:00:00+00:00", "ended_at": "2026-11-25T01:02:00+00:00"}
+    report = RunReport("acme", run_id=3, source="Personio", sink="Winningtemp", timezone="Europe/Berlin",
+                       started_at="2026-11-25T01:00:00+00:00", ended_at="2026-11-25T01:02:00+00:00")
     assert "Started 2026-11-25 02:00 CET, ended 2026-11-25 02:02 CET" in render_text(report)
 
 
@@ -203,3 +201,16 @@ def test_check_probes_the_smtp_login_without_sending(tmp_path, personio, scim, s
     assert good.returncode == 0 and f"host: smtp 127.0.0.1:{smtp.port}: ok" in good.stdout
     assert bad.returncode == 2 and "host: smtp: FAILED" in bad.stdout and "host.smtp.password" in bad.stdout
     assert smtp.messages == [] and SMTP_PASSWORD not in good.stdout + bad.stdout
+
+
+def test_stored_reports_round_trip_and_reports_of_version_0_1_still_load():
+    report = RunReport("acme", run_id=4, status="partial", counts={"created": 1, "failed": 1}, actions=[
+        PersonLine("create", "Ann", "1", "ann@example.com", changes={"first_name": {"old": None, "new": "Ann"}},
+                   outcome="applied", matched=True),
+        PersonLine("update", "Bo", "2", "bo@example.com", outcome="failed", message="refused")])
+    assert RunReport.from_dict(report.to_dict()) == report
+    assert [a.person for a in report.attention] == ["Bo"] and report.exit_code == 1
+    old = {"connection": "acme", "status": "ok", "counts": {"created": 1}, "actions": [
+        {"action": "update", "person": "Cy", "link": "linked", "changes": {}, "outcome": "applied"}]}
+    (line,) = RunReport.from_dict(old).actions
+    assert line.matched and RunReport.from_dict(old).counts["updated"] == 0

@@ -11,7 +11,7 @@ from urllib3 import HTTPResponse
 
 from hrsync.engine import RunOptions, run_connection
 from hrsync.report import render_text
-from hrsync_plugins.personio.sandbox import generate_employees, make_employee
+from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
 from hrsync_plugins.winningtemp.client import RateLimitRetry
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN
 
@@ -102,7 +102,7 @@ def test_conflict_on_create_links_the_existing_user(e2e_config, personio, scim):
     small_company(personio, anna())
     loaded = e2e_config()
     sync(loaded)  # history exists now: the next new person is created without listing
-    scim.seed([{"userName": "BO.EK@example.com", "name": {"givenName": "Bo", "familyName": "Old"},
+    scim.seed_users([{"userName": "BO.EK@example.com", "name": {"givenName": "Bo", "familyName": "Old"},
                 "emails": [{"value": "bo.ek@example.com", "type": "work", "primary": True}]}])
     personio.add(**bo())
     result = sync(loaded)
@@ -111,9 +111,9 @@ def test_conflict_on_create_links_the_existing_user(e2e_config, personio, scim):
     assert any(r["method"] == "GET" and "filter" in r["query"] for r in scim.requests)
     assert len(scim.users()) == 2
     (action,) = result.plan.of("update")
-    assert action.link == "linked" and action.changes["last_name"] == ("Old", "Ek")
+    assert action.matched and action.changes["last_name"] == ("Old", "Ek")
     scim.clear_log()
-    assert sync(loaded).plan.counts()["unchanged"] == 2 and scim.writes() == []
+    assert sync(loaded).plan.counts()["unchanged"] == 2 and scim.write_requests() == []
 
 
 def test_initial_sync_into_300_existing_users_makes_no_duplicates_and_one_list_pass(e2e_config, personio, scim):
@@ -124,7 +124,7 @@ def test_initial_sync_into_300_existing_users_makes_no_duplicates_and_one_list_p
         email = e["email"]["value"].strip()
         existing.append({"userName": email.upper() if e["id"]["value"] % 2 else email,
                          "emails": [{"value": email, "type": "work", "primary": True}]})
-    scim.seed(existing)
+    scim.seed_users(existing)
     result = sync(e2e_config(sink={"page_size": 100}))
     assert result.status == "ok", result.message
     assert len(scim.users()) == 320
@@ -185,7 +185,7 @@ def test_extension_off_sends_core_fields_and_warns_once(e2e_config, personio, sc
 
 def test_keep_inactive_never_reactivates_a_user_paused_in_winningtemp(e2e_config, personio, scim):
     small_company(personio, anna())
-    scim.seed([{"userName": "anna.berg@example.com", "active": False,
+    scim.seed_users([{"userName": "anna.berg@example.com", "active": False,
                 "emails": [{"value": "anna.berg@example.com", "type": "work", "primary": True}]}])
     result = sync(e2e_config())
     assert scim.by_user_name("anna.berg@example.com")["active"] is False
@@ -210,7 +210,7 @@ def test_invitations_travel_in_the_extension_and_are_counted(e2e_config, personi
     posts = [r["body"] for r in scim.requests if r["method"] == "POST"]
     assert all(body[URN]["sendInvitation"] is True for body in posts)
     assert result.plan.counts()["invited"] == 2
-    assert "Winningtemp was asked to invite 2 new users (invite_new_users)." in render_text(result.to_dict())
+    assert "Winningtemp was asked to invite 2 new users (sink setting invite_new_users)." in render_text(result.report)
 
 
 def test_user_deleted_in_winningtemp_fails_with_a_hint_and_full_recreates_it(e2e_config, personio, scim):

@@ -2,10 +2,8 @@
 
 scim2-server (an independent SCIM 2.0 implementation) serves ``/v2/Users`` from
 memory, with RFC 7643's schemas plus our extension schema and a static bearer
-token. A thin WSGI wrapper around it adds what tests need and the real service
-sometimes does: a request log (method, path, query, status, JSON body), bursts of
-429/503 (optionally with ``Retry-After`` or ``X-RateLimit-Reset``), slow answers, and
-a switch to answer PATCH with ``200`` and the user instead of ``204``.
+token, behind :class:`~.sandbox_wsgi.RecordingApp` (request log, fault switches, admin
+API). :class:`ScimSandbox` is also the sink harness's view of it (:class:`hrsync.SinkSandbox`).
 
     with ScimSandbox() as scim:
         scim.url, scim.token, scim.users()
@@ -13,22 +11,23 @@ a switch to answer PATCH with ``200`` and the user instead of ``204``.
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 import threading
-import time
-from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import requests
 
-from hrsync import Sandbox
+from hrsync import LoopbackServer, SinkSandbox, Write
+
+from .sandbox_wsgi import RecordingApp, ScimFaults
+from .sink import CORE_PATHS, EXTENSION_FIELDS
 
 DEFAULT_URN = "urn:ietf:params:scim:schemas:extension:winningtemp:2.0:User"
 EXTENSION_ATTRIBUTES = ["gender", "birthDate", "hireDate", "terminationDate", "sendInvitation"]
+_PATH_TO_FIELD = {**{path: name for name, path in CORE_PATHS.items()}, "userName": "email",
+                  'emails[type eq "work"].value': "email"}
 
 
 def _attribute(name: str) -> dict[str, Any]:
@@ -37,29 +36,19 @@ def _attribute(name: str) -> dict[str, Any]:
             "uniqueness": "none", "description": name}
 
 
-@dataclass
-class ScimFaults:
-    throttle_next: int = 0  # answer the next N requests with `throttle_status`
-    throttle_status: int = 429
-    retry_after: str | None = None  # Retry-After header value on those answers
-    rate_limit_reset: str | None = None  # X-RateLimit-Reset header value
-    slow_seconds: float = 0.0
-    patch_returns_body: bool = False  # answer PATCH 200 + user instead of 204
-    fail_emails: frozenset[str] = frozenset()  # POST/PATCH for these userNames → 400
-
-
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format, *args) -> None:
         pass
 
 
-class ScimSandbox(Sandbox):
+class ScimSandbox(LoopbackServer, SinkSandbox):
     """scim2-server with Winningtemp's extension, on loopback. A context manager."""
 
     name = "winningtemp"
     kind = "sink"
 
     def __init__(self, *, token: str | None = None, urn: str = DEFAULT_URN, port: int = 0) -> None:
+        super().__init__(port=port)
         try:
             from scim2_models import ResourceType, Schema, ScimProvider
             from scim2_server.memory import InMemoryStorage
@@ -89,10 +78,9 @@ class ScimSandbox(Sandbox):
         provider = ScimProvider.from_discovery([*load_default_schemas().values(), extension],
                                                resource_types.values(), config=config)
         self.storage = InMemoryStorage()
-        self.app = BearerTokenApplication(self.storage, provider, service=ScimService(
-            provider, secret=secrets.token_urlsafe(16)), bearer_tokens=[self.token])
-        self._port = port
-        self._server = None
+        self.app = RecordingApp(BearerTokenApplication(self.storage, provider, service=ScimService(
+            provider, secret=secrets.token_urlsafe(16)), bearer_tokens=[self.token]), self)
+        self._seen = 0
 
     @classmethod
     def create(cls, **_: Any) -> ScimSandbox:
@@ -104,115 +92,22 @@ class ScimSandbox(Sandbox):
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.url}
 
-    # -- the wrapper ------------------------------------------------------------------------
-
-    def _wsgi(self, environ, start_response):
-        method = environ["REQUEST_METHOD"]
-        path = environ.get("PATH_INFO", "")
-        query = environ.get("QUERY_STRING", "")
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        environ["wsgi.input"] = io.BytesIO(raw)
-        if path.startswith("/_sandbox/"):
-            return self._admin(method, path, body, start_response)
-        entry = {"method": method, "path": path, "query": query, "body": body, "status": None}
-        with self.lock:
-            self.requests.append(entry)
-            f = self.faults
-            throttle = f.throttle_next > 0
-            if throttle:
-                f.throttle_next -= 1
-            slow = f.slow_seconds
-        if slow:
-            time.sleep(slow)
-        if throttle:
-            headers = [("Content-Type", "application/scim+json")]
-            if f.retry_after is not None:
-                headers.append(("Retry-After", f.retry_after))
-            if f.rate_limit_reset is not None:
-                headers.append(("X-RateLimit-Reset", f.rate_limit_reset))
-            return self._answer(entry, start_response, f.throttle_status, headers, {
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": str(f.throttle_status),
-                "detail": "Too many requests" if f.throttle_status == 429 else "Service unavailable"})
-        user_name = (body or {}).get("userName") if isinstance(body, dict) else None
-        if method in ("POST", "PATCH") and user_name and user_name.lower() in self.faults.fail_emails:
-            return self._answer(entry, start_response, 400, [("Content-Type", "application/scim+json")], {
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
-                "scimType": "invalidValue", "detail": "Rejected by the sandbox's fail_emails switch"})
-        captured: dict[str, Any] = {}
-
-        def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        chunks = b"".join(self.app(environ, capture))
-        status = int(captured["status"].split()[0])
-        if method == "PATCH" and status == 204 and self.faults.patch_returns_body:
-            user_id = path.rstrip("/").split("/")[-1]
-            return self._answer(entry, start_response, 200, [("Content-Type", "application/scim+json")],
-                                self.user(user_id))
-        entry["status"] = status
-        start_response(captured["status"], captured["headers"])
-        return [chunks]
-
-    def _admin(self, method: str, path: str, body: Any, start_response):
-        """The admin API: the request log and the fault switches, for `hrsync sandbox` users."""
-        entry: dict[str, Any] = {}
-        json_type = [("Content-Type", "application/json")]
-        if path == "/_sandbox/requests" and method == "GET":
-            with self.lock:
-                return self._answer(entry, start_response, 200, json_type, list(self.requests))
-        if path == "/_sandbox/requests" and method == "DELETE":
-            self.clear_log()
-            return self._answer(entry, start_response, 200, json_type, {"ok": True})
-        if path == "/_sandbox/faults" and method == "POST" and isinstance(body, dict):
-            unknown = sorted(k for k in body if not hasattr(self.faults, k))
-            if unknown:
-                return self._answer(entry, start_response, 400, json_type, {"error": f"unknown faults {unknown}"})
-            with self.lock:
-                for key, value in body.items():
-                    setattr(self.faults, key, frozenset(v.lower() for v in value) if key == "fail_emails" else value)
-            return self._answer(entry, start_response, 200, json_type, {"ok": True})
-        return self._answer(entry, start_response, 404, json_type, {"error": "unknown admin endpoint"})
-
-    def _answer(self, entry, start_response, status, headers, body):
-        entry["status"] = status
-        payload = json.dumps(body).encode()
-        start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(payload)))])
-        return [payload]
+    def test_settings(self) -> dict[str, Any]:
+        return {"retry_backoff": 0.01}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> ScimSandbox:
+    def make_server(self, port: int):
         from scim2_server.testserver.cli import ThreadingWSGIServer
 
-        self._server = make_server("127.0.0.1", self._port, self._wsgi, server_class=ThreadingWSGIServer,
-                                   handler_class=_QuietHandler)
-        threading.Thread(target=self._server.serve_forever, name="scim-sandbox", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> ScimSandbox:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return make_server("127.0.0.1", port, self.app, server_class=ThreadingWSGIServer,
+                           handler_class=_QuietHandler)
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start the sandbox first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v2"
+        return f"{super().url}/v2"
 
-    # -- inspection and seeding --------------------------------------------------------------
+    # -- SCIM inspection and seeding ------------------------------------------------------------
 
     def users(self) -> list[dict[str, Any]]:
         """Every user, as the server would return them."""
@@ -225,8 +120,8 @@ class ScimSandbox(Sandbox):
     def by_user_name(self, user_name: str) -> dict[str, Any] | None:
         return next((u for u in self.users() if u["userName"].lower() == user_name.lower()), None)
 
-    def seed(self, users: list[dict[str, Any]]) -> None:
-        """Create users through the server's own API (so uniqueness and ids are the server's)."""
+    def seed_users(self, users: list[dict[str, Any]]) -> None:
+        """Create SCIM users through the server's own API (so uniqueness and ids are the server's)."""
         with requests.Session() as session:
             session.headers.update({"Authorization": f"Bearer {self.token}",
                                     "Content-Type": "application/scim+json"})
@@ -236,9 +131,56 @@ class ScimSandbox(Sandbox):
                 response.raise_for_status()
         self.clear_log()
 
-    def writes(self) -> list[dict[str, Any]]:
+    def write_requests(self) -> list[dict[str, Any]]:
+        """The logged requests that write (POST, PATCH, PUT, DELETE), with status and body."""
         return [r for r in self.requests if r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
 
     def clear_log(self) -> None:
         with self.lock:
             self.requests.clear()
+            self._seen = 0
+
+    # -- the sink harness's view (hrsync.SinkSandbox) --------------------------------------------
+
+    def held(self) -> list[dict[str, Any]]:
+        out = []
+        for user in self.users():
+            emails = user.get("emails") or [{}]
+            name = user.get("name") or {}
+            out.append({"email": (emails[0].get("value") or user["userName"]).lower(),
+                        "first_name": name.get("givenName"), "last_name": name.get("familyName"),
+                        "active": user.get("active", True)})
+        return out
+
+    def writes(self) -> list[Write]:
+        out = []
+        for request in self.requests[self._seen:]:
+            if request["status"] in (429, 503):
+                continue  # refused before it reached the service
+            if request["method"] == "POST":
+                out.append(Write("create"))
+            elif request["method"] == "DELETE":
+                out.append(Write("delete"))
+            elif request["method"] == "PATCH":
+                fields = set()
+                for op in request["body"]["Operations"]:
+                    path = op.get("path", "")
+                    urn_attr = path.rsplit(":", 1)[-1]
+                    fields.add(_PATH_TO_FIELD.get(path) or next(
+                        (f for f, a in EXTENSION_FIELDS.items() if a == urn_attr), path))
+                out.append(Write("update", frozenset(fields)))
+        return out
+
+    def clear(self) -> None:
+        self._seen = len(self.requests)
+
+    def seed(self, records: list[dict[str, Any]]) -> None:
+        self.seed_users([{"userName": r["email"], "name": {"givenName": r.get("first_name"),
+                                                           "familyName": r.get("last_name")},
+                          "emails": [{"value": r["email"], "type": "work", "primary": True}]} for r in records])
+
+    def throttle(self, count: int, status: int) -> None:
+        self.faults.throttle_next, self.faults.throttle_status = count, status
+
+    def reject(self, email: str) -> None:
+        self.faults.fail_emails = self.faults.fail_emails | {email.lower()}

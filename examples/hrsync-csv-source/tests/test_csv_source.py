@@ -1,10 +1,11 @@
-"""The CSV source passes hrsync's source contract: the whole suite from one call."""
+"""The CSV source passes hrsync's source contract: a sandbox (a CSV export on disk) and one harness call."""
 
-import contextlib
 import csv
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from hrsync import SourceSandbox
 from hrsync.testing import source_tests
 from hrsync_csv.plugin import CsvSource
 
@@ -18,19 +19,28 @@ COLUMNS = {"Personalnummer": "id", "E-Mail": "email", "Vorname": "first_name", "
            "Eintritt": "hire_date", "Status": "status"}
 
 
-@contextlib.contextmanager
-def csv_export():
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "export.csv"
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+class CsvExportSandbox(SourceSandbox):
+    """The CSV source's "service": an export file in a temporary folder, as HR's Excel writes it."""
+
+    name = "csv"
+
+    def start(self) -> "CsvExportSandbox":
+        self._folder = tempfile.TemporaryDirectory()
+        self.path = Path(self._folder.name) / "export.csv"
+        with self.path.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(ROWS[0]), delimiter=";")
             writer.writeheader()
             writer.writerows(ROWS)
-        yield path
+        return self
+
+    def stop(self) -> None:
+        self._folder.cleanup()
+
+    def settings(self) -> dict[str, Any]:
+        return {"path": str(self.path), "delimiter": ";", "columns": COLUMNS, "date_format": "%d.%m.%Y"}
+
+    def bad_settings(self) -> dict[str, Any]:
+        return {"path": str(self.path) + ".missing"}
 
 
-TestCsvSourceContract = source_tests(
-    CsvSource, sandbox=csv_export,
-    settings=lambda path: {"path": str(path), "delimiter": ";", "columns": COLUMNS, "date_format": "%d.%m.%Y"},
-    bad_settings=lambda path: {"path": str(path) + ".missing"},
-)
+TestCsvSourceContract = source_tests(CsvSource, sandbox=CsvExportSandbox)

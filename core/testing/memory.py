@@ -1,10 +1,12 @@
-"""In-memory reference plugins: a source and a sink that follow the plugin contract with no network.
+"""In-memory reference connectors: a source and a sink that follow the contract with no network.
 
-They back the engine's tests and the plugin harness's own meta-tests, and show a plugin
-author the smallest complete source and sink. :class:`MemoryWorld` holds the data
-(``people`` read by the source, ``users`` held by the sink) and records every sink
-call, so a test can assert "zero writes". The world is passed in the settings
-(``world:``), which is why these plugins are registered by tests, not by entry points.
+They back the engine's tests, the sink harness (its reference source) and the harness's
+own meta-tests, and show a plugin author the smallest complete source and sink.
+:class:`MemoryWorld` holds the data (``people`` read by the source, ``users`` held by
+the sink) and records every sink call, so a test can assert "zero writes". The world
+is passed in the settings (``world:``), which is why these connectors are registered
+by tests (:func:`memory_plugin`), never by entry points. :class:`MemorySinkSandbox` is
+the memory sink's sandbox for :func:`hrsync.testing.sink_tests`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
-from . import hookimpl
-from .connectors import Sink, SinkPerson, Source
-from .errors import ConflictError, RecordError, RetriableError, SourceError
-from .fields import standard_field
+from .. import hookimpl
+from ..connectors import Sink, SinkPerson, Source
+from ..errors import ConflictError, RecordError, RetriableError, SourceError
+from ..fields import standard_field
+from ..sandbox import SinkSandbox, Write
 
 
 class MemoryWorld:
@@ -170,3 +173,42 @@ def _register_sinks(register):
 def memory_plugin() -> types.SimpleNamespace:
     """A plugin object registering the memory source and sink, for ``make_host(plugins=[("memory", ...)])``."""
     return types.SimpleNamespace(register_sources=_register_sources, register_sinks=_register_sinks)
+
+
+class MemorySinkSandbox(SinkSandbox):
+    """The memory sink's service: a :class:`MemoryWorld`, observed from its side."""
+
+    name = "memory"
+
+    def __init__(self, **settings: Any) -> None:
+        self.world = MemoryWorld()
+        self.extra = settings
+        self._seen = 0
+
+    def settings(self) -> dict[str, Any]:
+        return {"world": self.world, **self.extra}
+
+    def held(self) -> list[dict[str, Any]]:
+        return [dict(u) for u in self.world.users.values()]
+
+    def writes(self) -> list[Write]:
+        out = []
+        for kind, detail in self.world.calls[self._seen:]:
+            if kind == "update":
+                out.append(Write("update", frozenset(detail[1])))
+            elif kind in ("create", "deactivate"):
+                out.append(Write(kind))
+        return out
+
+    def clear(self) -> None:
+        self._seen = len(self.world.calls)
+
+    def seed(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self.world.users[self.world.new_id()] = {k: v for k, v in record.items() if k != "id"}
+
+    def throttle(self, count: int, status: int) -> None:
+        self.world.busy_next = count
+
+    def reject(self, email: str) -> None:
+        self.world.fail_emails.add(email.lower())

@@ -1,0 +1,52 @@
+"""What every ``hrsync`` command shares: logging set-up, user-facing errors, loading hosts.yaml.
+
+User-facing errors (:class:`~hrsync.errors.HrsyncError`) print as one clear line (secrets
+redacted) and exit with the error's code (2 unless it says otherwise); ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from .config import Config, config_path, load_config
+from .errors import HrsyncError
+from .registry import Plugins
+from .secrets import REDACTOR
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACTOR.filter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiosmtpd (the sandbox's SMTP capture) logs every SMTP command at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING if level.upper() != "DEBUG" else logging.DEBUG)
+
+
+def user_errors(fn):
+    """Print HrsyncError as a clear message (traceback only with --debug) and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except HrsyncError as exc:
+            if ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {REDACTOR.redact(str(exc))}", err=True)
+            ctx.exit(getattr(exc, "exit_code", 2))
+
+    return wrapper
+
+
+def load_for(ctx: click.Context, plugins: Plugins) -> Config:
+    """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated."""
+    return load_config(config_path(ctx.obj["config"]), plugins)

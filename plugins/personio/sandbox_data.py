@@ -1,0 +1,141 @@
+"""Personio-shaped data for the sandbox: attribute objects, generated companies, list responses.
+
+Employees are held as Personio sends them: ``{key: {"label", "value", "type", "universal_id"}}``,
+with the birthday under a ``dynamic_<n>`` key whose ``universal_id`` is ``date_of_birth``.
+:func:`generate_employees` makes a deterministic company with the edge cases real data has.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import random
+import unicodedata
+from typing import Any
+
+BIRTHDAY_KEY = "dynamic_1146702"
+LABELS = {
+    "id": "ID", "first_name": "First name", "last_name": "Last name", "preferred_name": "Name (preferred)",
+    "email": "Email", "gender": "Gender", "status": "Status", "position": "Position",
+    "supervisor": "Supervisor", "employment_type": "Employment type", "hire_date": "Hire date",
+    "termination_date": "Termination date", "created_at": "created_at", "last_modified_at": "Last modified",
+    "office": "Office", "department": "Department", "team": "Team", BIRTHDAY_KEY: "Date of birth",
+}
+TYPES = {"id": "integer", "hire_date": "date", "termination_date": "date", "created_at": "date",
+         "last_modified_at": "date", BIRTHDAY_KEY: "date"}
+UNIVERSAL = {BIRTHDAY_KEY: "date_of_birth"}
+NESTED = {"office": "Office", "department": "Department", "team": "Team"}
+
+
+def attribute(key: str, value: Any) -> dict[str, Any]:
+    """One attribute object as Personio sends it."""
+    if key in NESTED and isinstance(value, str):
+        value = {"type": NESTED[key], "attributes": {"id": _stable_id(value), "name": value}}
+    return {"label": LABELS.get(key, key), "value": value, "type": TYPES.get(key, "standard"),
+            "universal_id": UNIVERSAL.get(key, key if not key.startswith("dynamic_") else None)}
+
+
+def _stable_id(name: str) -> int:
+    return 100000 + sum(ord(c) * (i + 1) for i, c in enumerate(name)) % 900000
+
+
+def make_employee(**values: Any) -> dict[str, dict[str, Any]]:
+    """An employee's attribute objects from plain values; ``birthday`` goes to the dynamic key."""
+    if "birthday" in values:
+        values[BIRTHDAY_KEY] = values.pop("birthday")
+    return {key: attribute(key, value) for key, value in values.items()}
+
+
+FIRST = ["Anna", "Åsa", "Björn", "Zoë", "José", "Łukasz", "Chloé", "Jürgen", "Søren", "Aino", "Małgorzata",
+         "Oğuz", "Nils", "Sofia", "Lars", "Émile", "Ingrid", "Mateo", "Yuki", "Fatima", "Henrik", "Leonie",
+         "Paul", "Noor", "Olga", "Tomás", "Katarzyna", "Mika", "Elin", "Jonas"]
+LAST = ["Berg", "Öberg", "Müller", "Nowak", "García", "Lindqvist", "Dubois", "Østergaard", "Virtanen",
+        "Yılmaz", "Schmidt", "Andersson", "Kowalski", "Rossi", "Sato", "Haddad", "Johansson", "Fischer",
+        "Novák", "Eriksson", "Nieminen", "Åkesson", "Weiß", "O'Brien", "van der Berg", "Karlsson"]
+OFFICES = ["Stockholm", "Munich", "Madrid", "Berlin", "Malmö"]
+DEPARTMENTS = ["Engineering", "Sales", "Customer Support", "People", "Finance", "Marketing"]
+POSITIONS = ["Engineer", "Account Executive", "Support Specialist", "HR Partner", "Controller", "Designer"]
+OFFSETS = ["+01:00", "+0100", "+02:00", "+00:53", "+00:00"]
+
+
+def _ascii(text: str) -> str:
+    text = text.replace("ß", "ss").replace("ł", "l").replace("Ł", "L").replace("ø", "o").replace("ı", "i")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum() and c.isascii()).lower()
+
+
+def generate_employees(count: int, seed: int = 1, *, today: dt.date | None = None,
+                       duplicate_emails: int = 0, domain: str = "example.com") -> list[dict[str, Any]]:
+    """A deterministic company of ``count`` people with the edge cases real data has.
+
+    Non-ASCII names, every status, future hires, past terminations, missing birthdays,
+    mixed-case e-mails, dates with ``+01:00``/``+0100``/``+00:53`` offsets, and
+    ``duplicate_emails`` pairs sharing one address.
+    """
+    rng = random.Random(seed)
+    today = today or dt.date.today()
+    people = []
+    used: set[str] = set()
+    for i in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        local = f"{_ascii(first)}.{_ascii(last)}"
+        while local in used:
+            local = f"{_ascii(first)}.{_ascii(last)}{rng.randint(2, 9999)}"
+        used.add(local)
+        email = f"{local}@{domain}"
+        if i % 7 == 3:
+            email = email.title()  # mixed case, as HR types it
+        roll = rng.random()
+        hire = today - dt.timedelta(days=rng.randint(30, 4000))
+        termination = None
+        status = "active"
+        if roll < 0.06:
+            status, hire = "onboarding", today + dt.timedelta(days=rng.randint(1, 60))
+        elif roll < 0.10:
+            status = "leave"
+        elif roll < 0.16:
+            status = "inactive"
+            termination = today - dt.timedelta(days=rng.randint(1, 400))
+        offset = rng.choice(OFFSETS)
+        birthday = None if rng.random() < 0.1 else (
+            dt.date(1960, 1, 1) + dt.timedelta(days=rng.randint(0, 15000))).isoformat()
+        people.append(make_employee(
+            id=1000 + i,
+            first_name=first,
+            last_name=last,
+            preferred_name=f"{first} {last}",
+            email=email,
+            gender=rng.choice(["male", "female", "diverse", ""]),
+            status=status,
+            position=rng.choice(POSITIONS),
+            employment_type="external" if rng.random() < 0.05 else "internal",
+            hire_date=f"{hire.isoformat()}T00:00:00{offset}",
+            termination_date=None if termination is None else f"{termination.isoformat()}T00:00:00{offset}",
+            created_at=f"{(hire - dt.timedelta(days=20)).isoformat()}T09:49:03+02:00",
+            last_modified_at=f"{today.isoformat()}T03:00:00+01:00",
+            office=rng.choice(OFFICES),
+            department=rng.choice(DEPARTMENTS),
+            team=f"Team {rng.randint(1, 12)}",
+            birthday=birthday,
+        ))
+    for k in range(min(duplicate_emails, count // 2)):
+        people[2 * k + 1]["email"] = copy.deepcopy(people[2 * k]["email"])
+    return people
+
+
+def load_list_response(path) -> list[dict[str, Any]]:
+    """Employees from a file holding what ``GET /v1/company/employees`` returns."""
+    with open(path, encoding="utf-8") as fh:
+        body = json.load(fh)
+    return [item["attributes"] for item in body["data"]]
+
+
+def list_response(employees: list[dict[str, Any]], offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+    limit = limit or len(employees) or 1
+    return {
+        "success": True,
+        "metadata": {"total_elements": len(employees), "current_page": offset // limit,
+                     "total_pages": max(1, -(-len(employees) // limit))},
+        "offset": offset, "limit": limit,
+        "data": [{"type": "Employee", "attributes": e} for e in employees[offset:offset + limit]],
+    }

@@ -1,0 +1,201 @@
+"""The Personio sandbox's HTTP side: Personio's API v1 as documented, and the admin API.
+
+``POST /v1/auth`` (JSON or form) issuing reusable tokens; ``GET /v1/company/employees``
+with ``limit`` 1–100 (50 without paging, 400 beyond), row offsets and Personio's exact
+envelope; ``/v1/company/employees/{id}``; ``/v1/company/employees/attributes``; 401
+without a token, 403 with a bad one, in Personio's error envelope (some messages in
+German); 429 **without** headers. The admin API under ``/_sandbox/`` follows hrsync's
+sandbox convention (:func:`hrsync.admin_answer`) plus ``/_sandbox/employees``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from hrsync import admin_answer
+
+from .sandbox_data import list_response
+
+if TYPE_CHECKING:
+    from .sandbox import PersonioSandbox
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"success": False, "error": {"code": code, "message": message}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    sandbox: PersonioSandbox
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args) -> None:  # quiet: the request log is the record
+        pass
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        url = urlsplit(self.path)
+        if url.path.startswith("/_sandbox/"):
+            return  # the admin API is not part of the service: it stays out of the request log
+        with self.sandbox.lock:
+            self.sandbox.requests.append({"method": self.command, "path": url.path, "query": url.query,
+                                          "status": status, "app_id": self.headers.get("X-Personio-App-ID")})
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        return json.loads(raw or b"null")
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        if url.path.startswith("/_sandbox/"):
+            return self._admin("POST", url)
+        if url.path == "/v1/auth":
+            return self._auth()
+        self._reply(404, _error(404, "Not found"))
+
+    def do_PUT(self) -> None:
+        self._admin("PUT", urlsplit(self.path))
+
+    def do_PATCH(self) -> None:
+        self._admin("PATCH", urlsplit(self.path))
+
+    def do_DELETE(self) -> None:
+        self._admin("DELETE", urlsplit(self.path))
+
+    def _auth(self) -> None:
+        sb = self.sandbox
+        if sb.rate_limit and not sb.auth_limits.allow():
+            return self._reply(429, _error(429, "Too many requests"))
+        try:
+            body = self._body() or {}
+        except ValueError:
+            return self._reply(400, _error(400, "Invalid JSON"))
+        if body.get("client_id") != sb.client_id or body.get("client_secret") != sb.client_secret:
+            return self._reply(403, _error(0, "Wrong credentials"))
+        token = "papi-" + secrets.token_urlsafe(32)
+        with sb.lock:
+            sb.tokens.add(token)
+        self._reply(200, {"success": True, "data": {"token": token, "expires_in": 86400,
+                                                     "scope": "employees:read"}},
+                    headers={"authorization": f"Bearer {token}"})
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path.startswith("/_sandbox/"):
+            return self._admin("GET", url)
+        sb = self.sandbox
+        auth = self.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer "):
+            return self._reply(401, _error(401, "Das Token fehlt. / The token is missing."))
+        if auth.removeprefix("Bearer ") not in sb.tokens:
+            return self._reply(403, _error(0, "Der Token ist ungültig. / The token is invalid."))
+        if not url.path.startswith("/v1/company/employees"):
+            return self._reply(404, _error(404, "Not found"))
+        with sb.lock:
+            sb.employee_requests += 1
+            count = sb.employee_requests
+            f = sb.faults
+            if f.revoke_after is not None and count > f.revoke_after:
+                sb.tokens.clear()
+                f.revoke_after = None
+                return self._reply(401, _error(401, "Token expired"))
+            if f.throttle_next > 0:
+                f.throttle_next -= 1
+                return self._reply(429, _error(429, "Too many requests"))
+            if sb.rate_limit and not sb.limits.allow():
+                return self._reply(429, _error(429, "Too many requests"))
+            fail = f.error_rate and sb._rng.random() < f.error_rate
+            slow = f.slow_seconds
+            if f.slow_next:
+                f.slow_next -= 1
+                if f.slow_next == 0:
+                    f.slow_seconds = 0.0
+        gate = sb.faults.gate
+        if gate is not None:
+            gate.wait(timeout=120)
+        if slow:
+            time.sleep(slow)
+        if fail:
+            return self._reply(503, _error(503, "Service temporarily unavailable"))
+        if url.path == "/v1/company/employees/attributes":
+            return self._reply(200, {"success": True, "data": sb.attribute_list()})
+        if url.path == "/v1/company/employees":
+            return self._list(parse_qs(url.query))
+        tail = url.path.removeprefix("/v1/company/employees/")
+        if tail.isdigit():
+            employee = sb.find(int(tail))
+            if employee is None:
+                return self._reply(404, _error(404, "Employee not found"))
+            return self._reply(200, {"success": True, "data": {"type": "Employee",
+                                                                "attributes": sb.visible(employee)}})
+        return self._reply(404, _error(404, "Not found"))
+
+    def _list(self, query: dict[str, list[str]]) -> None:
+        sb = self.sandbox
+        try:
+            limit = int(query.get("limit", ["50"])[0])
+            offset = int(query.get("offset", ["0"])[0])
+        except ValueError:
+            return self._reply(400, _error(400, "limit and offset must be integers"))
+        if not 1 <= limit <= 100:
+            return self._reply(400, _error(400, "The limit must be between 1 and 100."))
+        if offset < 0:
+            return self._reply(400, _error(400, "The offset must be 0 or more."))
+        with sb.lock:
+            if offset in sb.faults.fail_offsets_once:
+                sb.faults.fail_offsets_once.discard(offset)
+                return self._reply(500, _error(500, "Internal server error"))
+            employees = [sb.visible(e) for e in sb.employees]
+            body = list_response(employees, offset, limit)
+            if offset == 0:
+                sb._shifting = bool(sb.faults.shift_total_by and sb.faults.shift_total_reads > 0)
+                if sb._shifting:
+                    sb.faults.shift_total_reads -= 1
+            elif sb._shifting:
+                body["metadata"]["total_elements"] += sb.faults.shift_total_by
+        self._reply(200, body)
+
+    # -- admin API ----------------------------------------------------------------------
+
+    def _admin(self, method: str, url) -> None:
+        sb = self.sandbox
+        try:
+            body = self._body() if method in ("POST", "PUT", "PATCH") else None
+        except ValueError:
+            return self._reply(400, {"error": "invalid JSON"})
+        common = admin_answer(sb, method, url.path, body)
+        if common is not None:
+            return self._reply(*common)
+        parts = url.path.strip("/").split("/")[1:]
+        if parts == ["employees"] and method == "GET":
+            return self._reply(200, list_response(sb.employees))
+        if parts == ["employees"] and method == "PUT":
+            with sb.lock:
+                sb.employees = [item["attributes"] for item in body["data"]]
+            return self._reply(200, {"count": len(sb.employees)})
+        if parts == ["employees"] and method == "POST":
+            return self._reply(201, sb.add(**body))
+        if len(parts) == 2 and parts[0] == "employees" and parts[1].isdigit():
+            employee_id = int(parts[1])
+            if sb.find(employee_id) is None:
+                return self._reply(404, {"error": f"no employee {employee_id}"})
+            if method == "PATCH":
+                return self._reply(200, sb.change(employee_id, **body))
+            if method == "DELETE":
+                sb.remove(employee_id)
+                return self._reply(204, None)
+        self._reply(404, {"error": "unknown admin endpoint"})

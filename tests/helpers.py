@@ -1,0 +1,28 @@
+"""Helpers the tests share (imported by test modules; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HRSYNC = str(Path(sys.executable).with_name("hrsync"))
+
+
+def connection_dict(personio, scim, **overrides) -> dict:
+    """A connection from the Personio sandbox to the SCIM sandbox, secrets from the environment."""
+    source = {"plugin": "personio", "client_id": "${PERSONIO_CLIENT_ID}",
+              "client_secret": "${PERSONIO_CLIENT_SECRET}", "base_url": personio.url, "retry_backoff": 0.01,
+              **overrides.pop("source", {})}
+    sink = {"plugin": "winningtemp", "token": "${WINNINGTEMP_TOKEN}", "base_url": scim.url, "retry_backoff": 0.01,
+            **overrides.pop("sink", {})}
+    return {"source": source, "sink": sink, **overrides}
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
+    """Run the installed `hrsync` command; return the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([HRSYNC, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=timeout)
