@@ -16,8 +16,9 @@ from pathlib import Path
 
 from hrsync.config import parse_config
 from hrsync.engine import RunOptions, run_connection
-from hrsync.host import make_host
-from hrsync_plugins.personio.sandbox import PersonioSandbox, generate_employees
+from hrsync.registry import load_plugins
+from hrsync_plugins.personio.sandbox import PersonioSandbox
+from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 
 
@@ -30,17 +31,17 @@ def main() -> None:
             ScimSandbox() as scim:
         os.environ.update(BENCH_PID=personio.client_id, BENCH_PSECRET=personio.client_secret,
                           BENCH_TOKEN=scim.token)
-        host = make_host()
+        plugins = load_plugins()
         data = {"host": {"state": "state.db"}, "connections": {"bench": {
             "source": {"plugin": "personio", "client_id": "${BENCH_PID}", "client_secret": "${BENCH_PSECRET}",
                        "base_url": personio.url, "max_requests_per_second": 0},
             "sink": {"plugin": "winningtemp", "token": "${BENCH_TOKEN}", "base_url": scim.url}}}}
-        cfg = parse_config(data, host, path=folder / "hosts.yaml")
+        config = parse_config(data, plugins, path=folder / "hosts.yaml")
         for label in ("first sync (creates)", "second sync (no changes)"):
             started = time.perf_counter()
-            result = run_connection(cfg, "bench", host, RunOptions())
+            result = run_connection(config, "bench", plugins, RunOptions())
             elapsed = time.perf_counter() - started
-            counts = {k: v for k, v in result.plan.counts().items() if v}
+            counts = {k: v for k, v in result.report.counts.items() if v}
             print(f"{label:26} {elapsed:7.2f} s  {args.people / elapsed:8.0f} people/s  {counts}")
 
 

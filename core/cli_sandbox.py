@@ -76,8 +76,11 @@ def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config,
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated people.")
 @click.option("--folder", type=click.Path(file_okay=False),
               help="Where to keep config, state and mail (default: a new temporary folder).")
+@click.option("--source", "source_name", help="Source sandbox to use (needed when several are installed).")
+@click.option("--sink", "sink_name", help="Sink sandbox to use (needed when several are installed).")
 @click.pass_context
 @user_errors
-def demo(ctx, employees, seed, folder) -> None:
+def demo(ctx, employees, seed, folder, source_name, sink_name) -> None:
     """A full end-to-end run on local sandboxes: no account needed."""
-    ctx.exit(run_demo(load_plugins(), employees=employees, seed=seed, folder=folder))
+    ctx.exit(run_demo(load_plugins(), employees=employees, seed=seed, folder=folder, source=source_name,
+                      sink=sink_name))

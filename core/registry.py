@@ -170,6 +170,7 @@ def load_plugins(
         # A hookimpl whose name matches no hookspec (a typo) would otherwise be ignored silently.
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"Plugin {exc.plugin_name!r} implements a hook hrsync does not have: {exc}. "
-                          "Check the function names against docs/plugins.md.", plugin=exc.plugin_name) from None
+        name = pm.get_name(exc.plugin)
+        raise PluginError(f"Plugin {name!r} implements a hook hrsync does not have: {exc}. "
+                          "Check the function names against docs/plugins.md.", plugin=name) from None
     return Plugins(pm, infos)

@@ -157,3 +157,25 @@ def test_hook_register_sinks():
             register(Tiny)
 
     assert load_plugins(entry_points=False, plugins=[("tiny", Plugin)]).sink_class("tiny") is Tiny
+
+
+def test_a_misspelt_hook_is_refused_not_ignored():
+    from hrsync import hookimpl
+
+    class Typo:
+        @staticmethod
+        @hookimpl
+        def register_source(register):  # the hook is register_sources
+            raise AssertionError("never called")
+
+    with pytest.raises(PluginError, match="'typo' implements a hook hrsync does not have") as info:
+        load_plugins(entry_points=False, plugins=[("typo", Typo)])
+    assert info.value.plugin == "typo" and "register_source" in str(info.value)
+
+
+def test_auth_errors_say_which_side_refused():
+    from hrsync import AuthError, RunError, SinkAuthError, SinkError, SourceAuthError, SourceError
+
+    assert issubclass(SourceAuthError, AuthError) and issubclass(SourceAuthError, SourceError)
+    assert issubclass(SinkAuthError, AuthError) and issubclass(SinkAuthError, SinkError)
+    assert not issubclass(SinkAuthError, SourceError) and issubclass(AuthError, RunError)

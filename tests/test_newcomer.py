@@ -7,6 +7,8 @@ import re
 import signal
 import subprocess
 
+import pytest
+
 from hrsync.registry import load_plugins
 from hrsync_plugins.personio.sandbox_data import generate_employees, list_response
 from tests.helpers import HRSYNC, run_cli
@@ -64,3 +66,25 @@ def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_pa
 def test_sandbox_help_lists_the_source_data_option():
     result = run_cli("sandbox", "--help")
     assert "--personio-data" in result.stdout and "--employees" in result.stdout
+
+
+def test_sandbox_choice_is_required_when_two_of_a_kind_are_installed():
+    from hrsync import PluginError, SourceSandbox, hookimpl
+    from hrsync.sandbox_setup import pick
+
+    class OtherSandbox(SourceSandbox):
+        name = "other"
+
+    class Other:
+        @staticmethod
+        @hookimpl
+        def register_sandboxes(register):
+            register(OtherSandbox)
+
+    plugins = load_plugins(plugins=[("other", Other)])
+    with pytest.raises(PluginError, match="Several source sandboxes are installed .*choose one with --source"):
+        pick(plugins, "source", None)
+    assert pick(plugins, "source", "other") is OtherSandbox
+    assert pick(plugins, "sink", None).name == "winningtemp"  # the only one: no choice needed
+    result = run_cli("demo", "--source", "nowhere")
+    assert result.returncode == 2 and "No source sandbox named 'nowhere'" in result.stderr

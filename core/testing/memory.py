@@ -171,7 +171,7 @@ def _register_sinks(register):
 
 
 def memory_plugin() -> types.SimpleNamespace:
-    """A plugin object registering the memory source and sink, for ``make_host(plugins=[("memory", ...)])``."""
+    """A plugin object registering the memory source and sink, for ``load_plugins(plugins=[("memory", ...)])``."""
     return types.SimpleNamespace(register_sources=_register_sources, register_sinks=_register_sinks)
 
 
