@@ -11,14 +11,20 @@ the only writer of people's state during a run.
 A create refused as a duplicate (:class:`~hrsync.errors.ConflictError`) is resolved by
 one lookup: the user found is linked and brought up to date with
 :meth:`Planner.changes_for`, unless another person of this connection owns it.
+
+Read-back: what the sink answers to a create or update is compared with what was sent.
+A field sent with a value and answered empty was *not kept*: it is reported once per run
+and remembered (:meth:`State.mark_dropped`), so updates stop re-sending it; a later
+create whose answer keeps it lifts the mark.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from .connectors import Sink
+from .connectors import Sink, SinkPerson
 from .digests import Digests
 from .errors import ConflictError, RecordError
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
@@ -30,9 +36,12 @@ log = logging.getLogger("hrsync.applier")
 
 class Applier:
     def __init__(self, *, connection: str, run_id: int, sink: Sink, state: State, planner: Planner,
-                 links: Mapping[str, Link], sensitive: set[str], digests: Digests) -> None:
+                 links: Mapping[str, Link], sensitive: set[str], digests: Digests,
+                 warn: Callable[[str], None]) -> None:
         self.connection, self.run_id, self.sink, self.state = connection, run_id, sink, state
         self.planner, self.links, self.sensitive, self.digests = planner, links, sensitive, digests
+        self.warn = warn
+        self.dropped = state.dropped_fields(connection)
 
     def record_matches(self, plan: Plan, *, listed: bool) -> None:
         """Keep the links of people matched by e-mail whose data already agreed (no write needed).
@@ -57,7 +66,8 @@ class Applier:
                 if action.kind == CREATE:
                     self._create(action)
                 elif action.kind == UPDATE:
-                    self.sink.update(action.sink_id, action.new_values(), action.desired)
+                    answered = self.sink.update(action.sink_id, action.new_values(), action.desired)
+                    self._read_back(action.new_values(), answered)
                     self._applied(action)
                 else:
                     self.sink.deactivate(action.sink_id)
@@ -78,6 +88,7 @@ class Applier:
             self._link_existing(action)
             return
         action.sink_id, action.invited = created.sink_id, created.invited
+        self._read_back(action.desired, created, on_create=True)
         self._applied(action, origin="created")
 
     def _link_existing(self, action: Action) -> None:
@@ -95,8 +106,27 @@ class Applier:
         action.notes.extend(notes)
         action.kind = UPDATE if action.changes else UNCHANGED
         if action.changes:
-            self.sink.update(found.sink_id, action.new_values(), action.desired)
+            self._read_back(action.new_values(), self.sink.update(found.sink_id, action.new_values(), action.desired))
         self._applied(action, origin="linked")
+
+    def _read_back(self, sent: dict[str, Any], answered: SinkPerson | None, *, on_create: bool = False) -> None:
+        if answered is None:
+            return
+        held = answered.record
+        for name, value in sent.items():
+            if value is None or name not in held:
+                continue
+            kept = held[name] is not None
+            if not kept and name not in self.dropped:
+                self.dropped.add(name)
+                self.state.mark_dropped(self.connection, name, True)
+            elif kept and on_create and name in self.dropped:
+                self.dropped.discard(name)
+                self.state.mark_dropped(self.connection, name, False)
+            if not kept:
+                self.warn(f"{type(self.sink).label()} did not keep {name.replace('_', ' ')}: it accepted the "
+                          "value but answered without it. hrsync stops re-sending it in updates while this lasts "
+                          "(each create checks again).")
 
     def _entry(self, action: Action, outcome: str, message: str) -> LogEntry:
         return LogEntry(self.run_id, action.source_id or "", action.person, action.kind,

@@ -108,10 +108,13 @@ def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
         conn = config.connections[name]
         for role, ref in (("source", conn.source), ("sink", conn.sink)):
             cls = plugins.source_class(ref.plugin) if role == "source" else plugins.sink_class(ref.plugin)
+            context = RunContext(name)
             try:
-                with cls(ref.settings, RunContext(name)) as plugin:
+                with cls(ref.settings, context) as plugin:
                     plugin.check()
                 click.echo(f"{name}: {role} {ref.plugin}: ok")
+                for note in context.warnings:
+                    click.echo(f"  note: {REDACTOR.redact(note)}")
             except RunError as exc:
                 failed = True
                 click.echo(f"{name}: {role} {ref.plugin}: FAILED: {REDACTOR.redact(str(exc))}")

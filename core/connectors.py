@@ -63,9 +63,16 @@ class Connector:
     def label(cls) -> str:
         return cls.title or cls.name.capitalize()
 
+    def open(self) -> None:
+        """Called once at the start of a run, before anything is read or written: connect, learn what
+        the service supports, report what it will not carry (``self.context.warn``). Raise a
+        :class:`~hrsync.errors.RunError` to stop the run."""
+
     def check(self) -> None:
-        """Test the credentials and reachability; raise :class:`~hrsync.errors.AuthError` or
-        :class:`~hrsync.errors.RunError` with a message that names the settings to check."""
+        """Test the credentials and reachability (for ``hrsync check``); raise a
+        :class:`~hrsync.errors.SourceAuthError` / :class:`~hrsync.errors.SinkAuthError` or another
+        :class:`~hrsync.errors.RunError` with a message that names the settings to check. Notes
+        for the operator go to ``self.context.warn``."""
 
     def close(self) -> None:
         """Release connections. Called once at the end of the run, whatever happened."""
@@ -162,11 +169,18 @@ class Sink(Connector):
         raise NotImplementedError
 
     def create(self, record: dict[str, Any]) -> SinkPerson:
-        """Create a person; raise :class:`~hrsync.errors.ConflictError` if the e-mail is already taken."""
+        """Create a person; raise :class:`~hrsync.errors.ConflictError` if the e-mail is already taken.
+
+        Return the person as the app answered (its record in sink field names): a field sent but
+        absent from the answer is reported as "not kept" and not re-sent while the app drops it.
+        """
         raise NotImplementedError
 
-    def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> None:
-        """Write only ``changes`` (field → new value); ``record`` is the full desired state."""
+    def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> SinkPerson | None:
+        """Write only ``changes`` (field → new value); ``record`` is the full desired state.
+
+        Return the person as the app answered, when it answered with them (else None).
+        """
         raise NotImplementedError
 
     def deactivate(self, sink_id: str) -> None:

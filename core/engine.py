@@ -1,6 +1,7 @@
 """The engine: one run of one connection, orchestrated - lock, read, plan, guard, apply, report.
 
-Data flow (DESIGN §3): lock the connection and open a run row → ``Source.read()`` →
+Data flow (DESIGN §3): lock the connection and open a run row → ``open()`` the source
+and the sink (they learn what their services support) → ``Source.read()`` →
 :mod:`hrsync.records` (validate, scope, map, shape) → :func:`hrsync.guards.check_source_size`
 → list the sink when needed → :mod:`hrsync.planner` → :func:`hrsync.guards.check_deactivations`
 → :mod:`hrsync.applier` (each outcome committed at once) → a :class:`~hrsync.runreport.RunReport`,
@@ -15,20 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import guards
 from .applier import Applier
 from .config import Config, ConnectionConfig
-from .connectors import RunContext, Sink, Source
-from .errors import RunError
+from .connectors import RunContext, Sink, SinkPerson, Source
+from .errors import ListingRefused, RunError
 from .plan import Plan
 from .planner import Planner, needs_listing
-from .records import RecordValidator, normalise_email
+from .records import Person, RecordValidator, normalise_email
 from .registry import Plugins
 from .runreport import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
-from .state import State, now, open_state
+from .state import Link, State, now, open_state
 
 log = logging.getLogger("hrsync.engine")
 
@@ -133,6 +134,8 @@ class _Run:
     def _sync(self, source: Source, sink: Sink) -> bool:
         """Plan, guard and (unless a dry run) apply; False when stopped on request."""
         conn, options = self.conn, self.options
+        source.open()
+        sink.open()
         raw_records = list(source.read())
         links = self.state.links(conn.name)
         records = RecordValidator(conn, source, sink).validate(raw_records)
@@ -147,12 +150,12 @@ class _Run:
             guards.check_source_size(len(raw_records), links, conn.guards, source=self.source_cls.label(),
                                      connection=conn.name)
         first_run = self.state.last_successful_run(conn.name) is None
-        listed = None
+        listed, complete = None, True
         if needs_listing(people, links, full=options.full, first_run=first_run,
                          intents=self.state.intents(conn.name)):
-            # One listing pass, matched locally: never one lookup request per person.
-            listed = {p.sink_id: p for p in sink.list_people()}
-        planner = Planner(conn, sink, links, self.state.digests, listed)
+            listed, complete = self._list(sink, people, links)
+        planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
+                          dropped=self.state.dropped_fields(conn.name))
         present = {a.source_id for a in self.plan.actions if a.source_id}
         self.plan.actions += planner.plan(people, also_present=present, include_missing=not options.only)
         if not options.override_guards:
@@ -160,6 +163,21 @@ class _Run:
         if self.run_id is None:
             return True
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
-                          links=links, sensitive=self.sensitive, digests=self.state.digests)
+                          links=links, sensitive=self.sensitive, digests=self.state.digests, warn=self.context.warn)
         applier.record_matches(self.plan, listed=listed is not None)
         return applier.apply(self.plan, should_stop=options.should_stop, progress=options.progress)
+
+    def _list(self, sink: Sink, people: list[Person], links: Mapping[str, Link]) -> tuple[dict[str, SinkPerson], bool]:
+        """Everyone the sink holds, by sink id, and whether that is everyone.
+
+        One listing pass, matched locally: never one lookup request per person - unless the
+        sink refuses to list, then the people to match are looked up one by one (all of them
+        with ``--full``, else those without a link).
+        """
+        try:
+            return {p.sink_id: p for p in sink.list_people()}, True
+        except ListingRefused as exc:
+            wanted = [p for p in people if self.options.full or p.source_id not in links]
+            self.context.warn(f"{exc} hrsync looked up {len(wanted)} people one by one instead.")
+            found = (sink.find(p.email_key) for p in wanted)
+            return {person.sink_id: person for person in found if person is not None}, False

@@ -68,6 +68,11 @@ class SinkError(RunError):
     """The sink failed as a whole (unreachable, refusing everything): no further write is attempted."""
 
 
+class ListingRefused(SinkError):
+    """The sink will not list everyone it holds (it only answers lookups). The engine then looks
+    people up one by one; raised elsewhere, it stops the run like any SinkError."""
+
+
 class AuthError(RunError):
     """Credentials were refused. The message names the settings to check. Raise a variant below."""
 

@@ -35,9 +35,12 @@ class Planner:
     """Plans one run of one connection."""
 
     def __init__(self, conn: ConnectionConfig, sink: Sink, links: Mapping[str, Link], digests: Digests,
-                 listed: Mapping[str, SinkPerson] | None = None) -> None:
+                 listed: Mapping[str, SinkPerson] | None = None, *, listing_complete: bool = True,
+                 dropped: set[str] = frozenset()) -> None:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
-        self.create_only = conn.mapping.create_only
+        self.listing_complete = listing_complete
+        # Create-only fields never change once created; fields the sink does not keep are not re-sent.
+        self.unchanging = set(conn.mapping.create_only) | set(dropped)
         self.sensitive = set(conn.sensitive_fields)
         self.deactivate_missing = conn.missing == "deactivate"
 
@@ -47,12 +50,12 @@ class Planner:
 
         The baseline is the user as the sink holds them (``observed``, from a listing or a
         lookup) or else what this connection last ``applied`` (sensitive values as digests).
-        Create-only fields never change once created.
+        Create-only fields, and fields the sink does not keep, are left out.
         """
         baseline, hashed = (observed, False) if observed is not None else (applied or {}, True)
         changes: Changes = {}
         for name, new in desired.items():
-            if name in self.create_only:
+            if name in self.unchanging:
                 continue
             old = baseline.get(name)
             if name in self.sensitive and new is not None:
@@ -71,11 +74,13 @@ class Planner:
         actions = []
         for p in people:
             link = self.links.get(p.source_id)
-            if link is not None and self.listed is not None and link.sink_id not in self.listed:
+            if link is not None and self.listing_complete and self.listed is not None \
+                    and link.sink_id not in self.listed:
                 # The listing found the linked user gone from the sink (deleted by hand): create again.
                 actions.append(self.create(p, ["the linked user no longer exists in the sink; created again"]))
             elif link is not None:
-                observed = self.listed[link.sink_id].record if self.listed is not None else None
+                seen = self.listed.get(link.sink_id) if self.listed is not None else None
+                observed = seen.record if seen is not None else None
                 actions.append(self._update(p, link.sink_id, applied=link.applied, observed=observed))
             elif p.email_key in by_email:
                 match = by_email.pop(p.email_key)

@@ -23,54 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from .digests import Digests
 from .errors import RunError
 from .locking import hold_lock
+from .migrations import migrations
 from .runreport import RunReport
-
-migrations = Migrations("hrsync")
-
-
-@migrations()
-def m001_initial(db: Database) -> None:
-    db["runs"].create(
-        {
-            "id": int, "connection": str, "started_at": str, "ended_at": str, "status": str,
-            "mode": str, "counts": str, "message": str, "report": str,
-        },
-        pk="id",
-    )
-    db["runs"].create_index(["connection", "started_at"])
-    db["people"].create(
-        {
-            "connection": str, "source_id": str, "sink_id": str, "email_key": str, "origin": str,
-            "applied": str, "deactivated": int, "first_run": int, "last_run": int, "updated_at": str,
-        },
-        pk=("connection", "source_id"),
-    )
-    db["people"].create_index(["connection", "sink_id"], unique=True)
-    db["pending"].create(
-        {"connection": str, "source_id": str, "email_key": str, "run_id": int, "at": str},
-        pk=("connection", "source_id"),
-    )
-    db["changes"].create(
-        {
-            "id": int, "run_id": int, "connection": str, "source_id": str, "person": str, "action": str,
-            "fields": str, "outcome": str, "message": str, "at": str,
-        },
-        pk="id",
-    )
-    db["changes"].create_index(["run_id"])
-
-
-@migrations()
-def m002_pauses(db: Database) -> None:
-    db["pauses"].create(
-        {"connection": str, "reason": str, "config_hash": str, "paused_at": str},
-        pk="connection",
-    )
 
 
 @dataclass
@@ -236,6 +194,19 @@ class State:
                 self.db.execute("delete from pending where connection = ? and source_id = ?",
                                 [connection, entry.source_id])
             self._log(connection, entry)
+
+    def dropped_fields(self, connection: str) -> set[str]:
+        """Fields the sink accepted but did not keep (read back empty), so they are not re-sent."""
+        table = self.db["dropped_fields"]
+        return {r["field"] for r in table.rows_where("connection = ?", [connection])} if table.exists() else set()
+
+    def mark_dropped(self, connection: str, field: str, dropped: bool) -> None:
+        with self.db.atomic():
+            if dropped:
+                self.db["dropped_fields"].upsert({"connection": connection, "field": field, "since": now()},
+                                                 pk=("connection", "field"))
+            else:
+                self.db.execute("delete from dropped_fields where connection = ? and field = ?", [connection, field])
 
     def _log(self, connection: str, entry: LogEntry) -> None:
         self.db["changes"].insert({

@@ -1,25 +1,34 @@
 """A SCIM 2.0 client speaking the subset Entra ID sends, which Winningtemp documents.
 
-List with ``startIndex``/``count``; find with ``filter=userName eq "…"``; create with
-POST; update with PATCH and lowercase ``replace`` operations; never DELETE. 429 and
-503 are retried with urllib3's Retry, honouring ``Retry-After`` and
-``X-RateLimit-Reset``. 401/403 are run-level (:class:`~hrsync.SinkError`); other 4xx
-fail one person (:class:`~hrsync.RecordError`) with the SCIM ``detail``/``scimType``.
+List with ``startIndex``/``count`` (checking that the server really pages); find with
+``filter=userName eq "…"`` (percent-encoded with ``%20``); create with POST; update with
+PATCH and lowercase ``replace`` operations; never DELETE; discovery (RFC 7644 §4) with a
+404 meaning "not advertised". Winningtemp's rate-limit headers are read from every
+answer: when ``X-RateLimit-Remaining`` reaches 0 the next request waits for
+``X-RateLimit-Reset`` instead of spending itself on a 429. 429 and 503 are retried with
+urllib3's Retry, honouring ``Retry-After`` and ``X-RateLimit-Reset``. 401/403 are
+run-level (:class:`~hrsync.SinkAuthError`); other 4xx fail one person
+(:class:`ScimError`) with the SCIM ``detail``/``scimType``; ``409`` and ``400
+uniqueness`` on create are a :class:`~hrsync.ConflictError`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from hrsync import ConflictError, RecordError, RetriableError, SinkAuthError, SinkError
+from hrsync import ConflictError, ListingRefused, RecordError, RetriableError, SinkAuthError, SinkError
+
+from . import scim
 
 log = logging.getLogger("hrsync.winningtemp")
 
@@ -28,64 +37,110 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
+class ScimError(RecordError):
+    """Winningtemp refused one person's write; ``scim_type`` is the SCIM error type (``noTarget``, …)."""
+
+    def __init__(self, message: str, *, record: str | None, status: int, scim_type: str | None) -> None:
+        super().__init__(message, record=record, status=status, scim_type=scim_type)
+        self.status, self.scim_type = status, scim_type
+
+
 class RateLimitRetry(Retry):
-    """Retry that also understands ``X-RateLimit-Reset`` (epoch seconds, or seconds to wait)."""
+    """Retry that also understands ``X-RateLimit-Reset`` (ISO-8601, epoch or delta) and caps every wait."""
+
+    def __init__(self, *args, max_wait: float = 300.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_wait = max_wait
+
+    def new(self, **kw):
+        kw.setdefault("max_wait", self.max_wait)
+        return super().new(**kw)
 
     def get_retry_after(self, response) -> float | None:
         after = super().get_retry_after(response)
-        if after is not None:
-            return after
-        reset = response.headers.get("X-RateLimit-Reset")
-        if reset is None:
-            return None
-        try:
-            value = float(reset)
-        except ValueError:
-            return None
-        # Large values are epoch timestamps; small ones a delay.
-        return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+        if after is None:
+            after = scim.reset_delay(response.headers.get("X-RateLimit-Reset"))
+        return None if after is None else min(after, self.max_wait)
 
 
-def scim_problem(response: requests.Response) -> str:
-    """The SCIM error's detail and scimType, or the HTTP status."""
+class RateLimitGate:
+    """Winningtemp's documented rate-limit headers, read from every answer; waits before a request
+    that the window has no room for. Thread-safe."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+
+    def observe(self, response: requests.Response) -> None:
+        left = scim.remaining(response.headers.get("X-RateLimit-Remaining"))
+        if left is None or left > 0:
+            return
+        delay = scim.reset_delay(response.headers.get("X-RateLimit-Reset"))
+        if delay:
+            with self._lock:
+                self._resume_at = max(self._resume_at, time.monotonic() + delay)
+
+    def wait(self, connection: str) -> None:
+        with self._lock:
+            delay = self._resume_at - time.monotonic()
+        if delay <= 0:
+            return
+        if delay > self.max_wait:
+            raise SinkError(f"Winningtemp's rate limit resets in {delay:.0f} s, longer than the sink setting "
+                            f"max_wait_seconds ({self.max_wait:g} s); the run stops and the rest is synced next "
+                            "time.", connection=connection)
+        log.info("Winningtemp's rate-limit window is used up; waiting %.1f s for it to reset", delay)
+        time.sleep(delay)
+
+
+def scim_problem(response: requests.Response) -> tuple[str, str | None]:
+    """The SCIM error as text (status, scimType, detail) and its scimType."""
     try:
         body = response.json()
     except ValueError:
         body = {}
-    detail = body.get("detail") if isinstance(body, dict) else None
-    scim_type = body.get("scimType") if isinstance(body, dict) else None
+    detail = scim.get(body, "detail")
+    scim_type = scim.get(body, "scimType")
     text = f"HTTP {response.status_code}"
     if scim_type:
         text += f" ({scim_type})"
     if detail:
         text += f": {detail}"
-    return text
+    return text, scim_type
 
 
 class ScimClient:
     def __init__(self, *, base_url: str, token: str, page_size: int = 100, connect_timeout: float = 10,
                  read_timeout: float = 60, max_retries: int = 6, retry_backoff: float = 1.0,
-                 connection: str = "") -> None:
+                 max_wait_seconds: float = 300.0, connection: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
         self.connection = connection
+        self.gate = RateLimitGate(max_wait_seconds)
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": SCIM_JSON,
                                      "Content-Type": SCIM_JSON, "User-Agent": "hrsync-winningtemp"})
         retry = RateLimitRetry(
             total=max_retries, connect=max_retries, read=0, status=max_retries, backoff_factor=retry_backoff,
             backoff_max=120, status_forcelist=(429, 503), allowed_methods=None,
-            respect_retry_after_header=True, raise_on_status=False,
+            respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait_seconds,
         )
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
-    def _send(self, method: str, path: str, *, record: str | None = None, **kwargs) -> requests.Response:
+    def _send(self, method: str, path: str, *, record: str | None = None, params: dict | None = None,
+              **kwargs) -> requests.Response:
         if "json" in kwargs:
             kwargs["data"] = json.dumps(kwargs.pop("json"))
+        url = f"{self.base_url}{path}"
+        if params:
+            # Spaces as %20, not +: a filter's `userName eq "…"` must reach the server intact.
+            url += "?" + urlencode(params, quote_via=quote)
+        self.gate.wait(self.connection)
         try:
-            response = self.session.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             raise SinkError(f"Cannot reach Winningtemp's SCIM endpoint at {self.base_url} "
                             f"({type(exc).__name__}); check base_url and the network.",
@@ -96,53 +151,91 @@ class ScimClient:
                                 connection=self.connection) from None
             raise RetriableError("Winningtemp did not answer in time; the write may or may not have "
                                  "happened and is checked at the next run.", record=record, ambiguous=True) from None
+        self.gate.observe(response)
         if response.status_code in (401, 403):
-            raise SinkAuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)}). Check the sink's "
-                            "token setting; Winningtemp issues it in its SCIM settings.",
-                            connection=self.connection)
+            raise SinkAuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)[0]}). Check the "
+                                "sink's token setting; Winningtemp issues it in its SCIM settings.",
+                                connection=self.connection)
         if response.status_code in (429, 503):
             if record is None:
-                raise SinkError(f"Winningtemp kept answering {scim_problem(response)} on {method} {path}.",
+                raise SinkError(f"Winningtemp kept answering {scim_problem(response)[0]} on {method} {path}.",
                                 connection=self.connection)
-            raise RetriableError(f"Winningtemp kept answering {scim_problem(response)}; retried next run.",
+            raise RetriableError(f"Winningtemp kept answering {scim_problem(response)[0]}; retried next run.",
                                  record=record)
         return response
 
     def _check(self, response: requests.Response, record: str | None, what: str) -> None:
         if response.status_code < 400:
             return
+        text, scim_type = scim_problem(response)
         if record is None:
-            raise SinkError(f"Winningtemp answered {what} with {scim_problem(response)}.",
-                            connection=self.connection)
+            raise SinkError(f"Winningtemp answered {what} with {text}.", connection=self.connection)
         if response.status_code >= 500:
-            raise RetriableError(f"Winningtemp failed: {scim_problem(response)}; retried next run.", record=record)
-        raise RecordError(f"Winningtemp refused it: {scim_problem(response)}", record=record)
+            raise RetriableError(f"Winningtemp failed: {text}; retried next run.", record=record)
+        raise ScimError(f"Winningtemp refused it: {text}", record=record, status=response.status_code,
+                        scim_type=scim_type)
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise SinkError(f"Winningtemp answered {response.request.method} {response.request.path_url} with "
+                            "a body that is not JSON.", connection=self.connection) from None
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def discover(self, path: str) -> Any | None:
+        """A discovery document (``/ServiceProviderConfig``, ``/ResourceTypes``, ``/Schemas``); None on 404."""
+        response = self._send("GET", path)
+        if response.status_code in (404, 501):
+            return None
+        self._check(response, None, f"GET {path}")
+        return self._json(response)
+
+    # -- users ------------------------------------------------------------------------------
 
     def list_users(self) -> Iterator[dict[str, Any]]:
-        start = 1
+        """Every user, one page at a time; stops the run if the server does not really page."""
+        start, seen = 1, set()
         while True:
             response = self._send("GET", "/Users", params={"startIndex": start, "count": self.page_size})
+            if start == 1 and response.status_code in (400, 405, 501):
+                raise ListingRefused(f"Winningtemp refused to list its users ({scim_problem(response)[0]}).",
+                                     connection=self.connection)
             self._check(response, None, "GET /Users")
-            body = response.json()
-            resources = body.get("Resources") or []
-            yield from resources
+            body = self._json(response)
+            resources = scim.get(body, "Resources") or []
+            answered = scim.get(body, "startIndex")
+            if resources and answered is not None and int(answered) != start:
+                raise SinkError(f"Winningtemp answered the user list page starting at {start} with startIndex "
+                                f"{answered}: it does not page as SCIM requires, so the list cannot be trusted. "
+                                "No one was changed.", connection=self.connection)
+            for user in resources:
+                user_id = scim.get(user, "id")
+                if user_id in seen:
+                    raise SinkError(f"Winningtemp's user list repeated user {user_id} on the page starting at "
+                                    f"{start}: its paging is broken, so the list cannot be trusted. No one was "
+                                    "changed.", connection=self.connection)
+                seen.add(user_id)
+                yield user
             start += len(resources)
-            if not resources or start > int(body.get("totalResults", 0)):
+            if not resources or start > int(scim.get(body, "totalResults") or 0):
                 return
 
     def find_user(self, user_name: str) -> dict[str, Any] | None:
         escaped = user_name.replace("\\", "\\\\").replace('"', '\\"')
         response = self._send("GET", "/Users", params={"filter": f'userName eq "{escaped}"'})
         self._check(response, None, "GET /Users?filter")
-        resources = response.json().get("Resources") or []
+        resources = scim.get(self._json(response), "Resources") or []
         return resources[0] if resources else None
 
     def create_user(self, body: dict[str, Any], record: str) -> dict[str, Any]:
         response = self._send("POST", "/Users", json=body, record=record)
-        if response.status_code == 409:
+        _, scim_type = scim_problem(response) if response.status_code == 400 else (None, None)
+        if response.status_code == 409 or scim_type == "uniqueness":
             raise ConflictError(f"userName {body.get('userName')} already exists in Winningtemp", record=record)
         self._check(response, record, "POST /Users")
-        return response.json()
+        return self._json(response)
 
     def patch_user(self, user_id: str, operations: list[dict[str, Any]], record: str) -> dict[str, Any] | None:
         body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
@@ -152,7 +245,7 @@ class ScimClient:
                               "run `hrsync run CONNECTION --full` to create it again.", record=record)
         self._check(response, record, "PATCH /Users")
         # Both 200 with the user and 204 without a body are success (RFC 7644 §3.5.2).
-        return response.json() if response.status_code == 200 and response.content else None
+        return self._json(response) if response.status_code == 200 and response.content else None
 
     def close(self) -> None:
         self.session.close()

@@ -22,12 +22,12 @@ import requests
 from hrsync import LoopbackServer, SinkSandbox, Write
 
 from .sandbox_wsgi import RecordingApp, ScimFaults
-from .sink import CORE_PATHS, EXTENSION_FIELDS
+from .users import CORE_PATHS, EXTENSION_FIELDS, PRIMARY_EMAIL
 
 DEFAULT_URN = "urn:ietf:params:scim:schemas:extension:winningtemp:2.0:User"
 EXTENSION_ATTRIBUTES = ["gender", "birthDate", "hireDate", "terminationDate", "sendInvitation"]
 _PATH_TO_FIELD = {**{path: name for name, path in CORE_PATHS.items()}, "userName": "email",
-                  'emails[type eq "work"].value': "email"}
+                  PRIMARY_EMAIL: "email", "emails": "email"}
 
 
 def _attribute(name: str) -> dict[str, Any]:

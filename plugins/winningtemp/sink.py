@@ -1,94 +1,31 @@
-"""The Winningtemp sink: hrsync records ↔ SCIM users, status rules and invitations.
+"""The Winningtemp sink: status rules, what Winningtemp receives, and the SCIM writes.
 
-Data flow: the engine hands :meth:`WinningtempSink.prepare` a mapped record in
-standard field names; ``prepare`` applies the status rules (``active``), the
-pre-hire window and the extension switch, giving the desired state the engine diffs.
-Writes become SCIM requests: a full user on create, ``replace`` operations for the
-changed paths only on update, ``active: false`` on deactivate.
-
-Field ↔ SCIM: email → ``userName`` and the primary work e-mail; first_name →
-``name.givenName``; last_name → ``name.familyName``; id → ``externalId``; status and
-termination_date → ``active``; gender, birthday, hire_date, termination_date → the
-extension (``<urn>:gender``, ``birthDate``, ``hireDate``, ``terminationDate``).
+Data flow: :meth:`WinningtempSink.open` reads the service's capabilities once per run
+(:mod:`.discovery`) and decides whether the HR extension travels (setting ``extension``:
+``auto`` sends it only when advertised); the report says which fields Winningtemp does
+not receive and why. The engine hands :meth:`prepare` each mapped record; ``prepare``
+applies the status rules (``active``) and the pre-hire window, giving the desired state
+the engine diffs. Writes become SCIM requests (:mod:`.users`): a full user on create,
+``replace`` operations for the changed paths only on update, ``active: false`` on
+deactivate. Creates and updates return the user as the server answered, so the engine
+can see a field the server did not keep.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from hrsync import Defer, Sink, SinkError, SinkPerson
 
-from hrsync import STATUSES, Defer, SecretField, Sink, SinkPerson, standard_field
+from . import scim
+from .client import ScimClient, ScimError
+from .discovery import Capabilities, discover
+from .settings import ConfigSchema, RecordSchema
+from .users import CORE_FIELDS, EXTENSION_FIELDS, operations, to_record, to_user
 
-from .client import USER_SCHEMA, ScimClient
-
-DEFAULT_BASE_URL = "https://scim.prod.winningtemp.com/api/scim"
-DEFAULT_URN = "urn:ietf:params:scim:schemas:extension:winningtemp:2.0:User"
-#: standard field → attribute name inside the extension.
-EXTENSION_FIELDS = {"gender": "gender", "birthday": "birthDate", "hire_date": "hireDate",
-                    "termination_date": "terminationDate"}
-CORE_PATHS = {"first_name": "name.givenName", "last_name": "name.familyName", "id": "externalId",
-              "active": "active"}
-
-
-class ConfigSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    base_url = fields.URL(load_default=DEFAULT_BASE_URL, require_tld=False,
-                          metadata={"description": "SCIM base URL."})
-    token = SecretField(required=True, metadata={"description": "SCIM bearer token issued by Winningtemp."})
-    extension = fields.Boolean(load_default=True, metadata={
-        "description": "Send gender, birthday, hire and termination date in the SCIM extension."})
-    extension_urn = fields.String(load_default=DEFAULT_URN, validate=validate.Regexp(r"^urn:[^\s]+$"),
-                                  metadata={"description": "URN of the SCIM schema extension."})
-    page_size = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
-                               metadata={"description": "Users per list page."})
-    active_statuses = fields.List(fields.String(validate=validate.OneOf(STATUSES)),
-                                  load_default=lambda: ["active", "onboarding", "leave"],
-                                  metadata={"description": "Source statuses that make a user active."})
-    keep_inactive = fields.Boolean(load_default=True, metadata={
-        "description": "Never reactivate a user deactivated in Winningtemp by someone else."})
-    pre_hire_days = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
-        "description": "Create future hires this many days before their hire date; 0 = at once."})
-    invite_new_users = fields.Boolean(load_default=False, metadata={
-        "description": "Ask Winningtemp to invite users the sync creates."})
-    invitation_attribute = fields.String(load_default="sendInvitation", validate=validate.Regexp(r"^\w+$"),
-                                         metadata={"description": "Extension attribute that carries the "
-                                                                  "invitation request on create."})
-    connect_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1),
-                                   metadata={"description": "Seconds to connect."})
-    read_timeout = fields.Float(load_default=60.0, validate=validate.Range(min=0.1),
-                                metadata={"description": "Seconds to wait for an answer."})
-    max_retries = fields.Integer(load_default=6, validate=validate.Range(0, 50),
-                                 metadata={"description": "Retries of a request answered 429/503."})
-    retry_backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0.0), metadata={
-        "description": "Back-off in seconds when no Retry-After is sent; doubles per retry."})
-
-    @validates_schema
-    def _invitations_need_extension(self, data, **kwargs):
-        if data.get("invite_new_users") and not data.get("extension", True):
-            raise ValidationError("invite_new_users needs extension: true (the request travels in the "
-                                  "extension).", "invite_new_users")
-
-
-class RecordSchema(Schema):
-    """What the Winningtemp sink accepts, in standard field names."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    email = standard_field("email", required=True)
-    first_name = standard_field("first_name")
-    last_name = standard_field("last_name")
-    id = fields.String(allow_none=True, metadata={"description": "The source's id, sent as externalId.",
-                                                  "standard": "id"})
-    status = standard_field("status")
-    gender = standard_field("gender")
-    birthday = standard_field("birthday")
-    hire_date = standard_field("hire_date")
-    termination_date = standard_field("termination_date")
+HR_FIELDS = "gender, birthday, hire date and termination date"
 
 
 class WinningtempSink(Sink):
@@ -102,23 +39,52 @@ class WinningtempSink(Sink):
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
         s = self.settings
-        self.urn = s["extension_urn"]
         self.client = ScimClient(
             base_url=s["base_url"], token=s["token"].reveal(), page_size=s["page_size"],
-            connect_timeout=s["connect_timeout"], read_timeout=s["read_timeout"],
-            max_retries=s["max_retries"], retry_backoff=s["retry_backoff"], connection=context.connection,
+            connect_timeout=s["connect_timeout"], read_timeout=s["read_timeout"], max_retries=s["max_retries"],
+            retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"],
+            connection=context.connection,
         )
-        if not s["extension"]:
-            context.warn("Gender, birthday, hire date and termination date were not transmitted to Winningtemp: "
-                         "the SCIM extension is off (sink setting extension: false).")
+        self.capabilities: Capabilities | None = None
+        # Until open() has asked the service, only a forced extension is sent.
+        self.urn: str | None = s["extension_urn"] if s["extension"] is True else None
 
-    # -- fields ------------------------------------------------------------------------
+    # -- capabilities ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        mode, urn = self.settings["extension"], self.settings["extension_urn"]
+        if mode is False:
+            self.urn = None
+            self.context.warn(f"Winningtemp does not receive {HR_FIELDS}: the sink setting extension is false.")
+        else:
+            self.capabilities = discover(self.client)
+            advertised = self.capabilities.advertises(urn)
+            self.urn = urn if advertised or mode is True else None
+            if not self.urn:
+                self.context.warn(
+                    f"Winningtemp does not receive {HR_FIELDS}: its SCIM service does not advertise the extension "
+                    f"{urn} (sink setting extension: auto). Only e-mail, names, externalId and active are sent, "
+                    "as Winningtemp documents.")
+            elif not advertised:
+                self.context.warn(
+                    f"{HR_FIELDS.capitalize()} are sent in the extension {urn} although Winningtemp's SCIM service "
+                    "does not advertise it (sink setting extension: true); it may refuse or drop them.")
+            if self.capabilities.patch is False:
+                self.context.warn("Winningtemp's SCIM service says it does not support PATCH; updates may fail.")
+        if self.settings["invite_new_users"] and not self.urn:
+            self.context.warn("Invitations were not requested (sink setting invite_new_users): they travel in the "
+                              "extension, which is not sent.")
 
     def carried_fields(self) -> set[str]:
-        carried = {"email", "first_name", "last_name", "id", "active"}
-        if self.settings["extension"]:
-            carried |= set(EXTENSION_FIELDS)
-        return carried
+        return CORE_FIELDS | (set(EXTENSION_FIELDS) if self.urn else set())
+
+    def notices(self, invited: int) -> list[str]:
+        if not invited:
+            return []
+        return [f"Winningtemp was asked to invite {invited} new user{'s' if invited != 1 else ''} "
+                "(sink setting invite_new_users)."]
+
+    # -- desired state ----------------------------------------------------------------------
 
     def prepare(self, record: dict[str, Any]) -> dict[str, Any] | Defer:
         today = self.context.today
@@ -143,80 +109,43 @@ class WinningtempSink(Sink):
             return changes, ["kept inactive: deactivated in Winningtemp (sink setting keep_inactive)"]
         return changes, []
 
-    def notices(self, invited: int) -> list[str]:
-        if not invited:
-            return []
-        return [f"Winningtemp was asked to invite {invited} new user{'s' if invited != 1 else ''} "
-                "(sink setting invite_new_users)."]
-
-    # -- SCIM ↔ record -------------------------------------------------------------------
-
-    def to_record(self, user: dict[str, Any]) -> dict[str, Any]:
-        emails = user.get("emails") or []
-        primary = next((e for e in emails if e.get("primary")), emails[0] if emails else {})
-        name = user.get("name") or {}
-        record = {
-            "email": (primary.get("value") or user.get("userName") or "").strip().lower() or None,
-            "first_name": name.get("givenName"), "last_name": name.get("familyName"),
-            "id": user.get("externalId"), "active": user.get("active", True),
-        }
-        if self.settings["extension"]:
-            ext = user.get(self.urn) or {}
-            for std, attr in EXTENSION_FIELDS.items():
-                record[std] = ext.get(attr)
-        return record
-
-    def to_user(self, record: dict[str, Any]) -> dict[str, Any]:
-        user: dict[str, Any] = {
-            "schemas": [USER_SCHEMA],
-            "userName": record["email"],
-            "externalId": record.get("id"),
-            "active": record.get("active", True),
-            "name": {k: v for k, v in (("givenName", record.get("first_name")),
-                                       ("familyName", record.get("last_name"))) if v is not None},
-            "emails": [{"value": record["email"], "type": "work", "primary": True}],
-        }
-        if self.settings["extension"]:
-            ext = {attr: record[std] for std, attr in EXTENSION_FIELDS.items() if record.get(std) is not None}
-            if self.settings["invite_new_users"]:
-                ext[self.settings["invitation_attribute"]] = True
-            if ext:
-                user["schemas"].append(self.urn)
-                user[self.urn] = ext
-        return user
-
-    def operations(self, changes: dict[str, Any]) -> list[dict[str, Any]]:
-        ops = []
-        for name, value in sorted(changes.items()):
-            if name == "email":
-                ops.append({"op": "replace", "path": "userName", "value": value})
-                ops.append({"op": "replace", "path": 'emails[type eq "work"].value', "value": value})
-            elif name in CORE_PATHS:
-                ops.append({"op": "replace", "path": CORE_PATHS[name], "value": value})
-            elif name in EXTENSION_FIELDS:
-                ops.append({"op": "replace", "path": f"{self.urn}:{EXTENSION_FIELDS[name]}", "value": value})
-        return ops
-
-    # -- Sink API -------------------------------------------------------------------------
+    # -- Sink API -------------------------------------------------------------------------------
 
     def check(self) -> None:
-        for _ in self.client.list_users():
-            break
+        """Like Entra's "Test connection": a lookup of an address that cannot exist must answer 200, empty."""
+        self.open()
+        probe = f"hrsync-check-{uuid.uuid4().hex}@example.invalid"
+        if self.client.find_user(probe) is not None:
+            raise SinkError(f"Winningtemp answered a lookup of {probe}, which cannot exist, with a user: its "
+                            "filter support is broken.", connection=self.context.connection)
+
+    def _person(self, user: dict[str, Any], invited: bool = False) -> SinkPerson:
+        return SinkPerson(str(scim.get(user, "id")), to_record(user, self.urn), invited=invited)
 
     def list_people(self):
         for user in self.client.list_users():
-            yield SinkPerson(user["id"], self.to_record(user))
+            yield self._person(user)
 
-    def find(self, key: str) -> SinkPerson | None:
-        user = self.client.find_user(key)
-        return None if user is None else SinkPerson(user["id"], self.to_record(user))
+    def find(self, email: str) -> SinkPerson | None:
+        user = self.client.find_user(email)
+        return None if user is None else self._person(user)
 
     def create(self, record: dict[str, Any]) -> SinkPerson:
-        user = self.client.create_user(self.to_user(record), record=record["email"])
-        return SinkPerson(user["id"], self.to_record(user), invited=self.settings["invite_new_users"])
+        invite = bool(self.settings["invite_new_users"] and self.urn)
+        extra = {self.settings["invitation_attribute"]: True} if invite else None
+        user = self.client.create_user(to_user(record, self.urn, extra), record=record["email"])
+        return self._person(user, invited=invite)
 
-    def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> None:
-        self.client.patch_user(sink_id, self.operations(changes), record=record.get("email") or sink_id)
+    def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> SinkPerson | None:
+        who = record.get("email") or sink_id
+        try:
+            user = self.client.patch_user(sink_id, operations(changes, self.urn), record=who)
+        except ScimError as exc:
+            if exc.scim_type != "noTarget" or "email" not in changes:
+                raise
+            # The user's e-mails have no primary one (made by hand): replace them all instead.
+            user = self.client.patch_user(sink_id, operations(changes, self.urn, whole_emails=True), record=who)
+        return None if user is None else self._person(user)
 
     def deactivate(self, sink_id: str) -> None:
         self.client.patch_user(sink_id, [{"op": "replace", "path": "active", "value": False}], record=sink_id)

@@ -1,0 +1,59 @@
+"""The state database's schema, as sqlite-utils 4 migrations applied in order at every open.
+
+Tables: ``runs`` (one row per run, with its stored RunReport), ``people`` (links and last
+applied values per connection and source id), ``pending`` (create intents), ``changes``
+(per-run change log), ``pauses`` (quarantined connections), ``dropped_fields`` (fields a
+sink accepted but did not keep). Never edit an applied migration: add one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("hrsync")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["runs"].create(
+        {
+            "id": int, "connection": str, "started_at": str, "ended_at": str, "status": str,
+            "mode": str, "counts": str, "message": str, "report": str,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["connection", "started_at"])
+    db["people"].create(
+        {
+            "connection": str, "source_id": str, "sink_id": str, "email_key": str, "origin": str,
+            "applied": str, "deactivated": int, "first_run": int, "last_run": int, "updated_at": str,
+        },
+        pk=("connection", "source_id"),
+    )
+    db["people"].create_index(["connection", "sink_id"], unique=True)
+    db["pending"].create(
+        {"connection": str, "source_id": str, "email_key": str, "run_id": int, "at": str},
+        pk=("connection", "source_id"),
+    )
+    db["changes"].create(
+        {
+            "id": int, "run_id": int, "connection": str, "source_id": str, "person": str, "action": str,
+            "fields": str, "outcome": str, "message": str, "at": str,
+        },
+        pk="id",
+    )
+    db["changes"].create_index(["run_id"])
+
+
+@migrations()
+def m002_pauses(db: Database) -> None:
+    db["pauses"].create(
+        {"connection": str, "reason": str, "config_hash": str, "paused_at": str},
+        pk="connection",
+    )
+
+
+@migrations()
+def m003_dropped_fields(db: Database) -> None:
+    db["dropped_fields"].create({"connection": str, "field": str, "since": str}, pk=("connection", "field"))
