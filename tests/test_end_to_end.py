@@ -32,6 +32,7 @@ def expected_active(employee, today):
     return value(employee, "status") != "inactive" and not (termination and termination < today.isoformat())
 
 
+@pytest.mark.scim_profile("extended")
 def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_config, personio, scim):
     personio.employees = generate_employees(500, seed=31)
     loaded = e2e_config()

@@ -42,6 +42,7 @@ def patches(scim):
     return [r for r in scim.requests if r["method"] == "PATCH"]
 
 
+@pytest.mark.scim_profile("extended")
 def test_create_sends_a_complete_scim_user(e2e_config, personio, scim):
     small_company(personio, anna())
     result = sync(e2e_config())
@@ -204,6 +205,7 @@ def test_pre_hire_window_defers_future_hires(e2e_config, personio, scim):
     assert deferred.email == "bo.ek@example.com" and "pre_hire_days" in deferred.reason
 
 
+@pytest.mark.scim_profile("extended")
 def test_invitations_travel_in_the_extension_and_are_counted(e2e_config, personio, scim):
     small_company(personio, anna(), bo())
     result = sync(e2e_config(sink={"invite_new_users": True}))

@@ -1,11 +1,12 @@
 """Winningtemp's SCIM endpoint on loopback: ``scim2-server`` from PyPI, not a server we wrote.
 
-scim2-server (an independent SCIM 2.0 implementation) serves ``/v2/Users`` from
-memory, with RFC 7643's schemas plus our extension schema and a static bearer
-token, behind :class:`~.sandbox_wsgi.RecordingApp` (request log, fault switches, admin
-API). :class:`ScimSandbox` is also the sink harness's view of it (:class:`hrsync.SinkSandbox`).
+scim2-server (an independent SCIM 2.0 implementation) serves ``/v2/Users`` from memory
+with a static bearer token, in one of the profiles of :mod:`.sandbox_profiles` (what it
+advertises, keeps, refuses and how it answers), behind :class:`~.sandbox_wsgi.RecordingApp`
+(request log, fault switches, admin API). :class:`ScimSandbox` is also the sink
+harness's view of it (:class:`hrsync.SinkSandbox`).
 
-    with ScimSandbox() as scim:
+    with ScimSandbox(profile="extended") as scim:
         scim.url, scim.token, scim.users()
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from dataclasses import replace
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -21,19 +23,13 @@ import requests
 
 from hrsync import LoopbackServer, SinkSandbox, Write
 
+from .sandbox_profiles import PROFILES, build_provider
 from .sandbox_wsgi import RecordingApp, ScimFaults
+from .settings import DEFAULT_URN
 from .users import CORE_PATHS, EXTENSION_FIELDS, PRIMARY_EMAIL
 
-DEFAULT_URN = "urn:ietf:params:scim:schemas:extension:winningtemp:2.0:User"
-EXTENSION_ATTRIBUTES = ["gender", "birthDate", "hireDate", "terminationDate", "sendInvitation"]
 _PATH_TO_FIELD = {**{path: name for name, path in CORE_PATHS.items()}, "userName": "email",
                   PRIMARY_EMAIL: "email", "emails": "email"}
-
-
-def _attribute(name: str) -> dict[str, Any]:
-    return {"name": name, "type": "boolean" if name == "sendInvitation" else "string", "multiValued": False,
-            "required": False, "caseExact": False, "mutability": "readWrite", "returned": "default",
-            "uniqueness": "none", "description": name}
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -42,49 +38,39 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class ScimSandbox(LoopbackServer, SinkSandbox):
-    """scim2-server with Winningtemp's extension, on loopback. A context manager."""
+    """scim2-server in one of the :data:`PROFILES`, on loopback. A context manager."""
 
     name = "winningtemp"
     kind = "sink"
 
-    def __init__(self, *, token: str | None = None, urn: str = DEFAULT_URN, port: int = 0) -> None:
+    def __init__(self, *, profile: str = "documented", token: str | None = None, urn: str = DEFAULT_URN,
+                 port: int = 0, rate_limit: tuple[int, float] | None = None) -> None:
         super().__init__(port=port)
         try:
-            from scim2_models import ResourceType, Schema, ScimProvider
             from scim2_server.memory import InMemoryStorage
             from scim2_server.service import ScimService
-            from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
-            from scim2_server.utils import (
-                load_default_resource_types,
-                load_default_schemas,
-                load_default_service_provider_config,
-            )
+            from scim2_server.testserver.application import BearerTokenApplication
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("The Winningtemp sandbox needs scim2-server: pip install 'hrsync[sandbox]'") from exc
+        if profile not in PROFILES:
+            raise ValueError(f"Unknown SCIM sandbox profile {profile!r}; profiles: {', '.join(PROFILES)}.")
+        self.profile = PROFILES[profile]
+        if rate_limit is not None:
+            self.profile = replace(self.profile, rate_limit=rate_limit)
         self.token = token or secrets.token_urlsafe(24)
         self.urn = urn
         self.faults = ScimFaults()
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        extension = Schema.model_validate({"id": urn, "name": "WinningtempUser",
-                                           "description": "HR fields carried by hrsync",
-                                           "attributes": [_attribute(a) for a in EXTENSION_ATTRIBUTES]})
-        resource_types = load_default_resource_types()
-        user_type = resource_types["User"].model_dump()
-        user_type["schemaExtensions"].append({"schema": urn, "required": False})
-        resource_types["User"] = ResourceType.model_validate(user_type)
-        config = load_default_service_provider_config()
-        config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
-        provider = ScimProvider.from_discovery([*load_default_schemas().values(), extension],
-                                               resource_types.values(), config=config)
+        provider = build_provider(self.profile, urn)
         self.storage = InMemoryStorage()
         self.app = RecordingApp(BearerTokenApplication(self.storage, provider, service=ScimService(
             provider, secret=secrets.token_urlsafe(16)), bearer_tokens=[self.token]), self)
         self._seen = 0
 
     @classmethod
-    def create(cls, **_: Any) -> ScimSandbox:
-        return cls()
+    def create(cls, *, scim_profile: str = "documented", **_: Any) -> ScimSandbox:
+        return cls(profile=scim_profile)
 
     def secrets(self) -> dict[str, str]:
         return {"token": self.token}
@@ -123,7 +109,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
     def seed_users(self, users: list[dict[str, Any]]) -> None:
         """Create SCIM users through the server's own API (so uniqueness and ids are the server's)."""
         with requests.Session() as session:
-            session.headers.update({"Authorization": f"Bearer {self.token}",
+            session.headers.update({"Authorization": f"Bearer {self.token}", "X-Sandbox-Seed": "1",
                                     "Content-Type": "application/scim+json"})
             for user in users:
                 body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], **user}
