@@ -18,19 +18,34 @@ from .sandbox_setup import pick, start_sandboxes, write_sandbox_config
 
 
 class SandboxCommand(click.Command):
-    """Adds ``--<name>-data FILE`` for each installed source sandbox (e.g. ``--personio-data``)."""
+    """Adds what installed sandboxes offer: ``--<name>-data FILE`` for each source sandbox (e.g.
+    ``--personio-data``) and each sandbox's own ``cli_options`` (e.g. ``--scim-profile``)."""
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         params = super().get_params(ctx)
         try:
-            names = list(load_plugins().sandboxes("source"))
+            plugins = load_plugins()
         except HrsyncError:
-            names = []
+            return params
         known = {p.name for p in params}
-        extra = [click.Option([f"--{name}-data"], type=click.Path(exists=True, dir_okay=False), default=None,
-                              help=f"Seed the {name} sandbox from this file (its own list-response format).")
-                 for name in names if f"{name}_data" not in known]
+        extra = []
+        if self.name == "sandbox":
+            extra += [click.Option([f"--{name}-data"], type=click.Path(exists=True, dir_okay=False), default=None,
+                                   help=f"Seed the {name} sandbox from this file (its own list-response format).")
+                      for name in plugins.sandboxes("source") if f"{name}_data" not in known]
+        for kind in ("source", "sink"):
+            for cls in plugins.sandboxes(kind).values():
+                for option, text in cls.cli_options.items():
+                    if option not in known:
+                        known.add(option)
+                        extra.append(click.Option([f"--{option.replace('_', '-')}"], default=None,
+                                                  help=f"{text} ({cls.name} sandbox)"))
         return params[:-1] + extra + params[-1:]  # keep --help last
+
+
+def sandbox_options(options: dict) -> dict:
+    """The sandbox-declared options that were given (the others keep the sandboxes' defaults)."""
+    return {key: value for key, value in options.items() if value is not None and not key.endswith("_data")}
 
 
 @click.command(cls=SandboxCommand)
@@ -42,11 +57,11 @@ class SandboxCommand(click.Command):
 @click.option("--write-config", type=click.Path(dir_okay=False), help="Write a ready hosts.yaml here.")
 @click.pass_context
 @user_errors
-def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config, **data_files) -> None:
+def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config, **extra) -> None:
     """Start the sandboxes on loopback and serve until SIGTERM/SIGINT."""
     plugins = load_plugins()
     chosen = pick(plugins, "source", source_name).name
-    given = {key.removesuffix("_data"): path for key, path in data_files.items() if path}
+    given = {key.removesuffix("_data"): path for key, path in extra.items() if key.endswith("_data") and path}
     if set(given) - {chosen}:
         raise PluginError(f"--{sorted(set(given) - {chosen})[0]}-data seeds a sandbox that is not started "
                           f"(the source sandbox is {chosen}).")
@@ -56,7 +71,7 @@ def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config,
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     mail = Path(write_config).parent / "mail" if write_config else None
     with start_sandboxes(plugins, source=chosen, sink=sink_name, employees=employees, seed=seed,
-                         data_file=data_file, mail_folder=mail) as running:
+                         data_file=data_file, mail_folder=mail, **sandbox_options(extra)) as running:
         info = {running.source.name: running.source.describe(), running.sink.name: running.sink.describe(),
                 "smtp": {"host": "127.0.0.1", "port": running.smtp.port}}
         if write_config:
@@ -71,7 +86,7 @@ def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config,
         stop.wait()
 
 
-@click.command()
+@click.command(cls=SandboxCommand)
 @click.option("--employees", default=200, show_default=True, help="Generated people in the source sandbox.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated people.")
 @click.option("--folder", type=click.Path(file_okay=False),
@@ -80,7 +95,7 @@ def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config,
 @click.option("--sink", "sink_name", help="Sink sandbox to use (needed when several are installed).")
 @click.pass_context
 @user_errors
-def demo(ctx, employees, seed, folder, source_name, sink_name) -> None:
+def demo(ctx, employees, seed, folder, source_name, sink_name, **extra) -> None:
     """A full end-to-end run on local sandboxes: no account needed."""
     ctx.exit(run_demo(load_plugins(), employees=employees, seed=seed, folder=folder, source=source_name,
-                      sink=sink_name))
+                      sink=sink_name, **sandbox_options(extra)))

@@ -49,11 +49,12 @@ def hr_changes(source) -> list[str]:
 
 
 def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: Path | None = None,
-             source: str | None = None, sink: str | None = None) -> int:
+             source: str | None = None, sink: str | None = None, **options: str) -> int:
+    """Run the demo; ``options`` are the sandboxes' own (e.g. ``scim_profile``)."""
     folder = Path(folder or tempfile.mkdtemp(prefix="hrsync-demo-"))
     echo = click.echo
     with start_sandboxes(plugins, source=source, sink=sink, employees=employees, seed=seed,
-                         mail_folder=folder / "mail") as running:
+                         mail_folder=folder / "mail", **options) as running:
         echo(f"Sandboxes: {running.source.name} at {running.source.url}, {running.sink.name} at "
              f"{running.sink.url}, SMTP at 127.0.0.1:{running.smtp.port}")
         config_path = write_sandbox_config(folder / "hosts.yaml", running)

@@ -30,10 +30,14 @@ class Sandbox:
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""  # "source" or "sink"
+    #: Options this sandbox adds to ``hrsync sandbox`` and ``hrsync demo``: keyword of ``create`` → help text
+    #: (``{"scim_profile": "…"}`` becomes ``--scim-profile``). Values arrive as strings.
+    cli_options: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def create(cls, **options: Any) -> Sandbox:
-        """Build from ``hrsync sandbox`` options (``employees``, ``seed``, ``data_file``); unknown ones ignored."""
+        """Build from ``hrsync sandbox`` options (``employees``, ``seed``, ``data_file``, the ``cli_options``);
+        options meant for other sandboxes are ignored."""
         return cls()
 
     def start(self) -> Sandbox:

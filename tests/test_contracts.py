@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import requests
 
@@ -11,10 +13,14 @@ from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.personio.source import PersonioSource
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
+from hrsync_plugins.winningtemp.sandbox_profiles import PROFILES
 from hrsync_plugins.winningtemp.sink import WinningtempSink
 
 TestPersonioContract = source_tests(PersonioSource, sandbox=lambda: PersonioSandbox(generate_employees(40, seed=1)))
-TestWinningtempContract = sink_tests(WinningtempSink, sandbox=ScimSandbox)
+# The sink contract holds against every way a SCIM service may answer (plugins/winningtemp/sandbox_profiles.py).
+for _profile in PROFILES:
+    globals()[f"TestWinningtempContract_{_profile.replace('-', '_')}"] = sink_tests(
+        WinningtempSink, sandbox=functools.partial(ScimSandbox, profile=_profile))
 TestMemorySinkContract = sink_tests(MemorySink, sandbox=MemorySinkSandbox)
 
 
@@ -67,7 +73,7 @@ def test_harness_catches_broken_sinks(tmp_path, sink, sandbox, name, message):
 
 
 def test_generated_tests_are_named_after_scenarios():
-    names = {n for n in vars(TestWinningtempContract) if n.startswith("test_")}
+    names = {n for n in vars(globals()["TestWinningtempContract_documented"]) if n.startswith("test_")}
     assert names == {f"test_{s.name}" for s in SINK_SCENARIOS}
 
 

@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import requests
 
-from hrsync import LoopbackServer, SinkSandbox, Write
+from hrsync import LoopbackServer, PluginError, SinkSandbox, Write
 
 from .sandbox_profiles import PROFILES, build_provider
 from .sandbox_wsgi import RecordingApp, ScimFaults
@@ -42,6 +42,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
 
     name = "winningtemp"
     kind = "sink"
+    cli_options = {"scim_profile": f"SCIM service profile: {', '.join(PROFILES)}; default documented"}
 
     def __init__(self, *, profile: str = "documented", token: str | None = None, urn: str = DEFAULT_URN,
                  port: int = 0, rate_limit: tuple[int, float] | None = None) -> None:
@@ -50,10 +51,12 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
             from scim2_server.memory import InMemoryStorage
             from scim2_server.service import ScimService
             from scim2_server.testserver.application import BearerTokenApplication
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError("The Winningtemp sandbox needs scim2-server: pip install 'hrsync[sandbox]'") from exc
+        except ImportError:  # pragma: no cover - depends on the install
+            raise PluginError("The Winningtemp sandbox needs scim2-server: pip install 'hrsync[sandbox]'.",
+                              plugin="winningtemp") from None
         if profile not in PROFILES:
-            raise ValueError(f"Unknown SCIM sandbox profile {profile!r}; profiles: {', '.join(PROFILES)}.")
+            raise PluginError(f"Unknown SCIM sandbox profile {profile!r}; profiles: {', '.join(PROFILES)}.",
+                              plugin="winningtemp")
         self.profile = PROFILES[profile]
         if rate_limit is not None:
             self.profile = replace(self.profile, rate_limit=rate_limit)
@@ -69,8 +72,8 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         self._seen = 0
 
     @classmethod
-    def create(cls, *, scim_profile: str = "documented", **_: Any) -> ScimSandbox:
-        return cls(profile=scim_profile)
+    def create(cls, *, scim_profile: str | None = None, **_: Any) -> ScimSandbox:
+        return cls(profile=scim_profile or "documented")
 
     def secrets(self) -> dict[str, str]:
         return {"token": self.token}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class ScimFaults:
     slow_seconds: float = 0.0
     patch_returns_body: bool = False  # answer PATCH 200 + user instead of 204
     fail_emails: frozenset[str] = frozenset()  # POST/PATCH for these userNames → 400
+    #: Ignore startIndex when listing, as some servers do: "echo" answers page 1 saying startIndex 1,
+    #: "silent" answers page 1 without saying where it starts.
+    ignore_paging: str | None = None
 
 
 def _error(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
@@ -117,9 +121,12 @@ class RecordingApp:
                 allowed, limit_headers = self.window.take()
                 if not allowed:
                     return 429, SCIM_TYPE + limit_headers, _error(429, "Rate limit exceeded")
-            if profile.no_list and method == "GET" and path.rstrip("/").endswith("/Users") and "filter" not in {
-                    k.lower() for k in parse_qs(environ.get("QUERY_STRING", ""))}:
+            listing = method == "GET" and path.rstrip("/").endswith("/Users") and "filter" not in {
+                k.lower() for k in parse_qs(environ.get("QUERY_STRING", ""))}
+            if listing and profile.no_list:
                 return 400, SCIM_TYPE, _error(400, "A filter is required", "tooMany")
+            if listing and sb.faults.ignore_paging:
+                environ["QUERY_STRING"] = re.sub(r"startIndex=\d+", "startIndex=1", environ.get("QUERY_STRING", ""))
         captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
@@ -130,6 +137,8 @@ class RecordingApp:
         status = int(captured["status"].split()[0])
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + limit_headers
         answer = json.loads(chunks) if chunks else None
+        if sb.faults.ignore_paging == "silent" and isinstance(answer, dict):
+            answer.pop("startIndex", None)
         if method == "PATCH" and status == 204 and sb.faults.patch_returns_body:
             status, answer = 200, sb.user(path.rstrip("/").split("/")[-1])
         if profile.entra and isinstance(answer, dict):
