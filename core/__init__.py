@@ -30,7 +30,7 @@ from .fields import GENDERS, STANDARD_FIELDS, STATUSES, IsoDate, standard_field
 from .sandbox import LoopbackServer, Sandbox, SinkSandbox, SourceSandbox, Write, admin_answer
 from .secrets import Secret, SecretField
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 hookimpl = pluggy.HookimplMarker("hrsync")
 

@@ -21,11 +21,10 @@ create whose answer keeps it lifts the mark.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from .connectors import Sink, SinkPerson
-from .digests import Digests
 from .errors import ConflictError, RecordError
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
 from .planner import Planner
@@ -36,11 +35,10 @@ log = logging.getLogger("hrsync.applier")
 
 class Applier:
     def __init__(self, *, connection: str, run_id: int, sink: Sink, state: State, planner: Planner,
-                 links: Mapping[str, Link], sensitive: set[str], digests: Digests,
                  warn: Callable[[str], None]) -> None:
         self.connection, self.run_id, self.sink, self.state = connection, run_id, sink, state
-        self.planner, self.links, self.sensitive, self.digests = planner, links, sensitive, digests
-        self.warn = warn
+        self.planner, self.warn = planner, warn
+        self.links, self.sensitive, self.digests = planner.links, planner.sensitive, planner.digests
         self.dropped = state.dropped_fields(connection)
 
     def record_matches(self, plan: Plan, *, listed: bool) -> None:

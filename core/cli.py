@@ -107,17 +107,17 @@ def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
     for name in names:
         conn = config.connections[name]
         for role, ref in (("source", conn.source), ("sink", conn.sink)):
-            cls = plugins.source_class(ref.plugin) if role == "source" else plugins.sink_class(ref.plugin)
+            cls = plugins.source_class(ref.name) if role == "source" else plugins.sink_class(ref.name)
             context = RunContext(name)
             try:
-                with cls(ref.settings, context) as plugin:
-                    plugin.check()
-                click.echo(f"{name}: {role} {ref.plugin}: ok")
+                with cls(ref.settings, context) as connector:
+                    connector.check()
+                click.echo(f"{name}: {role} {ref.name}: ok")
                 for note in context.warnings:
                     click.echo(f"  note: {REDACTOR.redact(note)}")
             except RunError as exc:
                 failed = True
-                click.echo(f"{name}: {role} {ref.plugin}: FAILED: {REDACTOR.redact(str(exc))}")
+                click.echo(f"{name}: {role} {ref.name}: FAILED: {REDACTOR.redact(str(exc))}")
     if config.smtp is not None:
         try:
             probe_smtp(config.smtp)

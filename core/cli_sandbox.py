@@ -30,7 +30,8 @@ class SandboxCommand(click.Command):
         known = {p.name for p in params}
         extra = []
         if self.name == "sandbox":
-            extra += [click.Option([f"--{name}-data"], type=click.Path(exists=True, dir_okay=False), default=None,
+            extra += [click.Option([f"--{name}-data", f"{name}_data"], type=click.Path(exists=True, dir_okay=False),
+                                   default=None,
                                    help=f"Seed the {name} sandbox from this file (its own list-response format).")
                       for name in plugins.sandboxes("source") if f"{name}_data" not in known]
         for kind in ("source", "sink"):

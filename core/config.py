@@ -33,9 +33,10 @@ CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 @dataclass
 class ConnectorConfig:
-    """A connection's ``source:`` or ``sink:`` section: the connector's name and its loaded settings."""
+    """A connection's ``source:`` or ``sink:`` section: the connector's name (the ``plugin:`` key, which
+    names it as installed plugins registered it) and its loaded settings."""
 
-    plugin: str
+    name: str
     settings: dict[str, Any]
 
 

@@ -200,8 +200,8 @@ class Daemon:
             if job is not None:
                 self.scheduler.cancel_job(job)
         alert = RunReport(name, status=STOPPED, run_id=recent[0]["id"], timezone=config.timezone,
-                          source=plugins.source_class(conn.source.plugin).label(),
-                          sink=plugins.sink_class(conn.sink.plugin).label(),
+                          source=plugins.source_class(conn.source.name).label(),
+                          sink=plugins.sink_class(conn.sink.name).label(),
                           stopped=f"The connection was paused after {reason}. No further runs happen until you "
                                   f"fix the cause and run `hrsync resume {name}`, or change its configuration.")
         try:

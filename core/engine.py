@@ -5,7 +5,7 @@ and the sink (they learn what their services support) → ``Source.read()`` →
 :mod:`hrsync.records` (validate, scope, map, shape) → :func:`hrsync.guards.check_source_size`
 → list the sink when needed → :mod:`hrsync.planner` → :func:`hrsync.guards.check_deactivations`
 → :mod:`hrsync.applier` (each outcome committed at once) → a :class:`~hrsync.runreport.RunReport`,
-stored with the run. The engine itself decides nothing about people.
+stored with the run. The engine orchestrates; the modules it calls decide about people.
 
 Only run-level faults stop a run (:class:`~hrsync.errors.RunError`); a bad person is
 skipped or failed with a reason and retried next run.
@@ -26,7 +26,7 @@ from .connectors import RunContext, Sink, SinkPerson, Source
 from .errors import ListingRefused, RunError
 from .plan import Plan
 from .planner import Planner, needs_listing
-from .records import Person, RecordValidator, normalise_email
+from .records import Person, RecordValidator
 from .registry import Plugins
 from .runreport import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
 from .state import Link, State, now, open_state
@@ -93,24 +93,23 @@ class _Run:
     def __init__(self, config: Config, conn: ConnectionConfig, plugins: Plugins, state: State, options: RunOptions,
                  run_id: int | None) -> None:
         self.conn, self.state, self.options, self.run_id = conn, state, options, run_id
-        self.source_cls = plugins.source_class(conn.source.plugin)
-        self.sink_cls = plugins.sink_class(conn.sink.plugin)
+        self.source_cls = plugins.source_class(conn.source.name)
+        self.sink_cls = plugins.sink_class(conn.sink.name)
         today = dt.datetime.now(zoneinfo.ZoneInfo(config.timezone)).date()
         self.context = RunContext(conn.name, today=today)
         self.sensitive = set(conn.sensitive_fields)
         self.plan = Plan(conn.name, warnings=self.context.warnings, sensitive=self.sensitive)
-        self.report = RunReport(conn.name, run_id=run_id, mode=options.mode, started_at=now(),
-                                source=self.source_cls.label(), sink=self.sink_cls.label(), timezone=config.timezone)
+        self.timezone, self.started_at = config.timezone, now()
+        self.sink: Sink | None = None
 
     def execute(self) -> RunResult:
-        status, message, notices = OK, "", []
+        status, message = OK, ""
         try:
             with self.source_cls(self.conn.source.settings, self.context) as source, \
-                    self.sink_cls(self.conn.sink.settings, self.context) as sink:
-                if not self._sync(source, sink):
+                    self.sink_cls(self.conn.sink.settings, self.context) as self.sink:
+                if not self._sync(source, self.sink):
                     status = INTERRUPTED
                     message = "Stopped on request before finishing; the next run finishes the work."
-                notices = sink.notices(self.plan.counts()["invited"])
         except RunError as exc:
             status, message = STOPPED, str(exc)
             self.plan.stopped = message
@@ -121,15 +120,25 @@ class _Run:
                 f"Unexpected error ({type(exc).__name__}: {exc}). Nothing further was written; "
                 "run again with --debug and report the traceback to the plugin's authors.")
             self.plan.stopped = message
-        if status == OK and self.plan.needs_attention:
+        if status == OK and self.plan.attention:
             status = PARTIAL
-        r = self.report
-        report = build_report(self.plan, connection=r.connection, status=status, run_id=r.run_id, mode=r.mode,
-                              message=message, started_at=r.started_at, ended_at=now(), source=r.source,
-                              sink=r.sink, timezone=r.timezone, notices=notices)
+        report = build_report(self.plan, connection=self.conn.name, status=status, run_id=self.run_id,
+                              mode=self.options.mode, message=message, started_at=self.started_at, ended_at=now(),
+                              source=self.source_cls.label(), sink=self.sink_cls.label(), timezone=self.timezone,
+                              notices=self._notices())
         if self.run_id is not None:
             self.state.finish_run(report)
         return RunResult(report, self.plan)
+
+    def _notices(self) -> list[str]:
+        """The sink's lines about what this run asked of it - also when the run stopped after some writes."""
+        if self.sink is None:
+            return []
+        try:
+            return self.sink.notices(self.plan.counts()["invited"])
+        except Exception:  # a report must still be written when a plugin's notices fail
+            log.exception("%s: the sink's report notices failed", self.conn.name)
+            return []
 
     def _sync(self, source: Source, sink: Sink) -> bool:
         """Plan, guard and (unless a dry run) apply; False when stopped on request."""
@@ -139,31 +148,26 @@ class _Run:
         raw_records = list(source.read())
         links = self.state.links(conn.name)
         records = RecordValidator(conn, source, sink).validate(raw_records)
-        people, self.plan.actions = records.people, records.actions
         if options.only:
-            wanted = normalise_email(options.only)
-            people = [p for p in people if p.email_key == wanted]
-            self.plan.actions = [a for a in self.plan.actions if normalise_email(a.email) == wanted]
-            if not people and not self.plan.actions:
-                raise RunError(f"Nobody with e-mail {options.only} is in the source.", connection=conn.name)
+            records = records.only(options.only, connection=conn.name)
         elif not options.override_guards:
             guards.check_source_size(len(raw_records), links, conn.guards, source=self.source_cls.label(),
                                      connection=conn.name)
         first_run = self.state.last_successful_run(conn.name) is None
         listed, complete = None, True
-        if needs_listing(people, links, full=options.full, first_run=first_run,
+        if needs_listing(records.people, links, full=options.full, first_run=first_run,
                          intents=self.state.intents(conn.name)):
-            listed, complete = self._list(sink, people, links)
+            listed, complete = self._list(sink, records.people, links)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
                           dropped=self.state.dropped_fields(conn.name))
-        present = {a.source_id for a in self.plan.actions if a.source_id}
-        self.plan.actions += planner.plan(people, also_present=present, include_missing=not options.only)
+        self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
+                                                           include_missing=not options.only)
         if not options.override_guards:
             guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
         if self.run_id is None:
             return True
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
-                          links=links, sensitive=self.sensitive, digests=self.state.digests, warn=self.context.warn)
+                          warn=self.context.warn)
         applier.record_matches(self.plan, listed=listed is not None)
         return applier.apply(self.plan, should_stop=options.should_stop, progress=options.progress)
 

@@ -40,7 +40,9 @@ def _free_port() -> int:
 
 
 class SmtpCapture(LoopbackServer):
-    """aiosmtpd runs its own event-loop thread, so this replaces the socketserver start/stop of the base."""
+    """An SMTP server on loopback that keeps every message (aiosmtpd runs its own event-loop thread)."""
+
+    scheme = "smtp"
 
     def __init__(self, *, starttls: ssl.SSLContext | None = None, implicit_tls: ssl.SSLContext | None = None,
                  users: dict[str, str] | None = None, save_to: Path | None = None) -> None:
@@ -50,14 +52,9 @@ class SmtpCapture(LoopbackServer):
         self.users = users or {}
         self.starttls, self.implicit_tls = starttls, implicit_tls
         self._controller = None
-        self._smtp_port = 0
         self.received = threading.Condition()
 
-    @property
-    def port(self) -> int:
-        return self._smtp_port
-
-    def start(self) -> SmtpCapture:
+    def serve(self, port: int) -> int:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -86,11 +83,12 @@ class SmtpCapture(LoopbackServer):
                           auth_require_tls=bool(self.starttls or self.implicit_tls))
         if self.starttls:
             kwargs.update(tls_context=self.starttls, require_starttls=True)
-        self._smtp_port = _free_port()
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self._smtp_port,
-                                      ssl_context=self.implicit_tls, **kwargs)
+        # aiosmtpd's Controller cannot bind port 0 and report the port, so a free one is picked first.
+        port = port or _free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=self.implicit_tls,
+                                      **kwargs)
         self._controller.start()
-        return self
+        return port
 
     def _save(self, received: Received) -> None:
         if self.save_to is None:
@@ -104,7 +102,7 @@ class SmtpCapture(LoopbackServer):
             received.saved.append(stem.with_suffix(".html"))
             received.saved[1].write_text(html.get_content(), encoding="utf-8")
 
-    def stop(self) -> None:
+    def shutdown(self) -> None:
         if self._controller:
             self._controller.stop()
             self._controller = None

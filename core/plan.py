@@ -98,5 +98,6 @@ class Plan:
         return {k: counter.get(k, 0) for k in COUNT_KEYS}
 
     @property
-    def needs_attention(self) -> list[Action]:
+    def attention(self) -> list[Action]:
+        """The people someone must act on (see :func:`needs_attention`)."""
         return [a for a in self.actions if a.needs_attention]

@@ -77,7 +77,7 @@ class Planner:
             if link is not None and self.listing_complete and self.listed is not None \
                     and link.sink_id not in self.listed:
                 # The listing found the linked user gone from the sink (deleted by hand): create again.
-                actions.append(self.create(p, ["the linked user no longer exists in the sink; created again"]))
+                actions.append(self._create(p, ["the linked user no longer exists in the sink; created again"]))
             elif link is not None:
                 seen = self.listed.get(link.sink_id) if self.listed is not None else None
                 observed = seen.record if seen is not None else None
@@ -86,12 +86,12 @@ class Planner:
                 match = by_email.pop(p.email_key)
                 actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
             else:
-                actions.append(self.create(p))
+                actions.append(self._create(p))
         if include_missing and self.deactivate_missing:
             actions.extend(self._missing({p.source_id for p in people} | also_present))
         return actions
 
-    def create(self, p: Person, notes: list[str] | None = None) -> Action:
+    def _create(self, p: Person, notes: list[str] | None = None) -> Action:
         return Action(CREATE, p.display, p.source_id, p.email_key, desired=p.desired, notes=notes or [],
                       changes={k: Change(None, v) for k, v in sorted(p.desired.items()) if v is not None})
 

@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, ValidationError
 
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Defer, Sink, Source
+from .errors import RunError
 from .mapping import flatten_errors
 from .plan import DEFER, SKIP, Action
 
@@ -44,6 +45,20 @@ class Records:
 
     people: list[Person] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+
+    @property
+    def seen_ids(self) -> set[str]:
+        """Source ids seen in the read but not plannable (skipped, deferred): they are not "missing"."""
+        return {a.source_id for a in self.actions if a.source_id}
+
+    def only(self, email: str, *, connection: str) -> Records:
+        """The records of one person (``--only``); a RunError when the source has nobody with that e-mail."""
+        wanted = normalise_email(email)
+        kept = Records([p for p in self.people if p.email_key == wanted],
+                       [a for a in self.actions if normalise_email(a.email) == wanted])
+        if not kept.people and not kept.actions:
+            raise RunError(f"Nobody with e-mail {email} is in the source.", connection=connection)
+        return kept
 
 
 class RecordValidator:

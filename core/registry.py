@@ -65,6 +65,9 @@ class Plugins:
                     )
                 if not cls.name:
                     raise PluginError(f"Plugin {_plugin!r} registered a {kind} class without a name.", plugin=_plugin)
+                if base is Sandbox and cls.kind not in ("source", "sink"):
+                    raise PluginError(f"Plugin {_plugin!r} registered the sandbox {cls.__name__}, which is neither a "
+                                      "hrsync.SourceSandbox nor a hrsync.SinkSandbox.", plugin=_plugin)
                 key = f"{cls.kind}:{cls.name}" if base is Sandbox else cls.name
                 if key in registry:
                     other = registry[key][1]
@@ -107,10 +110,10 @@ class Plugins:
             return registry[name][0]
         except KeyError:
             known = ", ".join(sorted(registry)) or "none"
-            raise PluginError(f"No {kind} plugin named {name!r} is installed (known: {known}).", plugin=name) from None
+            raise PluginError(f"No {kind} named {name!r} is installed (known: {known}).", plugin=name) from None
 
     def sandboxes(self, kind: str) -> dict[str, type[Sandbox]]:
-        """Registered sandboxes of ``kind`` ("source" or "sink"), by the plugin name they stand in for."""
+        """Registered sandboxes of ``kind`` ("source" or "sink"), by the name of the connector they stand in for."""
         return {cls.name: cls for key, (cls, _) in sorted(self._sandboxes.items()) if cls.kind == kind}
 
     @property

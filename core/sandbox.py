@@ -19,10 +19,73 @@ from __future__ import annotations
 
 import socketserver
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from .secrets import Secret
+
+
+class LoopbackServer:
+    """The lifecycle of a server on 127.0.0.1: start, stop, port, URLs, context manager.
+
+    Subclasses build a ``socketserver`` server in :meth:`make_server` (it then runs in a
+    daemon thread), or replace :meth:`serve` and :meth:`shutdown` for a server with its own
+    thread (the SMTP capture). A sandbox lists it first among its bases
+    (``class MySandbox(LoopbackServer, SourceSandbox)``) so its ``start``/``stop``/``url`` win.
+    """
+
+    scheme = "http"
+
+    def __init__(self, *, port: int = 0) -> None:
+        self._port = port
+        self._bound: int | None = None  # kept after stop(), so a test can still name the port it used
+        self._running = False
+        self._server: socketserver.BaseServer | None = None
+
+    def make_server(self, port: int) -> socketserver.BaseServer:
+        raise NotImplementedError
+
+    def serve(self, port: int) -> int:
+        """Start serving on ``port`` (0: any free one); returns the port bound."""
+        self._server = self.make_server(port)
+        threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True).start()
+        return self._server.server_address[1]
+
+    def shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def start(self):
+        self._bound, self._running = self.serve(self._port), True
+        return self
+
+    def stop(self) -> None:
+        if self._running:
+            self.shutdown()
+            self._running = False
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._bound is not None, "start the server first"
+        return self._bound
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The admin API's root: always at the server's root, whatever path the service lives under."""
+        return f"http://127.0.0.1:{self.port}/_sandbox"
 
 
 class Sandbox:
@@ -33,6 +96,12 @@ class Sandbox:
     #: Options this sandbox adds to ``hrsync sandbox`` and ``hrsync demo``: keyword of ``create`` → help text
     #: (``{"scim_profile": "…"}`` becomes ``--scim-profile``). Values arrive as strings.
     cli_options: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if issubclass(cls, LoopbackServer) and cls.start is Sandbox.start:
+            raise TypeError(f"{cls.__name__}: list LoopbackServer before {Sandbox.__name__} among the bases, or "
+                            "its server never starts.")
 
     @classmethod
     def create(cls, **options: Any) -> Sandbox:
@@ -76,8 +145,11 @@ class Sandbox:
 
     def bad_settings(self) -> dict[str, Any]:
         """Connector settings this sandbox refuses (by default: every secret wrong)."""
-        wrong = {key: Secret("wrong-" + value) for key, value in self.secrets().items()}
-        return {**self.connector_settings(), **wrong}
+        secrets = self.secrets()
+        if not secrets:
+            raise NotImplementedError(f"{type(self).__name__} has no secrets to get wrong: override bad_settings() "
+                                      "with settings its service refuses")
+        return {**self.connector_settings(), **{key: Secret("wrong-" + value) for key, value in secrets.items()}}
 
     def describe(self) -> dict[str, Any]:
         """What ``hrsync sandbox --json`` prints for it (URL and credentials)."""
@@ -139,46 +211,12 @@ class SinkSandbox(Sandbox):
         raise NotImplementedError
 
 
-class LoopbackServer:
-    """The lifecycle of a sandbox that serves on 127.0.0.1: start, stop, port, context manager.
-
-    Subclasses build the server in :meth:`make_server`; it runs in a daemon thread. List it
-    first among the bases (``class MySandbox(LoopbackServer, SourceSandbox)``) so its
-    ``start``/``stop``/``url`` win.
-    """
-
-    def __init__(self, *, port: int = 0) -> None:
-        self._port = port
-        self._server: socketserver.BaseServer | None = None
-
-    def make_server(self, port: int) -> socketserver.BaseServer:
-        raise NotImplementedError
-
-    def start(self):
-        self._server = self.make_server(self._port)
-        threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start the server first"
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def sandbox_factory(sandbox: type[Sandbox] | Callable[[], Sandbox]) -> Callable[[], Sandbox]:
+    """How to make a sandbox from what a caller passed: a Sandbox class is built with its ``create()``
+    (its defaults, as ``hrsync sandbox`` would), anything else is called as is."""
+    if isinstance(sandbox, type) and issubclass(sandbox, Sandbox):
+        return sandbox.create
+    return sandbox
 
 
 def set_faults(faults: Any, values: dict[str, Any]) -> None:

@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,27 +108,33 @@ class State:
                 "message": report.message, "report": json.dumps(report.to_dict(), default=str),
             })
 
+    _SUMMARY = "id, connection, started_at, ended_at, status, mode, counts, message"
+
     def runs(self, connection: str | None = None, limit: int = 50) -> list[dict]:
-        where, args = ("connection = ?", [connection]) if connection else (None, [])
-        rows = self.db["runs"].rows_where(where, args, order_by="id desc", limit=limit)
-        return [self._run_row(r) for r in rows]
+        """Run summaries, newest first (without their reports: see :meth:`run`)."""
+        where, args = ("where connection = ?", [connection]) if connection else ("", [])
+        rows = self.db.query(f"select {self._SUMMARY} from runs {where} order by id desc limit ?", [*args, limit])
+        return [self._summary(r) for r in rows]
 
     def run(self, run_id: int) -> dict | None:
+        """One run's summary and its ``report`` as a :class:`RunReport` (None while it runs)."""
         rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
-        return self._run_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        row = self._summary(rows[0])
+        row["report"] = RunReport.from_dict(json.loads(rows[0]["report"])) if rows[0].get("report") else None
+        return row
 
     @staticmethod
-    def _run_row(row: dict) -> dict:
-        """A ``runs`` row with its counts decoded and its report as a :class:`RunReport` (None while running)."""
-        row = dict(row)
+    def _summary(row: dict) -> dict:
+        row = {k: v for k, v in row.items() if k != "report"}
         row["counts"] = json.loads(row["counts"]) if row.get("counts") else {}
-        row["report"] = RunReport.from_dict(json.loads(row["report"])) if row.get("report") else None
         return row
 
     def last_successful_run(self, connection: str) -> dict | None:
-        rows = list(self.db["runs"].rows_where(
-            "connection = ? and status in ('ok', 'partial')", [connection], order_by="id desc", limit=1))
-        return self._run_row(rows[0]) if rows else None
+        rows = list(self.db.query(f"select {self._SUMMARY} from runs where connection = ? and status in "
+                                  "('ok', 'partial') order by id desc limit 1", [connection]))
+        return self._summary(rows[0]) if rows else None
 
     def mark_crashed_runs(self, connection: str) -> None:
         """A run still marked running when we hold the lock was killed: say so."""
@@ -159,14 +164,10 @@ class State:
             self.db["pending"].upsert({"connection": connection, "source_id": source_id, "email_key": email_key,
                                        "run_id": run_id, "at": now()}, pk=("connection", "source_id"))
 
-    def forget_intents(self, connection: str, source_ids: Iterable[str] | None = None) -> None:
-        """Drop create intents (all of the connection's when ``source_ids`` is None)."""
+    def forget_intents(self, connection: str) -> None:
+        """Drop every create intent of the connection (once a listing has resolved them)."""
         with self.db.atomic():
-            if source_ids is None:
-                self.db.execute("delete from pending where connection = ?", [connection])
-            for source_id in source_ids or ():
-                self.db.execute("delete from pending where connection = ? and source_id = ?",
-                                [connection, source_id])
+            self.db.execute("delete from pending where connection = ?", [connection])
 
     def record_applied(self, connection: str, entry: LogEntry, link: Link) -> None:
         """Commit one confirmed write: the person's link and applied values, and its change-log row."""

@@ -7,7 +7,7 @@ import functools
 import pytest
 import requests
 
-from hrsync import SinkPerson
+from hrsync import SinkPerson, SourceSandbox
 from hrsync.testing import SINK_SCENARIOS, MemorySink, MemorySinkSandbox, SinkHarness, sink_tests, source_tests
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
@@ -16,7 +16,7 @@ from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 from hrsync_plugins.winningtemp.sandbox_profiles import PROFILES
 from hrsync_plugins.winningtemp.sink import WinningtempSink
 
-TestPersonioContract = source_tests(PersonioSource, sandbox=lambda: PersonioSandbox(generate_employees(40, seed=1)))
+TestPersonioContract = source_tests(PersonioSource, sandbox=PersonioSandbox)
 # The sink contract holds against every way a SCIM service may answer (plugins/winningtemp/sandbox_profiles.py).
 for _profile in PROFILES:
     globals()[f"TestWinningtempContract_{_profile.replace('-', '_')}"] = sink_tests(
@@ -86,13 +86,32 @@ def test_plugin_fixtures_are_available(personio_sandbox, scim_sandbox, smtp_capt
                          ids=["personio", "winningtemp"])
 def test_every_server_sandbox_speaks_one_admin_api(make):
     with make() as sandbox:
-        root = sandbox.url.removesuffix("/v2")
+        admin = sandbox.admin_url
         assert requests.get(sandbox.url + "/nowhere").status_code in (401, 404)
-        log = requests.get(f"{root}/_sandbox/requests")
+        log = requests.get(f"{admin}/requests")
         assert log.status_code == 200 and [e["status"] for e in log.json()] in ([401], [404])
-        assert requests.post(f"{root}/_sandbox/faults", json={"throttle_next": 1}).status_code == 204
+        assert requests.post(f"{admin}/faults", json={"throttle_next": 1}).status_code == 204
         assert sandbox.faults.throttle_next == 1
-        refused = requests.post(f"{root}/_sandbox/faults", json={"no_such_switch": 1})
+        refused = requests.post(f"{admin}/faults", json={"no_such_switch": 1})
         assert refused.status_code == 400 and "no_such_switch" in refused.json()["error"]
-        assert requests.delete(f"{root}/_sandbox/requests").status_code == 204 and sandbox.requests == []
-        assert requests.get(f"{root}/_sandbox/nothing").status_code == 404
+        assert requests.delete(f"{admin}/requests").status_code == 204 and sandbox.requests == []
+        assert requests.get(f"{admin}/nothing").status_code == 404
+
+
+def test_a_server_sandbox_with_its_bases_in_the_wrong_order_is_refused_at_once():
+    from hrsync import LoopbackServer, SourceSandbox
+
+    with pytest.raises(TypeError, match="list LoopbackServer before Sandbox"):
+        type("Backwards", (SourceSandbox, LoopbackServer), {"name": "backwards"})
+
+
+def test_the_harness_says_why_it_cannot_test_refused_credentials():
+    from hrsync.testing import SOURCE_SCENARIOS, SourceHarness, memory_plugin  # noqa: F401
+    from hrsync.testing.memory import MemorySource
+
+    class NoSecrets(SourceSandbox):
+        name = "memory"
+
+    check = next(s for s in SOURCE_SCENARIOS if s.name == "check_fails_on_bad_credentials").check
+    with pytest.raises(pytest.fail.Exception, match="has no secrets to get wrong: override bad_settings"):
+        check(SourceHarness(MemorySource, NoSecrets()))

@@ -317,3 +317,37 @@ def test_old_run_history_is_pruned_and_links_are_kept(memory_config, world):
     state.close()
     world.calls.clear()
     assert run(loaded, world).plan.counts()["unchanged"] == 20 and world.writes() == []
+
+
+def test_sink_notices_reach_the_report_of_a_run_stopped_after_some_writes(memory_config, world):
+    from hrsync import SinkError, SinkPerson, hookimpl
+    from hrsync.config import parse_config
+    from hrsync.registry import load_plugins
+    from hrsync.testing import memory_plugin
+    from hrsync.testing.memory import MemorySink
+
+    class Inviting(MemorySink):
+        name = "inviting"
+
+        def create(self, record):
+            if len(self.world.users) == 2:
+                raise SinkError("the app went away", connection=self.context.connection)
+            created = super().create(record)
+            return SinkPerson(created.sink_id, created.record, invited=True)
+
+        def notices(self, invited):
+            return [f"asked the app to invite {invited}"]
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_sinks(register):
+            register(Inviting)
+
+    plugins = load_plugins(entry_points=False, plugins=[("memory", memory_plugin()), ("inviting", Plugin)])
+    config = parse_config({"host": {"state": "state.db"}, "connections": {"mem": {
+        "source": {"plugin": "memory", "world": world}, "sink": {"plugin": "inviting", "world": world}}}},
+        plugins, path=memory_config()[0].path)
+    result = run_connection(config, "mem", plugins)
+    assert result.status == "stopped" and result.report.counts["invited"] == 2
+    assert result.report.notices == ["asked the app to invite 2"]

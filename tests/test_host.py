@@ -114,7 +114,7 @@ def test_blocked_plugins_are_not_loaded(site, monkeypatch):
     monkeypatch.setenv("HRSYNC_DISABLE_PLUGINS", "broken, winningtemp")
     host = load_plugins()
     assert "personio" in host.sources and "winningtemp" not in host.sinks
-    with pytest.raises(PluginError, match="No sink plugin named 'winningtemp'"):
+    with pytest.raises(PluginError, match="No sink named 'winningtemp' is installed"):
         host.sink_class("winningtemp")
 
 
@@ -132,7 +132,7 @@ def test_registering_a_non_plugin_class_is_refused():
 
 
 def test_cli_version_and_the_documented_commands():
-    assert run_cli("--version").stdout.strip().endswith("0.1.0")
+    assert run_cli("--version").stdout.strip().endswith("0.2.0")
     listed = run_cli("--help").stdout
     commands = ("plugins", "check", "run", "runs", "report", "daemon", "status", "resume", "prune", "sandbox", "demo")
     for command in commands:

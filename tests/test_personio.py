@@ -203,7 +203,7 @@ def test_sandbox_limits_and_errors_follow_personio():
 
 def test_sandbox_admin_api(tmp_path):
     with PersonioSandbox(generate_employees(5, seed=1)) as sandbox:
-        admin = f"{sandbox.url}/_sandbox"
+        admin = sandbox.admin_url
         assert requests.patch(f"{admin}/employees/1002", json={"first_name": "Zoë"}).status_code == 200
         assert sandbox.find(1002)["first_name"]["value"] == "Zoë"
         created = requests.post(f"{admin}/employees", json={"email": "new@example.com", "status": "onboarding"})

@@ -232,11 +232,11 @@ def test_user_deleted_in_winningtemp_fails_with_a_hint_and_full_recreates_it(e2e
 
 
 def test_scim_sandbox_admin_api(scim):
-    root = scim.url.removesuffix("/v2")
-    assert requests.post(f"{root}/_sandbox/faults", json={"throttle_next": 1, "throttle_status": 503}).ok
+    admin = scim.admin_url
+    assert requests.post(f"{admin}/faults", json={"throttle_next": 1, "throttle_status": 503}).ok
     throttled = requests.get(f"{scim.url}/Users", headers={"Authorization": f"Bearer {scim.token}"})
     assert throttled.status_code == 503
-    log = requests.get(f"{root}/_sandbox/requests").json()
+    log = requests.get(f"{admin}/requests").json()
     assert [(r["method"], r["path"], r["status"]) for r in log] == [("GET", "/v2/Users", 503)]
-    assert requests.post(f"{root}/_sandbox/faults", json={"nonsense": 1}).status_code == 400
-    assert requests.delete(f"{root}/_sandbox/requests").ok and scim.requests == []
+    assert requests.post(f"{admin}/faults", json={"nonsense": 1}).status_code == 400
+    assert requests.delete(f"{admin}/requests").ok and scim.requests == []

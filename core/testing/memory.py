@@ -138,10 +138,10 @@ class MemorySink(_InWorld, Sink):
         self.world.calls.append(("list", None))
         return [SinkPerson(uid, dict(u)) for uid, u in self.world.users.items()]
 
-    def find(self, key):
-        self.world.calls.append(("find", key))
+    def find(self, email):
+        self.world.calls.append(("find", email))
         return next((SinkPerson(uid, dict(u)) for uid, u in self.world.users.items()
-                     if u["email"].lower() == key.lower()), None)
+                     if u["email"].lower() == email.lower()), None)
 
     def create(self, record):
         self._write("create", record["email"], record["email"])

@@ -18,7 +18,7 @@ from ..config import parse_config
 from ..connectors import Sink
 from ..engine import RunOptions, RunResult, run_connection
 from ..registry import load_plugins
-from ..sandbox import SinkSandbox
+from ..sandbox import SinkSandbox, sandbox_factory
 from .memory import MemoryWorld, memory_plugin
 from .scenarios import Scenario, build_suite
 
@@ -164,15 +164,16 @@ SINK_SCENARIOS: list[Scenario] = [
 ]
 
 
-def sink_tests(sink_class: type[Sink], *, sandbox: Callable[[], SinkSandbox],
+def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[[], SinkSandbox],
                scenarios: list[Scenario] | None = None) -> type:
     """A pytest test class running the sink contract against a fresh ``sandbox()`` per scenario.
 
-    :param sandbox: a :class:`hrsync.SinkSandbox` subclass, or any callable returning one.
+    :param sandbox: a :class:`hrsync.SinkSandbox` subclass (built with its ``create()``), or any
+        callable returning a sandbox.
     """
 
     def run(scenario: Scenario, tmp_path) -> None:
-        with sandbox() as sb:
+        with sandbox_factory(sandbox)() as sb:
             scenario.check(SinkHarness(sink_class, sb, tmp_path))
 
     return build_suite(f"Test{sink_class.__name__}Contract", scenarios or SINK_SCENARIOS, run)
