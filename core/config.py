@@ -23,8 +23,9 @@ from marshmallow import RAISE, ValidationError
 from .config_schema import ConfigFileSchema, ConnectionSchema, DaemonSchema, ScheduleConfig, SmtpConfig
 from .connectors import MATCH_FIELD
 from .errors import ConfigError
-from .mapping import FieldMapping, Scope, check_scope, compile_mapping, flatten_errors
+from .mapping import FieldMapping, compile_mapping, flatten_errors
 from .registry import Plugins
+from .scope import Scope, check_scope
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
@@ -49,11 +50,16 @@ class ConnectionConfig:
     mapping: FieldMapping
     scope: Scope
     missing: str
+    create_leavers: bool
     guards: dict[str, Any]
     sensitive_fields: list[str]
     schedule: ScheduleConfig
     report: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def wanted_source_fields(self, key_field: str) -> set[str]:
+        """The source fields this connection uses: the mapping's, the scope's and the source's key."""
+        return self.mapping.source_fields | set(self.scope.include) | set(self.scope.exclude) | {key_field}
 
 
 @dataclass
@@ -191,6 +197,7 @@ def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> Connec
         mapping=mapping,
         scope=scope,
         missing=loaded["missing"],
+        create_leavers=loaded["create_leavers"],
         guards=loaded["guards"],
         sensitive_fields=loaded["sensitive_fields"],
         schedule=loaded["schedule"],

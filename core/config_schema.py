@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
 from .fields import DEFAULT_SENSITIVE
-from .mapping import ScopeSchema
+from .scope import ScopeSchema
 from .secrets import SecretField
 
 
@@ -122,6 +122,8 @@ class ConnectionSchema(StrictSchema):
                            metadata={"description": "include/exclude filters."})
     missing = fields.String(load_default="ignore", validate=validate.OneOf(["ignore", "deactivate"]),
                             metadata={"description": "What to do with linked people gone from the source."})
+    create_leavers = fields.Boolean(load_default=False, metadata={
+        "description": "Also create people who have already left (their desired state is inactive)."})
     guards = fields.Nested(GuardsSchema, load_default=lambda: GuardsSchema().load({}),
                            metadata={"description": "Circuit breakers."})
     sensitive_fields = fields.List(fields.String(), load_default=lambda: list(DEFAULT_SENSITIVE),

@@ -34,6 +34,9 @@ class RunContext:
     connection: str
     today: dt.date = field(default_factory=dt.date.today)
     warnings: list[str] = field(default_factory=list)
+    #: The source's RecordSchema fields this connection uses (mapping, scope, key); None when unknown.
+    #: A source may read only these (and say when it cannot read some of them).
+    wanted_fields: set[str] | None = None
 
     def warn(self, message: str) -> None:
         """Add a run-level warning to the report, once per distinct message."""
@@ -90,6 +93,15 @@ class Source(Connector):
     kind: ClassVar[str] = "source"
     #: The RecordSchema field holding the person's stable id in the source.
     key_field: ClassVar[str] = "id"
+
+    def unavailable_fields(self) -> set[str]:
+        """RecordSchema fields the source cannot read this run (e.g. not allowed for its credentials).
+
+        Called after :meth:`open`. The engine never blanks the sink fields they map to: it leaves them
+        as they are. Report why with ``self.context.warn``; raise a RunError instead when the sync
+        cannot be right without them.
+        """
+        return set()
 
     def read(self) -> Iterator[dict[str, Any]]:
         """Yield every person as a dict keyed by RecordSchema field names (before validation).

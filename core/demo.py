@@ -70,7 +70,7 @@ def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: P
             first, _ = sync(config, "sandbox", plugins, RunOptions(progress=progress))
         counts = first.report.counts
         echo(f"First sync {first.status}: {counts['created']} created, {counts['skipped']} skipped, "
-             f"{counts['failed']} failed")
+             f"{counts['failed']} failed, {counts['not_created']} not created (had left)")
         echo(render_text(first.report, limit=5))
 
         echo("HR changes in the source:")

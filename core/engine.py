@@ -100,6 +100,7 @@ class _Run:
         self.sensitive = set(conn.sensitive_fields)
         self.plan = Plan(conn.name, warnings=self.context.warnings, sensitive=self.sensitive)
         self.timezone, self.started_at = config.timezone, now()
+        self.first_run = state.last_successful_run(conn.name) is None
         self.sink: Sink | None = None
 
     def execute(self) -> RunResult:
@@ -125,7 +126,7 @@ class _Run:
         report = build_report(self.plan, connection=self.conn.name, status=status, run_id=self.run_id,
                               mode=self.options.mode, message=message, started_at=self.started_at, ended_at=now(),
                               source=self.source_cls.label(), sink=self.sink_cls.label(), timezone=self.timezone,
-                              notices=self._notices())
+                              notices=self._notices(), name_leavers=self.first_run)
         if self.run_id is not None:
             self.state.finish_run(report)
         return RunResult(report, self.plan)
@@ -143,8 +144,10 @@ class _Run:
     def _sync(self, source: Source, sink: Sink) -> bool:
         """Plan, guard and (unless a dry run) apply; False when stopped on request."""
         conn, options = self.conn, self.options
+        self.context.wanted_fields = conn.wanted_source_fields(self.source_cls.key_field)
         source.open()
         sink.open()
+        unknown = conn.mapping.targets_of(source.unavailable_fields())
         raw_records = list(source.read())
         links = self.state.links(conn.name)
         records = RecordValidator(conn, source, sink).validate(raw_records)
@@ -153,13 +156,12 @@ class _Run:
         elif not options.override_guards:
             guards.check_source_size(len(raw_records), links, conn.guards, source=self.source_cls.label(),
                                      connection=conn.name)
-        first_run = self.state.last_successful_run(conn.name) is None
         listed, complete = None, True
-        if needs_listing(records.people, links, full=options.full, first_run=first_run,
+        if needs_listing(records.people, links, full=options.full, first_run=self.first_run,
                          intents=self.state.intents(conn.name)):
             listed, complete = self._list(sink, records.people, links)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
-                          dropped=self.state.dropped_fields(conn.name))
+                          dropped=self.state.dropped_fields(conn.name), unknown=unknown)
         self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
                                                            include_missing=not options.only)
         if not options.override_guards:

@@ -137,6 +137,16 @@ class FieldMapping:
     def create_only(self) -> set[str]:
         return {rule.target for rule in self.rules if rule.create_only}
 
+    @property
+    def source_fields(self) -> set[str]:
+        """The source fields the rules read."""
+        return {rule.source for rule in self.rules if rule.source and not rule.has_constant}
+
+    def targets_of(self, source_fields: set[str]) -> set[str]:
+        """Sink fields whose value comes from one of ``source_fields`` (with no default to fall back on)."""
+        return {rule.target for rule in self.rules
+                if rule.source in source_fields and not rule.has_constant and rule.default is None}
+
 
 def _compatible(source_type: str, sink_type: str) -> bool:
     if source_type == sink_type or sink_type == "string":
@@ -224,52 +234,6 @@ def _check_value(sink_field: fields.Field, value: Any, path: str, errors: dict[s
         errors.setdefault(path, []).extend(f"The sink would refuse {value!r}: {m}" for m in msgs)
 
 
-class ScopeSchema(Schema):
-    """Which source people a connection carries."""
-
-    class Meta:
-        unknown = RAISE
-
-    include = fields.Dict(
-        keys=fields.String(), values=fields.List(fields.Raw()), load_default=dict,
-        metadata={"description": "Source field → allowed values; a person must match every entry."},
-    )
-    exclude = fields.Dict(
-        keys=fields.String(), values=fields.List(fields.Raw()), load_default=dict,
-        metadata={"description": "Source field → values that put a person out of scope."},
-    )
-
-
-@dataclass
-class Scope:
-    include: dict[str, list[Any]] = field(default_factory=dict)
-    exclude: dict[str, list[Any]] = field(default_factory=dict)
-
-    def reason_out(self, record: Mapping[str, Any]) -> str | None:
-        """Why this record is out of scope, or None when it is in."""
-        for name, allowed in self.include.items():
-            if _norm(record.get(name)) not in {_norm(v) for v in allowed}:
-                return f"{name} is not one of the included values"
-        for name, banned in self.exclude.items():
-            if _norm(record.get(name)) in {_norm(v) for v in banned}:
-                return f"{name} is excluded"
-        return None
-
-
-def _norm(value: Any) -> Any:
-    return value.strip().casefold() if isinstance(value, str) else value
-
-
-def check_scope(scope: Scope, source_schema: type[Schema]) -> dict[str, list[str]]:
-    source_fields = source_schema().fields
-    errors: dict[str, list[str]] = {}
-    for part in ("include", "exclude"):
-        for name in getattr(scope, part):
-            if name not in source_fields:
-                errors.setdefault(f"scope.{part}.{name}", []).append(f"Unknown source field {name!r}.")
-    return errors
-
-
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """Flatten marshmallow's nested error messages into ``{"a.b.c": [messages]}``."""
     out: dict[str, list[str]] = {}
@@ -292,4 +256,4 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-__all__ = ["FieldRule", "FieldMapping", "Scope", "ScopeSchema", "compile_mapping", "flatten_errors"]
+__all__ = ["FieldRule", "FieldMapping", "compile_mapping", "flatten_errors"]

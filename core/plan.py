@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 CREATE, UPDATE, DEACTIVATE, UNCHANGED, SKIP, DEFER = "create", "update", "deactivate", "unchanged", "skip", "defer"
+#: Not created because they had already left (connection setting ``create_leavers: false``).
+LEFT = "left"
 #: Outcome of an action after apply.
 PLANNED, APPLIED, FAILED = "planned", "applied", "failed"
 WRITES = (CREATE, UPDATE, DEACTIVATE)
-COUNT_KEYS = ("created", "updated", "deactivated", "unchanged", "skipped", "failed", "deferred", "invited")
+COUNT_KEYS = ("created", "updated", "deactivated", "unchanged", "skipped", "failed", "deferred", "not_created",
+              "invited")
 
 
 def needs_attention(kind: str, outcome: str) -> bool:
@@ -92,7 +95,7 @@ class Plan:
                 counter["failed"] += 1
             else:
                 counter[{CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", UNCHANGED: "unchanged",
-                         SKIP: "skipped", DEFER: "deferred"}[a.kind]] += 1
+                         SKIP: "skipped", DEFER: "deferred", LEFT: "not_created"}[a.kind]] += 1
             if a.invited and a.outcome == APPLIED:
                 counter["invited"] += 1
         return {k: counter.get(k, 0) for k in COUNT_KEYS}

@@ -17,7 +17,7 @@ from typing import Any
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Sink, SinkPerson
 from .digests import Digests
-from .plan import CREATE, DEACTIVATE, UNCHANGED, UPDATE, Action, Change, Changes
+from .plan import CREATE, DEACTIVATE, LEFT, UNCHANGED, UPDATE, Action, Change, Changes
 from .records import Person, normalise_email
 from .state import Link
 
@@ -36,11 +36,13 @@ class Planner:
 
     def __init__(self, conn: ConnectionConfig, sink: Sink, links: Mapping[str, Link], digests: Digests,
                  listed: Mapping[str, SinkPerson] | None = None, *, listing_complete: bool = True,
-                 dropped: set[str] = frozenset()) -> None:
+                 dropped: set[str] = frozenset(), unknown: set[str] = frozenset()) -> None:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
         self.listing_complete = listing_complete
-        # Create-only fields never change once created; fields the sink does not keep are not re-sent.
-        self.unchanging = set(conn.mapping.create_only) | set(dropped)
+        self.create_leavers = conn.create_leavers
+        # Create-only fields never change once created; fields the sink does not keep are not re-sent;
+        # fields the source cannot read this run are left as they are, never blanked.
+        self.unchanging = set(conn.mapping.create_only) | set(dropped) | set(unknown)
         self.sensitive = set(conn.sensitive_fields)
         self.deactivate_missing = conn.missing == "deactivate"
 
@@ -50,7 +52,7 @@ class Planner:
 
         The baseline is the user as the sink holds them (``observed``, from a listing or a
         lookup) or else what this connection last ``applied`` (sensitive values as digests).
-        Create-only fields, and fields the sink does not keep, are left out.
+        Create-only fields, fields the sink does not keep and fields the source could not read are left out.
         """
         baseline, hashed = (observed, False) if observed is not None else (applied or {}, True)
         changes: Changes = {}
@@ -85,6 +87,8 @@ class Planner:
             elif p.email_key in by_email:
                 match = by_email.pop(p.email_key)
                 actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
+            elif p.desired.get("active") is False and not self.create_leavers:
+                actions.append(Action(LEFT, p.display, p.source_id, p.email_key))
             else:
                 actions.append(self._create(p))
         if include_missing and self.deactivate_missing:

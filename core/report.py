@@ -21,8 +21,10 @@ from .runreport import INTERRUPTED, STOPPED, PersonLine, RunReport
 from .secrets import REDACTOR
 
 DEFAULT_LIMIT = 50
-SECTIONS = [("create", "Created"), ("update", "Updated"), ("deactivate", "Deactivated"),
-            ("defer", "Waiting for their start date")]
+#: action → section title after a run, and in a dry run's plan.
+SECTIONS = [("create", "Created", "To create"), ("update", "Updated", "To update"),
+            ("deactivate", "Deactivated", "To deactivate"), ("defer", "Waiting for their start date", None),
+            ("left", "Not created, had left before the first sync", None)]
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:
@@ -123,11 +125,11 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
         Line(a.person, a.email, [a.reason or a.message] + ([a.message] if a.reason and a.message else []))
         for a in report.attention])
     sections = []
-    for kind, title in SECTIONS:
+    for kind, title, planned in SECTIONS:
         group = [a for a in report.actions if a.action == kind and a.outcome != "failed"]
         if group:
             lines = [Line(a.person, a.email, _details(a, kind)) for a in group]
-            sections.append(capped(f"{'To ' + kind if report.dry_run else title} ({len(group)})", lines))
+            sections.append(capped(f"{(planned or title) if report.dry_run else title} ({len(group)})", lines))
     title = ("Plan (dry run — nothing was written)" if report.dry_run
              else f"Run {report.run_id}" if report.run_id else "Run")
     return ReportView(

@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load
 
-from .plan import COUNT_KEYS, UNCHANGED, Plan, needs_attention
+from .plan import COUNT_KEYS, LEFT, UNCHANGED, Plan, needs_attention
 
 #: Run statuses: all applied | some people need attention | stopped before (more) writes | stopped on request.
 OK, PARTIAL, STOPPED, INTERRUPTED = "ok", "partial", "stopped", "interrupted"
@@ -96,13 +96,18 @@ class RunReport:
         return SCHEMA.load(data)
 
 
-def build_report(plan: Plan, **run: Any) -> RunReport:
-    """The report of an executed (or, for a dry run, planned) plan; ``run`` holds the run's own fields."""
+def build_report(plan: Plan, *, name_leavers: bool = True, **run: Any) -> RunReport:
+    """The report of an executed (or, for a dry run, planned) plan; ``run`` holds the run's own fields.
+
+    People not created because they had left are named only (nothing else of theirs travels),
+    and only when ``name_leavers`` (a connection's first sync): later runs just count them.
+    """
     lines = [PersonLine(
-        action=a.kind, person=a.person, source_id=a.source_id, email=a.email, sink_id=a.sink_id,
+        action=a.kind, person=a.person, source_id=a.source_id, email=None if a.kind == LEFT else a.email,
+        sink_id=a.sink_id,
         changes=a.public_changes(plan.sensitive), reason=a.reason, notes=list(a.notes), matched=a.matched,
         outcome=a.outcome, message=a.message, invited=a.invited,
-    ) for a in plan.actions if a.kind != UNCHANGED]
+    ) for a in plan.actions if a.kind != UNCHANGED and (name_leavers or a.kind != LEFT)]
     return RunReport(counts=plan.counts(), warnings=list(plan.warnings), stopped=plan.stopped, actions=lines,
                      **run)
 

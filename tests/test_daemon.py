@@ -22,7 +22,7 @@ STOCKHOLM = dt.timezone(dt.timedelta(hours=1))  # Europe/Stockholm in November
 
 def write_hosts(path, personio, scim, connections=None, **host):
     data = {"host": {"state": "state.db", "outbox": "outbox", "timezone": "Europe/Stockholm", **host},
-            "connections": connections or {"acme": connection_dict(personio, scim)}}
+            "connections": connections or {"acme": connection_dict(personio, scim, create_leavers=True)}}
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from hrsync import config_schema, hookspecs
-from hrsync.mapping import RuleSchema, ScopeSchema
+from hrsync.mapping import RuleSchema
 from hrsync.registry import load_plugins
+from hrsync.scope import ScopeSchema
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

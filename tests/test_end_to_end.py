@@ -35,7 +35,7 @@ def expected_active(employee, today):
 @pytest.mark.scim_profile("extended")
 def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_config, personio, scim):
     personio.employees = generate_employees(500, seed=31)
-    loaded = e2e_config()
+    loaded = e2e_config(create_leavers=True)
     cfg, host = loaded
     first = run_connection(cfg, "acme", host)
     assert first.status == "ok", first.message
@@ -124,7 +124,7 @@ def assert_exactly_once(scim, personio, state_path):
 def test_sigkill_mid_apply_then_rerun_leaves_every_person_once(hosts_file, personio, scim, kill_after):
     personio.employees = generate_employees(150, seed=41)
     scim.faults.slow_seconds = 0.01  # pace writes so the kill lands mid-apply
-    path = hosts_file()
+    path = hosts_file(create_leavers=True)
     run_and_kill_after(path, scim, kill_after)
     assert 0 < len(scim.users()) < 150
     # Updates interrupted too: change people, then kill while those PATCHes go out.
@@ -171,7 +171,7 @@ def test_check_tests_each_connections_credentials(hosts_file, personio, scim, mo
 def test_sigterm_during_a_cli_run_finishes_the_person_in_flight(hosts_file, personio, scim):
     personio.employees = generate_employees(120, seed=43)
     scim.faults.slow_seconds = 0.02
-    path = hosts_file()
+    path = hosts_file(create_leavers=True)
     proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_for(lambda: len(scim.write_requests()) >= 10)

@@ -13,17 +13,22 @@ from hrsync.registry import load_plugins
 from hrsync_plugins.personio.sandbox_data import generate_employees, list_response
 from tests.helpers import HRSYNC, run_cli
 
+NOT_RECEIVED = "Winningtemp does not receive gender, birthday, hire date and termination date"
+
 
 def test_demo_end_to_end(tmp_path):
     result = run_cli("demo", "--folder", str(tmp_path / "demo"), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "First sync ok: 200 created, 0 skipped, 0 failed" in out
+    assert "First sync ok: 188 created, 0 skipped, 0 failed, 12 not created (had left)" in out
     first_report = out.split("HR changes")[0]
-    assert "Created (200):" in first_report and "… and 195 more (see `hrsync report 1`)" in first_report
+    assert "Created (188):" in first_report and "… and 183 more (see `hrsync report 1`)" in first_report
+    assert "Not created, had left before the first sync (12):" in first_report
+    assert f"{NOT_RECEIVED}" in first_report  # the documented SCIM profile: said plainly
     assert "Personio → Winningtemp: 1 created, 3 updated, 1 needs attention" in out
     counts = re.search(r"Counts: (.*)", out.split("HR changes")[1]).group(1)
-    assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 196, skipped 1, failed 0")
+    assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 184, skipped 1, failed 0")
+    assert "Not created, had left" not in out.split("HR changes")[1]  # named once, on the first sync
     assert "has no e-mail in Personio — add one there" in out
     assert "e-mail changed from" in out and "set inactive" in out and "-Nyström" in out
     saved = re.findall(r"^  (/\S+\.(?:eml|html))$", out, flags=re.M)
@@ -53,7 +58,7 @@ def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_pa
         run = subprocess.run([HRSYNC, "--config", str(config), "run", "sandbox"], capture_output=True, text=True,
                              timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
-        assert "12 created" in run.stdout
+        assert "11 created" in run.stdout and "not_created 1" in run.stdout
         assert "report e-mailed to" in run.stdout + run.stderr
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -29,6 +29,7 @@ def source_for(sandbox: PersonioSandbox, **settings) -> PersonioSource:
 
 def read_all(source: PersonioSource) -> list[dict]:
     with source:
+        source.open()
         return [RecordSchema().load(r) for r in source.read()]
 
 
@@ -146,7 +147,7 @@ def test_nested_objects_empty_gender_and_unknown_attributes():
 def test_missing_birthday_attribute_is_reported_once():
     employees = generate_employees(40, seed=10)
     allowed = {k for k in employees[0] if k != BIRTHDAY_KEY}
-    with PersonioSandbox(employees, allowed_attributes=allowed) as sandbox:
+    with PersonioSandbox(employees, readable=allowed) as sandbox:
         source = source_for(sandbox)
         records = read_all(source)
     assert all(r.get("birthday") is None for r in records)
@@ -165,7 +166,7 @@ def test_birthday_attribute_setting_for_tenants_without_universal_id():
 
 def test_withheld_attributes_are_absent_not_fatal():
     employees = generate_employees(20, seed=11)
-    with PersonioSandbox(employees, allowed_attributes={"email", "first_name", "last_name", "status"}) as sandbox:
+    with PersonioSandbox(employees, readable={"email", "first_name", "last_name", "status"}) as sandbox:
         records = read_all(source_for(sandbox))
     assert len(records) == 20 and all(r.get("gender") is None and r.get("hire_date") is None for r in records)
 

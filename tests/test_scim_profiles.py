@@ -50,7 +50,7 @@ def test_300_people_against_every_profile(profile, connect, personio):
     personio.employees = generate_employees(300, seed=61)
     # The rate-limited profile announces Winningtemp's 20 per second; a wider window keeps the suite quick.
     with ScimSandbox(profile=profile, rate_limit=(60, 0.5) if profile == "rate-limited" else None) as scim:
-        loaded = connect(scim)
+        loaded = connect(scim, create_leavers=True)
         first = run(loaded)
         assert first.status == "ok", first.message
         names = [u["userName"] for u in scim.users()]
@@ -125,7 +125,7 @@ def test_an_email_without_primary_still_links_and_a_change_replaces_the_emails(c
 def test_rate_limit_headers_are_honoured_without_a_single_429(connect, personio):
     personio.employees = generate_employees(45, seed=3)
     with ScimSandbox(profile="rate-limited", rate_limit=(10, 0.3)) as scim:
-        result = run(connect(scim))
+        result = run(connect(scim, create_leavers=True))
         assert result.status == "ok" and len(scim.users()) == 45
         assert not [r for r in scim.requests if r["status"] == 429]
 

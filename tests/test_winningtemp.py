@@ -94,7 +94,7 @@ def test_termination_in_the_past_deactivates_and_future_does_not(e2e_config, per
     future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     small_company(personio, anna(termination_date=f"{future}T00:00:00+01:00"),
                   bo(termination_date=f"{past}T00:00:00+01:00"))
-    sync(e2e_config())
+    sync(e2e_config(create_leavers=True))
     assert scim.by_user_name("anna.berg@example.com")["active"] is True
     assert scim.by_user_name("bo.ek@example.com")["active"] is False
 

@@ -33,7 +33,9 @@ class SourceHarness:
         return self.source_class(loaded, RunContext("harness"))
 
     def read(self) -> list[dict[str, Any]]:
+        """A run's read: ``open()``, then ``read()``."""
         with self.build() as source:
+            source.open()
             return list(source.read())
 
     def loaded(self) -> list[dict[str, Any]]:

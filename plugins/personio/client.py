@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -72,7 +73,8 @@ def personio_error(response: requests.Response) -> str:
 
 
 class PersonioClient:
-    def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, page_size: int = 100,
+    def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, partner_id: str | None = None,
+                 on_notice: Callable[[str], None] = lambda message: None, page_size: int = 100,
                  connect_timeout: float = 10, read_timeout: float = 60, max_retries: int = 8,
                  retry_backoff: float = 1.0, max_retry_seconds: float = 300, max_requests_per_second: float = 10,
                  connection: str = "") -> None:
@@ -85,6 +87,11 @@ class PersonioClient:
         self.session = requests.Session()
         self.session.headers.update({"X-Personio-App-ID": app_id, "Accept": "application/json",
                                      "User-Agent": "hrsync-personio"})
+        if partner_id:
+            self.session.headers["X-Personio-Partner-ID"] = partner_id
+        self.on_notice = on_notice
+        #: Attribute keys to ask for in employee lists (``attributes[]``); None asks for everything readable.
+        self.attributes_wanted: list[str] | None = None
         retry = BoundedRetry(
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries,
             backoff_factor=retry_backoff, backoff_max=60, min_backoff=retry_backoff, deadline=max_retry_seconds,
@@ -116,11 +123,21 @@ class PersonioClient:
             raise SourceError(
                 f"Cannot reach Personio at {self.base_url} ({type(exc).__name__}); check base_url and the "
                 "network. No one was changed.", connection=self.connection) from None
+        self._signals(response)
         if response.status_code in RETRY_STATUSES:
             raise SourceError(
                 f"Personio kept answering {personio_error(response)} on {method} {path} after retries; "
                 "no one was changed. It is retried at the next run.", connection=self.connection)
         return response
+
+    def _signals(self, response: requests.Response) -> None:
+        """Deprecation (RFC 9745) and Sunset (RFC 8594) headers become a warning in the run report."""
+        deprecation, sunset = response.headers.get("Deprecation"), response.headers.get("Sunset")
+        if deprecation or sunset:
+            said = "; ".join(f"{name}: {value}" for name, value in (("Deprecation", deprecation), ("Sunset", sunset))
+                             if value)
+            self.on_notice(f"Personio says the API hrsync uses is being retired ({said}). Plan the move before "
+                           "that date; see the Personio plugin's README.")
 
     def authenticate(self) -> None:
         response = self._send("POST", "/v1/auth",
@@ -128,7 +145,7 @@ class PersonioClient:
         if response.status_code in (400, 401, 403):
             raise SourceAuthError(
                 f"Personio refused the API credentials ({personio_error(response)}). Check client_id and "
-                "client_secret of this connection's source (Settings → Integrations → API credentials in "
+                "client_secret of this connection's source (Marketplace → Connected integrations in "
                 "Personio).", connection=self.connection)
         self._raise_for_status(response, "POST /v1/auth")
         self.token = response.json()["data"]["token"]
@@ -192,7 +209,10 @@ class PersonioClient:
         totals: list[int] = []
         offset = 0
         while True:
-            body = self.get("/v1/company/employees", {"limit": self.page_size, "offset": offset})
+            params: dict[str, Any] = {"limit": self.page_size, "offset": offset}
+            if self.attributes_wanted is not None:
+                params["attributes[]"] = self.attributes_wanted
+            body = self.get("/v1/company/employees", params)
             page = body.get("data") or []
             total = (body.get("metadata") or {}).get("total_elements")
             if total is not None:

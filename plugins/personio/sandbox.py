@@ -21,13 +21,14 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
 from hrsync import LoopbackServer, SourceSandbox
 
-from .sandbox_data import generate_employees, load_list_response, make_employee
+from .sandbox_data import BIRTHDAY_KEY, LABELS, attribute, generate_employees, load_list_response, make_employee
 from .sandbox_http import Handler
 
 
@@ -44,6 +45,8 @@ class Faults:
     revoke_after: int | None = None  # revoke every token after this many employee requests
     throttle_next: int = 0  # answer the next N employee requests with 429
     gate: threading.Event | None = None  # when set to an Event, employee requests wait until it is set
+    deprecation: str | None = None  # a Deprecation header (RFC 9745) on every answer, e.g. "@1767225600"
+    sunset: str | None = None  # a Sunset header (RFC 8594) on every answer, e.g. "Wed, 30 Jun 2027 23:59:59 GMT"
 
 
 class _Limiter:
@@ -63,35 +66,48 @@ class _Limiter:
         return True
 
 
+def _attribute_keys(names: Iterable[str] | None) -> set[str] | None:
+    """Attribute keys from names; ``birthday`` names the tenant's date-of-birth attribute."""
+    return None if names is None else {BIRTHDAY_KEY if n == "birthday" else n for n in names}
+
+
 class PersonioSandbox(LoopbackServer, SourceSandbox):
     """The sandbox server. A context manager; ``url`` is its base URL on 127.0.0.1."""
 
     name = "personio"
 
     def __init__(self, employees: list[dict[str, Any]] | None = None, *, client_id: str | None = None,
-                 client_secret: str | None = None, port: int = 0, allowed_attributes: set[str] | None = None,
+                 client_secret: str | None = None, port: int = 0, readable: Iterable[str] | None = None,
                  rate_limit: bool = True, employees_per_minute: int = 300, burst_per_second: int = 15,
                  auth_per_minute: int = 60, seed: int = 0) -> None:
         super().__init__(port=port)
         self.employees: list[dict[str, Any]] = list(employees or [])
         self.client_id = client_id or "papi-sandbox-" + secrets.token_hex(4)
         self.client_secret = client_secret or secrets.token_urlsafe(24)
-        self.allowed_attributes = allowed_attributes
+        #: Attribute keys the main credential may read (None: all), like "Readable employee attributes".
+        self.readable = _attribute_keys(readable)
+        self.other_credentials: dict[str, tuple[str, set[str] | None]] = {}
         self.rate_limit = rate_limit
         self.limits = _Limiter(employees_per_minute, burst_per_second)
         self.auth_limits = _Limiter(auth_per_minute, None)
         self.faults = Faults()
-        self.tokens: set[str] = set()
+        self.tokens: dict[str, set[str] | None] = {}  # token → what its credential may read
         self.requests: list[dict[str, Any]] = []
         self.employee_requests = 0
         self._shifting = False
         self.lock = threading.RLock()
         self._rng = random.Random(seed)
 
+    cli_options = {"personio_readable": "Attributes the sandbox's API credential may read, comma-separated "
+                                        "(e.g. first_name,last_name,email,status; birthday names the date of birth); "
+                                        "default all"}
+
     @classmethod
-    def create(cls, *, employees: int = 200, seed: int = 1, data_file: str | None = None, **_: Any):
+    def create(cls, *, employees: int = 200, seed: int = 1, data_file: str | None = None,
+               personio_readable: str | None = None, **_: Any):
         data = load_list_response(data_file) if data_file else generate_employees(employees, seed=seed)
-        return cls(data)
+        readable = [a.strip() for a in personio_readable.split(",") if a.strip()] if personio_readable else None
+        return cls(data, readable=readable)
 
     def secrets(self) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
@@ -125,12 +141,30 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         with self.lock:
             self.requests.clear()
 
+    # -- credentials ------------------------------------------------------------------
+
+    def add_credential(self, readable: Iterable[str] | None = None) -> tuple[str, str]:
+        """Another API credential, reading only ``readable`` attributes; returns (client_id, client_secret)."""
+        client_id, secret = "papi-sandbox-" + secrets.token_hex(4), secrets.token_urlsafe(24)
+        with self.lock:
+            self.other_credentials[client_id] = (secret, _attribute_keys(readable))
+        return client_id, secret
+
+    def credential(self, client_id: Any, client_secret: Any) -> set[str] | None | bool:
+        """What the credential may read (None: everything), or False when it is not a valid one."""
+        if client_id == self.client_id and client_secret == self.client_secret:
+            return self.readable
+        secret, readable = self.other_credentials.get(client_id, (None, None))
+        return readable if secret is not None and secret == client_secret else False
+
     # -- data -------------------------------------------------------------------------
 
-    def visible(self, employee: dict[str, Any]) -> dict[str, Any]:
-        if self.allowed_attributes is None:
-            return employee
-        return {k: v for k, v in employee.items() if k == "id" or k in self.allowed_attributes}
+    def visible(self, employee: dict[str, Any], readable: set[str] | None = None,
+                wanted: list[str] | None = None) -> dict[str, Any]:
+        """An employee as a credential reading ``readable`` sees them; ``wanted`` is an ``attributes[]``
+        projection (``id`` always comes back)."""
+        return {k: v for k, v in employee.items()
+                if k == "id" or ((readable is None or k in readable) and (wanted is None or k in wanted))}
 
     def find(self, employee_id: int) -> dict[str, Any] | None:
         return next((e for e in self.employees if e["id"]["value"] == employee_id), None)
@@ -157,13 +191,14 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         with self.lock:
             self.employees = [e for e in self.employees if e["id"]["value"] != employee_id]
 
-    def attribute_list(self) -> list[dict[str, Any]]:
-        keys: dict[str, dict] = {}
+    def attribute_list(self, readable: set[str] | None = None) -> list[dict[str, Any]]:
+        """``/company/employees/attributes``: every attribute the credential may read (``id`` is not listed)."""
+        keys = dict.fromkeys(k for k in LABELS if k != "id")
         for employee in self.employees:
-            for key, attr in self.visible(employee).items():
-                keys.setdefault(key, attr)
-        return [{"key": k, "label": a.get("label", k), "type": a.get("type", "standard"),
-                 "universal_id": a.get("universal_id"), "options": []} for k, a in keys.items()]
+            keys.update(dict.fromkeys(k for k in employee if k != "id"))
+        listed = [attribute(k, None) | {"key": k} for k in keys if readable is None or k in readable]
+        return [{"key": a["key"], "label": a["label"], "type": a["type"], "universal_id": a["universal_id"],
+                 "options": []} for a in listed]
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]

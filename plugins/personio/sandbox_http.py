@@ -36,21 +36,31 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # quiet: the request log is the record
         pass
 
+    token: str | None = None  # the request's valid token, echoed back as Personio does
+
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = b"" if body is None else json.dumps(body).encode()
+        url = urlsplit(self.path)
+        service = not url.path.startswith("/_sandbox/")
+        headers = dict(headers or {})
+        if service and self.token:
+            headers.setdefault("authorization", f"Bearer {self.token}")
+        if service:
+            faults = self.sandbox.faults
+            headers.update({k: v for k, v in (("Deprecation", faults.deprecation), ("Sunset", faults.sunset)) if v})
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        for key, value in (headers or {}).items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(payload)
-        url = urlsplit(self.path)
-        if url.path.startswith("/_sandbox/"):
+        if not service:
             return  # the admin API is not part of the service: it stays out of the request log
         with self.sandbox.lock:
             self.sandbox.requests.append({"method": self.command, "path": url.path, "query": url.query,
-                                          "status": status, "app_id": self.headers.get("X-Personio-App-ID")})
+                                          "status": status, "app_id": self.headers.get("X-Personio-App-ID"),
+                                          "partner_id": self.headers.get("X-Personio-Partner-ID")})
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -84,11 +94,12 @@ class Handler(BaseHTTPRequestHandler):
             body = self._body() or {}
         except ValueError:
             return self._reply(400, _error(400, "Invalid JSON"))
-        if body.get("client_id") != sb.client_id or body.get("client_secret") != sb.client_secret:
+        readable = sb.credential(body.get("client_id"), body.get("client_secret"))
+        if readable is False:
             return self._reply(403, _error(0, "Wrong credentials"))
         token = "papi-" + secrets.token_urlsafe(32)
         with sb.lock:
-            sb.tokens.add(token)
+            sb.tokens[token] = readable
         self._reply(200, {"success": True, "data": {"token": token, "expires_in": 86400,
                                                      "scope": "employees:read"}},
                     headers={"authorization": f"Bearer {token}"})
@@ -101,8 +112,10 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if not auth.startswith("Bearer "):
             return self._reply(401, _error(401, "Das Token fehlt. / The token is missing."))
-        if auth.removeprefix("Bearer ") not in sb.tokens:
+        readable = sb.tokens.get(auth.removeprefix("Bearer "), False)
+        if readable is False:
             return self._reply(403, _error(0, "Der Token ist ungültig. / The token is invalid."))
+        self.token = auth.removeprefix("Bearer ")
         if not url.path.startswith("/v1/company/employees"):
             return self._reply(404, _error(404, "Not found"))
         with sb.lock:
@@ -131,21 +144,24 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(slow)
         if fail:
             return self._reply(503, _error(503, "Service temporarily unavailable"))
-        if url.path == "/v1/company/employees/attributes":
-            return self._reply(200, {"success": True, "data": sb.attribute_list()})
+        if url.path in ("/v1/company/employees/attributes", "/v1/company/employees/custom-attributes"):
+            return self._reply(200, {"success": True, "data": sb.attribute_list(readable)})
         if url.path == "/v1/company/employees":
-            return self._list(parse_qs(url.query))
+            return self._list(parse_qs(url.query), readable)
         tail = url.path.removeprefix("/v1/company/employees/")
         if tail.isdigit():
             employee = sb.find(int(tail))
             if employee is None:
                 return self._reply(404, _error(404, "Employee not found"))
             return self._reply(200, {"success": True, "data": {"type": "Employee",
-                                                                "attributes": sb.visible(employee)}})
+                                                                "attributes": sb.visible(employee, readable)}})
         return self._reply(404, _error(404, "Not found"))
 
-    def _list(self, query: dict[str, list[str]]) -> None:
+    def _list(self, query: dict[str, list[str]], readable: set[str] | None) -> None:
+        """``attributes[]`` is a projection: ``id`` always, then the requested attributes the credential
+        may read; unknown or unreadable names are dropped silently (Personio's v1 list endpoint)."""
         sb = self.sandbox
+        wanted = query.get("attributes[]")
         try:
             limit = int(query.get("limit", ["50"])[0])
             offset = int(query.get("offset", ["0"])[0])
@@ -159,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
             if offset in sb.faults.fail_offsets_once:
                 sb.faults.fail_offsets_once.discard(offset)
                 return self._reply(500, _error(500, "Internal server error"))
-            employees = [sb.visible(e) for e in sb.employees]
+            employees = [sb.visible(e, readable, wanted) for e in sb.employees]
             body = list_response(employees, offset, limit)
             if offset == 0:
                 sb._shifting = bool(sb.faults.shift_total_by and sb.faults.shift_total_reads > 0)

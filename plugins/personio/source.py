@@ -15,11 +15,19 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from hrsync import SecretField, Source, standard_field
+from hrsync import SecretField, Source, SourceError, standard_field
 
 from .client import PersonioClient
 
 DEFAULT_BASE_URL = "https://api.personio.de"
+#: Where an admin allows attributes for an API credential (Personio's v1 docs, 2026-09; older accounts differ).
+CREDENTIALS_PATH = "Marketplace → Connected integrations; in older accounts Settings → Integrations → API credentials"
+#: Without these, people cannot be matched, named or told apart from leavers: the run stops.
+REQUIRED_FIELDS = {"email", "first_name", "last_name", "status"}
+REQUIRED_FIELDS_WHY = "skip everyone for a missing e-mail, or create former employees as active"
+#: What is checked for readability when the engine does not say which fields it uses (the harness).
+DEFAULT_FIELDS = {"id", "email", "first_name", "last_name", "status", "gender", "hire_date", "termination_date",
+                  "birthday"}
 BIRTHDAY_UNIVERSAL_ID = "date_of_birth"
 LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 
@@ -29,13 +37,16 @@ class ConfigSchema(Schema):
         unknown = RAISE
 
     client_id = SecretField(required=True, metadata={
-        "description": "Personio API client ID (Settings → Integrations → API credentials)."})
+        "description": "Personio API client ID (Marketplace → Connected integrations in Personio)."})
     client_secret = SecretField(required=True, metadata={"description": "Personio API client secret."})
     base_url = fields.URL(load_default=DEFAULT_BASE_URL, require_tld=False, metadata={
         "description": "API root; change only for a sandbox or a proxy."})
     app_id = fields.String(load_default="HRSYNC", validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$",
                            error="Use UPPER_SNAKE_CASE, e.g. ACME_HRSYNC."),
                            metadata={"description": "X-Personio-App-ID sent on every request (UPPER_SNAKE_CASE)."})
+    partner_id = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$",
+                               error="Use UPPER_SNAKE_CASE, e.g. ACME."), metadata={
+        "description": "X-Personio-Partner-ID sent on every request, when Personio gave you one."})
     page_size = fields.Integer(load_default=100, validate=validate.Range(1, 100), metadata={
         "description": "Employees per page (Personio allows at most 100)."})
     birthday_attribute = fields.String(load_default=None, validate=validate.Regexp(r"^dynamic_\d+$"), metadata={
@@ -145,41 +156,82 @@ class PersonioSource(Source):
         s = self.settings
         self.client = PersonioClient(
             base_url=s["base_url"], client_id=s["client_id"].reveal(), client_secret=s["client_secret"].reveal(),
-            app_id=s["app_id"], page_size=s["page_size"], connect_timeout=s["connect_timeout"],
-            read_timeout=s["read_timeout"], max_retries=s["max_retries"], retry_backoff=s["retry_backoff"],
-            max_retry_seconds=s["max_retry_seconds"], max_requests_per_second=s["max_requests_per_second"],
-            connection=context.connection,
+            app_id=s["app_id"], partner_id=s["partner_id"], on_notice=context.warn, page_size=s["page_size"],
+            connect_timeout=s["connect_timeout"], read_timeout=s["read_timeout"], max_retries=s["max_retries"],
+            retry_backoff=s["retry_backoff"], max_retry_seconds=s["max_retry_seconds"],
+            max_requests_per_second=s["max_requests_per_second"], connection=context.connection,
         )
+        self.birthday_key: str | None = None
+        self.unreadable: set[str] = set()
+
+    def open(self) -> None:
+        """Learn what the API credential may read; stop when it cannot read what the sync needs."""
+        readable = {a.get("key"): a for a in self.client.attributes()}
+        self.birthday_key = self._birthday_key(readable)
+        wanted = self.context.wanted_fields
+        considered = DEFAULT_FIELDS if wanted is None else wanted
+        self.unreadable = {f for f in considered if f != "id" and f in self.RecordSchema().fields
+                           and self._key(f) not in readable}
+        missing = sorted(self.unreadable & REQUIRED_FIELDS)
+        if missing:
+            raise SourceError(
+                f"Personio's API credential cannot read {_names(missing)}, which the sync needs: it would "
+                f"{REQUIRED_FIELDS_WHY}. Nothing was changed. Allow {'them' if len(missing) > 1 else 'it'} among "
+                f"the readable employee attributes of this integration in Personio ({CREDENTIALS_PATH}).",
+                connection=self.context.connection)
+        lacking = sorted(self.unreadable - {"birthday"})  # the birthday has its own message
+        if lacking:
+            them = "them" if len(lacking) > 1 else "it"
+            self.context.warn(
+                f"Personio's API credential cannot read {_names(lacking)}; hrsync leaves {them} as they are in the "
+                f"app. Allow {them} among the readable employee attributes of this integration in Personio "
+                f"({CREDENTIALS_PATH}).")
+        # Ask only for what the sync uses: no salary, no IBAN in memory (id always comes back).
+        if wanted is not None:
+            self.client.attributes_wanted = sorted(
+                k for k in (self._key(f) for f in wanted if f != "id") if k is not None and k in readable)
+
+    def unavailable_fields(self) -> set[str]:
+        return set(self.unreadable)
 
     def check(self) -> None:
         self.client.authenticate()
+        self.open()
         self.client.get("/v1/company/employees", {"limit": 1, "offset": 0})
 
-    def birthday_key(self) -> str | None:
+    def _key(self, field: str) -> str | None:
+        return self.birthday_key if field == "birthday" else field
+
+    def _birthday_key(self, readable: dict[str, dict]) -> str | None:
         """The tenant's birthday attribute key, or None (reported once) when it is not readable."""
-        keys = {a.get("key"): a for a in self.client.attributes()}
         configured = self.settings.get("birthday_attribute")
         if configured:
-            if configured in keys:
+            if configured in readable:
                 return configured
             self.context.warn(
                 f"The birthday attribute {configured} (source setting birthday_attribute) is not readable with "
-                "these API credentials; birthdays were not synced. Allow that attribute for the credentials in "
-                "Personio.")
+                "these API credentials; birthdays are left as they are in the app. Allow that attribute among the "
+                f"readable employee attributes of this integration in Personio ({CREDENTIALS_PATH}).")
             return None
-        for key, attr in keys.items():
+        for key, attr in readable.items():
             if attr.get("universal_id") == BIRTHDAY_UNIVERSAL_ID:
                 return key
-        self.context.warn(
-            "No birthday attribute (universal_id date_of_birth) is readable with these API credentials; "
-            "birthdays were not synced. Allow the date-of-birth attribute for the credentials in Personio, or "
-            "name it with the source setting birthday_attribute.")
+        if "birthday" in (DEFAULT_FIELDS if self.context.wanted_fields is None else self.context.wanted_fields):
+            self.context.warn(
+                "No birthday attribute (universal_id date_of_birth) is readable with these API credentials; "
+                "birthdays are left as they are in the app. Allow the date-of-birth attribute among the readable "
+                f"employee attributes of this integration in Personio ({CREDENTIALS_PATH}), or name it with the "
+                "source setting birthday_attribute.")
         return None
 
     def read(self):
-        birthday_key = self.birthday_key()
         for attributes in self.client.employees():
-            yield flatten(attributes, birthday_key)
+            yield flatten(attributes, self.birthday_key)
 
     def close(self) -> None:
         self.client.close()
+
+
+def _names(fields: list[str]) -> str:
+    labels = [f.replace("_", " ") for f in fields]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
