@@ -93,3 +93,10 @@ def test_sandbox_choice_is_required_when_two_of_a_kind_are_installed():
     assert pick(plugins, "sink", None).name == "winningtemp"  # the only one: no choice needed
     result = run_cli("demo", "--source", "nowhere")
     assert result.returncode == 2 and "No source sandbox named 'nowhere'" in result.stderr
+
+
+def test_the_sandbox_credential_can_be_restricted_like_a_real_one(tmp_path):
+    result = run_cli("demo", "--folder", str(tmp_path / "demo"), "--employees", "10",
+                     "--personio-readable", "first_name,last_name,email,hire_date", timeout=120)
+    assert result.returncode == 2
+    assert "Personio's API credential cannot read status, which the sync needs" in result.stdout
