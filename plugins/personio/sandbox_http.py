@@ -48,6 +48,11 @@ class Handler(BaseHTTPRequestHandler):
         if service:
             faults = self.sandbox.faults
             headers.update({k: v for k, v in (("Deprecation", faults.deprecation), ("Sunset", faults.sunset)) if v})
+        if service:  # logged before answering, so whoever got the answer finds it in the log
+            with self.sandbox.lock:
+                self.sandbox.requests.append({"method": self.command, "path": url.path, "query": url.query,
+                                              "status": status, "app_id": self.headers.get("X-Personio-App-ID"),
+                                              "partner_id": self.headers.get("X-Personio-Partner-ID")})
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -55,12 +60,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(payload)
-        if not service:
-            return  # the admin API is not part of the service: it stays out of the request log
-        with self.sandbox.lock:
-            self.sandbox.requests.append({"method": self.command, "path": url.path, "query": url.query,
-                                          "status": status, "app_id": self.headers.get("X-Personio-App-ID"),
-                                          "partner_id": self.headers.get("X-Personio-Partner-ID")})
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
