@@ -164,6 +164,8 @@ class _Run:
                           dropped=self.state.dropped_fields(conn.name), unknown=unknown)
         self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
                                                            include_missing=not options.only)
+        if not options.only:
+            self.plan.unmatched = planner.unmatched()
         if not options.override_guards:
             guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
         if self.run_id is None:

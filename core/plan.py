@@ -19,8 +19,8 @@ LEFT = "left"
 #: Outcome of an action after apply.
 PLANNED, APPLIED, FAILED = "planned", "applied", "failed"
 WRITES = (CREATE, UPDATE, DEACTIVATE)
-COUNT_KEYS = ("created", "updated", "deactivated", "unchanged", "skipped", "failed", "deferred", "not_created",
-              "invited")
+COUNT_KEYS = ("created", "updated", "deactivated", "unchanged", "skipped", "failed", "not_applied", "deferred",
+              "not_created", "invited")
 
 
 def needs_attention(kind: str, outcome: str) -> bool:
@@ -80,6 +80,8 @@ class Plan:
     sensitive: set[str] = field(default_factory=set)
     #: Why the run stopped before writing, when a guard or a run-level fault stopped it.
     stopped: str = ""
+    #: Sink users no source person matched, as (name, e-mail), when this run listed the sink.
+    unmatched: list[tuple[str, str | None]] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
@@ -88,11 +90,15 @@ class Plan:
     def writes(self) -> list[Action]:
         return [a for a in self.actions if a.kind in WRITES]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, *, planned: bool = False) -> dict[str, int]:
+        """People per outcome: writes count as created/updated/deactivated only once the sink confirmed
+        them (``planned``: as planned, for a dry run); writes never attempted count as ``not_applied``."""
         counter: Counter[str] = Counter()
         for a in self.actions:
             if a.outcome == FAILED:
                 counter["failed"] += 1
+            elif a.kind in WRITES and a.outcome == PLANNED and not planned:
+                counter["not_applied"] += 1
             else:
                 counter[{CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", UNCHANGED: "unchanged",
                          SKIP: "skipped", DEFER: "deferred", LEFT: "not_created"}[a.kind]] += 1

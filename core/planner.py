@@ -40,6 +40,7 @@ class Planner:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
         self.listing_complete = listing_complete
         self.create_leavers = conn.create_leavers
+        self.matched_ids: set[str] = set()
         # Create-only fields never change once created; fields the sink does not keep are not re-sent;
         # fields the source cannot read this run are left as they are, never blanked.
         self.unchanging = set(conn.mapping.create_only) | set(dropped) | set(unknown)
@@ -86,6 +87,7 @@ class Planner:
                 actions.append(self._update(p, link.sink_id, applied=link.applied, observed=observed))
             elif p.email_key in by_email:
                 match = by_email.pop(p.email_key)
+                self.matched_ids.add(match.sink_id)
                 actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
             elif p.desired.get("active") is False and not self.create_leavers:
                 actions.append(Action(LEFT, p.display, p.source_id, p.email_key))
@@ -104,6 +106,20 @@ class Planner:
         changes, notes = self.changes_for(p.desired, applied=applied, observed=observed)
         return Action(UPDATE if changes else UNCHANGED, p.display, p.source_id, p.email_key, sink_id=sink_id,
                       changes=changes, desired=p.desired, notes=notes, matched=matched)
+
+    def unmatched(self) -> list[tuple[str, str | None]]:
+        """Listed sink users nobody is linked to and no source person matched: (name, e-mail), by e-mail."""
+        if self.listed is None or not self.listing_complete:
+            return []
+        known = {link.sink_id for link in self.links.values()} | self.matched_ids
+        out = []
+        for person in self.listed.values():
+            if person.sink_id in known:
+                continue
+            email = normalise_email(person.record.get(MATCH_FIELD))
+            name = " ".join(str(person.record.get(k) or "") for k in ("first_name", "last_name")).strip()
+            out.append((name or email or person.sink_id, email))
+        return sorted(out, key=lambda item: (item[1] or "", item[0]))
 
     def _unlinked_by_email(self) -> dict[str, SinkPerson]:
         """Listed sink users nobody is linked to yet, by normalised e-mail (the first of each)."""

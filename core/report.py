@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from .plan import APPLIED, FAILED, WRITES
 from .runreport import INTERRUPTED, STOPPED, PersonLine, RunReport
 from .secrets import REDACTOR
 
@@ -53,16 +54,34 @@ def route(report: RunReport) -> str:
 
 
 def subject(report: RunReport) -> str:
-    """One line stating the outcome, e.g. ``Personio → Winningtemp: 3 created, 5 updated, 1 needs attention``."""
-    if report.status == STOPPED:
-        return f"{route(report)}: run stopped — action needed"
+    """One line stating what happened, e.g. ``Personio → Winningtemp: 3 created, 5 updated, 1 needs attention``.
+
+    Counts are what the sink confirmed; an interrupted or stopped run says so first.
+    """
     parts = [f"{report.counts[k]} {k}" for k in ("created", "updated", "deactivated") if report.counts.get(k)]
+    if report.counts.get("not_applied"):
+        parts.append(f"{report.counts['not_applied']} not applied")
     attention = len(report.attention)
     if attention:
         parts.append(f"{attention} need{'s' if attention == 1 else ''} attention")
+    done = ", ".join(parts)
+    if report.status == STOPPED:
+        return f"{route(report)}: run stopped — action needed" + (f" ({done})" if done else "")
     if report.status == INTERRUPTED:
-        parts.append("interrupted")
-    return f"{route(report)}: " + (", ".join(parts) if parts else "no changes")
+        return f"{route(report)}: interrupted — " + (done or "nothing applied")
+    return f"{route(report)}: " + (done or "no changes")
+
+
+def banner(report: RunReport) -> str:
+    """The line every format starts with when a run did not finish its plan."""
+    missing = report.counts.get("not_applied", 0)
+    if report.status == INTERRUPTED:
+        return (f"INTERRUPTED on request: {missing} planned change{'s' if missing != 1 else ''} not applied; "
+                "the next run finishes them. The counts below are what was applied.")
+    if report.status == STOPPED and missing:
+        return (f"STOPPED: {missing} planned change{'s' if missing != 1 else ''} not applied. "
+                "The counts below are what was applied.")
+    return ""
 
 
 def describe_changes(changes: dict[str, Any]) -> list[str]:
@@ -108,6 +127,7 @@ class ReportView:
     ended_at: str
     counts: dict[str, int]
     stopped: str
+    banner: str
     warnings: list[str]
     attention: Section
     sections: list[Section]
@@ -126,26 +146,46 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
         for a in report.attention])
     sections = []
     for kind, title, planned in SECTIONS:
-        group = [a for a in report.actions if a.action == kind and a.outcome != "failed"]
+        group = [a for a in report.actions if a.action == kind and _shown(a, report.dry_run)]
         if group:
             lines = [Line(a.person, a.email, _details(a, kind)) for a in group]
             sections.append(capped(f"{(planned or title) if report.dry_run else title} ({len(group)})", lines))
+    if report.not_applied:
+        why = "was interrupted" if report.status == INTERRUPTED else "stopped"
+        sections.append(capped(f"Not applied: the run {why} before these ({len(report.not_applied)})", [
+            Line(a.person, a.email, [a.action] + _details(a, a.action)) for a in report.not_applied]))
+    if report.matched:
+        title = f"{'To link' if report.dry_run else 'Linked'} to existing {report.sink or 'app'} users by e-mail"
+        sections.append(capped(f"{title} ({len(report.matched)})",
+                               [Line(a.person, a.email, describe_changes(a.changes)) for a in report.matched]))
+    if report.unmatched:
+        title = f"In {report.sink or 'the app'}, not in {report.source or 'the source'}"
+        sections.append(capped(f"{title} ({len(report.unmatched)})",
+                               [Line(u.person, u.email) for u in report.unmatched]))
     title = ("Plan (dry run — nothing was written)" if report.dry_run
              else f"Run {report.run_id}" if report.run_id else "Run")
     return ReportView(
         title=title, subject=subject(report), connection=report.connection, status=report.status,
         started_at=local_time(report.started_at, report.timezone),
         ended_at=local_time(report.ended_at, report.timezone),
-        counts=report.counts, stopped=report.stopped, warnings=report.warnings + report.notices,
+        counts=report.counts, stopped=report.stopped, banner=banner(report),
+        warnings=report.warnings + report.notices,
         attention=attention, sections=sections, pointer=pointer, dry_run=report.dry_run,
     )
+
+
+def _shown(line: PersonLine, dry_run: bool) -> bool:
+    """A write is shown as done only once the sink confirmed it (a plan shows what it would do)."""
+    if line.action in WRITES and not dry_run:
+        return line.outcome == APPLIED
+    return line.outcome != FAILED
 
 
 def _details(line: PersonLine, kind: str) -> list[str]:
     details = describe_changes(line.changes) if kind == "update" else ([line.reason] if line.reason else [])
     details += line.notes
     if line.matched and kind != "create":
-        details.append("matched an existing user by e-mail")
+        details.append("linked to an existing user by e-mail")
     if line.invited:
         details.append("invitation requested")
     return details

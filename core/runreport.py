@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load
 
-from .plan import COUNT_KEYS, LEFT, UNCHANGED, Plan, needs_attention
+from .plan import COUNT_KEYS, LEFT, UNCHANGED, WRITES, Plan, needs_attention
 
 #: Run statuses: all applied | some people need attention | stopped before (more) writes | stopped on request.
 OK, PARTIAL, STOPPED, INTERRUPTED = "ok", "partial", "stopped", "interrupted"
@@ -62,6 +62,8 @@ class RunReport:
     notices: list[str] = field(default_factory=list)
     stopped: str = ""
     actions: list[PersonLine] = field(default_factory=list)
+    #: Users the sink holds that no source person matched (when the run listed the sink): name and e-mail.
+    unmatched: list[PersonLine] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.counts = {**dict.fromkeys(COUNT_KEYS, 0), **self.counts}
@@ -77,6 +79,16 @@ class RunReport:
     @property
     def needs_attention(self) -> bool:
         return self.status in (STOPPED, INTERRUPTED) or bool(self.attention)
+
+    @property
+    def not_applied(self) -> list[PersonLine]:
+        """Writes that were planned but never attempted (the run was interrupted or stopped)."""
+        return [a for a in self.actions if a.outcome == "planned" and a.action in WRITES and not self.dry_run]
+
+    @property
+    def matched(self) -> list[PersonLine]:
+        """People linked to an existing sink user by e-mail (this run, or planned by a dry run)."""
+        return [a for a in self.actions if a.matched and a.outcome != "failed"]
 
     @property
     def has_changes(self) -> bool:
@@ -96,7 +108,7 @@ class RunReport:
         return SCHEMA.load(data)
 
 
-def build_report(plan: Plan, *, name_leavers: bool = True, **run: Any) -> RunReport:
+def build_report(plan: Plan, *, name_leavers: bool = True, mode: str = "normal", **run: Any) -> RunReport:
     """The report of an executed (or, for a dry run, planned) plan; ``run`` holds the run's own fields.
 
     People not created because they had left are named only (nothing else of theirs travels),
@@ -107,9 +119,10 @@ def build_report(plan: Plan, *, name_leavers: bool = True, **run: Any) -> RunRep
         sink_id=a.sink_id,
         changes=a.public_changes(plan.sensitive), reason=a.reason, notes=list(a.notes), matched=a.matched,
         outcome=a.outcome, message=a.message, invited=a.invited,
-    ) for a in plan.actions if a.kind != UNCHANGED and (name_leavers or a.kind != LEFT)]
-    return RunReport(counts=plan.counts(), warnings=list(plan.warnings), stopped=plan.stopped, actions=lines,
-                     **run)
+    ) for a in plan.actions if (a.kind != UNCHANGED or a.matched) and (name_leavers or a.kind != LEFT)]
+    unmatched = [PersonLine("unmatched", name, email=email) for name, email in plan.unmatched]
+    return RunReport(counts=plan.counts(planned=mode == "dry-run"), warnings=list(plan.warnings),
+                     stopped=plan.stopped, actions=lines, unmatched=unmatched, mode=mode, **run)
 
 
 class PersonLineSchema(Schema):
@@ -162,6 +175,7 @@ class RunReportSchema(Schema):
     notices = fields.List(fields.String(), load_default=list)
     stopped = fields.String(load_default="")
     actions = fields.List(fields.Nested(PersonLineSchema), load_default=list)
+    unmatched = fields.List(fields.Nested(PersonLineSchema), load_default=list)
 
     @post_load
     def _make(self, data, **kwargs) -> RunReport:

@@ -175,7 +175,7 @@ def test_dry_run_writes_nothing_to_sink_or_state(memory_config, world):
     result = run(loaded, world, dry_run=True)
     assert world.calls == []
     assert state_path.read_bytes() == before
-    assert result.plan.counts()["created"] == 1 and result.plan.counts()["updated"] == 1
+    assert result.report.counts["created"] == 1 and result.report.counts["updated"] == 1
     assert "Plan (dry run" in render_text(result.report)
 
 

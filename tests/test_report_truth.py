@@ -1,0 +1,64 @@
+"""Reports never overstate: counts are what the sink confirmed, and a first run shows whom it linked."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+
+from hrsync.engine import RunOptions, run_connection
+from hrsync.report import render_html, render_text
+from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
+from tests.helpers import HRSYNC, run_cli
+from tests.test_end_to_end import wait_for
+
+
+def test_an_interrupted_sync_reports_exactly_what_the_sink_holds_in_every_format(hosts_file, personio, scim):
+    personio.employees = generate_employees(60, seed=81)
+    scim.faults.slow_seconds = 0.03
+    path = hosts_file(create_leavers=True)
+    proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: len(scim.write_requests()) >= 8)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    held = {u["userName"] for u in scim.users()}
+    assert 0 < len(held) < 60
+    outputs = {fmt: run_cli("--config", str(path), "report", "1", "--format", fmt).stdout
+               for fmt in ("text", "html", "json", "eml")}
+    stored = json.loads(outputs["json"])
+    assert stored["counts"]["created"] == len(held) and stored["counts"]["not_applied"] == 60 - len(held)
+    for text in (out, outputs["text"]):
+        assert f"interrupted — {len(held)} created, {60 - len(held)} not applied" in text
+        assert text.splitlines()[1].startswith("INTERRUPTED on request")
+        created = re.search(r"Created \((\d+)\)", text)
+        assert created and int(created.group(1)) == len(held)
+    assert f"interrupted — {len(held)} created" in outputs["html"] and "INTERRUPTED on request" in outputs["html"]
+    assert "interrupted" in re.search(r"^Subject: (.*)$", outputs["eml"], re.M).group(1)
+    listed = {a["email"] for a in stored["actions"] if a["action"] == "create" and a["outcome"] == "applied"}
+    assert listed == held
+    runs = json.loads(run_cli("--config", str(path), "runs", "--json").stdout)
+    assert runs[0]["created"] == len(held) and runs[0]["status"] == "interrupted"
+
+
+def test_a_first_run_into_a_populated_sink_shows_whom_it_links_and_whom_nobody_matches(e2e_config, personio,
+                                                                                      scim):
+    personio.employees = [make_employee(id=i, first_name=f"P{i}", last_name="L", email=f"p{i}@example.com",
+                                        status="active") for i in range(1, 6)]
+    scim.seed_users([{"userName": f"P{i}@example.com", "name": {"givenName": f"P{i}", "familyName": "L"},
+                      "emails": [{"value": f"p{i}@example.com", "type": "work", "primary": True}]} for i in (1, 2, 3)]
+                    + [{"userName": f"old{i}@example.com", "name": {"givenName": "Old", "familyName": str(i)},
+                        "emails": [{"value": f"old{i}@example.com", "type": "work", "primary": True}]}
+                       for i in (1, 2)])
+    config, plugins = e2e_config()
+    dry = run_connection(config, "acme", plugins, RunOptions(dry_run=True))
+    text = render_text(dry.report)
+    assert "To link to existing Winningtemp users by e-mail (3)" in text
+    assert "In Winningtemp, not in Personio (2)" in text and "old1@example.com" in text
+    result = run_connection(config, "acme", plugins)
+    html = render_html(result.report)
+    assert "Linked to existing Winningtemp users by e-mail (3)" in html
+    assert "In Winningtemp, not in Personio (2)" in html and "Old 2" in html
+    assert result.report.counts["created"] == 2
