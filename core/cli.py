@@ -29,6 +29,7 @@ from .mailer import probe_smtp
 from .registry import load_plugins
 from .report import render_json, render_text
 from .runner import sync
+from .runreport import EXIT_REPORT
 from .secrets import REDACTOR
 from .state import open_state
 
@@ -163,7 +164,8 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     click.echo(render_json(result.report) if as_json else render_text(result.report))
     if not dry_run:
         click.echo(f"Report: {delivery.detail}", err=as_json)
-    ctx.exit(result.exit_code)
+    # A run whose report did not arrive is not a success: exit 3 unless the run already said worse.
+    ctx.exit(result.exit_code or (EXIT_REPORT if not dry_run and not delivery.delivered else 0))
 
 
 @cli.command()
@@ -189,6 +191,8 @@ def status(ctx, as_json) -> None:
         last_text = f"run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
         state = "disabled" if not r["enabled"] else "PAUSED" if r["paused"] else "enabled"
         click.echo(f"{r['connection']}: {state}; last {last_text}; next {r['next_run'] or '-'}")
+        if last and last.get("delivery") in ("failed", "lost"):
+            click.echo(f"  report not delivered: {last['delivery_detail']}")
         if r["paused"]:
             click.echo(f"  paused: {r['paused_reason']} — `hrsync resume {r['connection']}` when fixed")
 

@@ -8,11 +8,11 @@ import json
 import click
 
 from .cli_common import load_for, user_errors
-from .errors import RunError
-from .mailer import build_message
+from .errors import DeliveryError, RunError
+from .mailer import Delivery, build_message, send_smtp
 from .registry import load_plugins
 from .report import render_html, render_json, render_text
-from .runner import prune_history
+from .runner import prune_history, record_delivery
 from .state import open_state
 
 
@@ -58,10 +58,11 @@ def _duration(row: dict) -> float | None:
 @click.argument("run_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text",
               help="eml: the report e-mail as it is sent.")
+@click.option("--send", is_flag=True, help="E-mail the report (again) to the connection's recipients.")
 @click.pass_context
 @user_errors
-def report(ctx, run_id, fmt) -> None:
-    """Show one run's report (uncapped lists)."""
+def report(ctx, run_id, fmt, send) -> None:
+    """Show one run's report (uncapped lists), or send it again."""
     config = load_for(ctx, load_plugins())
     state = open_state(config.state, read_only=True)
     try:
@@ -71,6 +72,8 @@ def report(ctx, run_id, fmt) -> None:
     if row is None or row["report"] is None:
         raise RunError(f"No finished run with id {run_id} in {config.state} (see hrsync runs).")
     stored = row["report"]
+    if send:
+        return _send_again(config, stored)
     if fmt == "json":
         click.echo(render_json(stored))
     elif fmt == "html":
@@ -82,6 +85,20 @@ def report(ctx, run_id, fmt) -> None:
         click.echo(bytes(build_message(stored, sender, recipients or ["(no recipients configured)"])).decode())
     else:
         click.echo(render_text(stored, limit=100_000))
+
+
+def _send_again(config, stored) -> None:
+    if config.smtp is None:
+        raise DeliveryError(f"host.smtp is not configured in {config.path}, so hrsync cannot e-mail the report; "
+                            f"it is in {config.outbox}.")
+    conn = config.connections.get(stored.connection)
+    recipients = conn.report["recipients"] if conn else []
+    if not recipients:
+        raise DeliveryError(f"Connection {stored.connection!r} has no report.recipients in {config.path}.")
+    send_smtp(build_message(stored, config.smtp.sender, recipients), config.smtp)
+    detail = f"report e-mailed to {', '.join(recipients)} (sent again)"
+    record_delivery(config, stored.run_id, Delivery("sent", detail))
+    click.echo(f"Run {stored.run_id}: {detail}.")
 
 
 @click.command()

@@ -274,7 +274,8 @@ def connection_status(config: Config) -> list[dict[str, Any]]:
                 "paused_reason": paused[name]["reason"] if name in paused else None,
                 "last_run": None if last is None else {"id": last["id"], "status": last["status"],
                                                       "started_at": last["started_at"],
-                                                      "ended_at": last["ended_at"]},
+                                                      "ended_at": last["ended_at"], "delivery": last["delivery"],
+                                                      "delivery_detail": last["delivery_detail"]},
                 "next_run": None if job is None or job.next_run is None
                 else job.next_run.astimezone(tz).isoformat(timespec="minutes"),
             })

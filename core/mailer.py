@@ -4,13 +4,16 @@ Data flow: after each run (dry runs excepted) :func:`deliver` decides from the
 connection's ``report.send`` policy whether to send, builds the message from the
 stored report (:mod:`hrsync.report`), and sends it with STARTTLS, implicit TLS or
 plain SMTP, optional AUTH, timeouts and retries (tenacity). Without SMTP settings the
-message is written as an ``.eml`` file into the host's outbox folder.
+message is written as an ``.eml`` file into the host's outbox folder - and so is a
+message SMTP would not take, so no report is ever lost (``hrsync report N --send``
+sends it again). The outbox holds personal data: folder 0700, files 0600.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -30,11 +33,18 @@ log = logging.getLogger("hrsync.mailer")
 
 @dataclass
 class Delivery:
-    """What happened to one report: ``sent``, ``outbox`` (with its path), or ``skipped`` (with why)."""
+    """What happened to one report: ``sent``; ``outbox`` (no SMTP configured; with its path); ``failed``
+    (SMTP refused it: saved to the outbox, with its path); ``lost`` (neither sent nor saved); or
+    ``skipped`` (with why)."""
 
     how: str
     detail: str = ""
     path: Path | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the report reached where it was meant to (sent, or filed because no SMTP is set)."""
+        return self.how in ("sent", "outbox", "skipped")
 
 
 def build_message(report: RunReport, sender: str, recipients: list[str]) -> EmailMessage:
@@ -107,10 +117,12 @@ def _explained(smtp: SmtpConfig, call) -> None:
 
 
 def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path:
-    outbox.mkdir(parents=True, exist_ok=True)
+    outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     path = outbox / f"{report.connection}-{report.run_id or stamp}-{stamp}.eml"
-    path.write_bytes(bytes(message))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(bytes(message))
     return path
 
 
@@ -122,8 +134,19 @@ def deliver(config: Config, report: RunReport, recipients: list[str], policy: st
     if not recipients and config.smtp:
         return Delivery("skipped", "no report.recipients configured")
     message = build_message(report, sender, recipients or ["(no recipients configured)"])
-    if config.smtp is None:
-        path = write_outbox(message, config.outbox, report)
-        return Delivery("outbox", f"report written to {path} (no host.smtp configured)", path)
-    send_smtp(message, config.smtp)
+    try:
+        if config.smtp is None:
+            path = write_outbox(message, config.outbox, report)
+            return Delivery("outbox", f"report written to {path} (no host.smtp configured)", path)
+    except OSError as exc:
+        return Delivery("lost", f"the report could not be written to {config.outbox}: {exc.strerror}")
+    try:
+        send_smtp(message, config.smtp)
+    except DeliveryError as exc:
+        try:
+            path = write_outbox(message, config.outbox, report)
+        except OSError as write_error:
+            return Delivery("lost", f"{exc} It could not be saved either ({config.outbox}: {write_error.strerror}).")
+        again = f"`hrsync report {report.run_id} --send`" if report.run_id else "sending it by hand"
+        return Delivery("failed", f"{exc} The report was saved to {path}; send it again with {again}.", path)
     return Delivery("sent", f"report e-mailed to {', '.join(recipients)}")

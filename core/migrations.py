@@ -3,7 +3,8 @@
 Tables: ``runs`` (one row per run, with its stored RunReport), ``people`` (links and last
 applied values per connection and source id), ``pending`` (create intents), ``changes``
 (per-run change log), ``pauses`` (quarantined connections), ``dropped_fields`` (fields a
-sink accepted but did not keep). Never edit an applied migration: add one.
+sink accepted but did not keep); each run also records how its report was delivered. Never edit an
+applied migration: add one.
 """
 
 from __future__ import annotations
@@ -57,3 +58,9 @@ def m002_pauses(db: Database) -> None:
 @migrations()
 def m003_dropped_fields(db: Database) -> None:
     db["dropped_fields"].create({"connection": str, "field": str, "since": str}, pk=("connection", "field"))
+
+
+@migrations()
+def m004_report_delivery(db: Database) -> None:
+    db["runs"].add_column("delivery", str)
+    db["runs"].add_column("delivery_detail", str)

@@ -108,7 +108,7 @@ class State:
                 "message": report.message, "report": json.dumps(report.to_dict(), default=str),
             })
 
-    _SUMMARY = "id, connection, started_at, ended_at, status, mode, counts, message"
+    _SUMMARY = "id, connection, started_at, ended_at, status, mode, counts, message, delivery, delivery_detail"
 
     def runs(self, connection: str | None = None, limit: int = 50) -> list[dict]:
         """Run summaries, newest first (without their reports: see :meth:`run`)."""
@@ -130,6 +130,11 @@ class State:
         row = {k: v for k, v in row.items() if k != "report"}
         row["counts"] = json.loads(row["counts"]) if row.get("counts") else {}
         return row
+
+    def record_delivery(self, run_id: int, how: str, detail: str) -> None:
+        """How the run's report was delivered (sent, outbox, failed, lost, skipped)."""
+        with self.db.atomic():
+            self.db["runs"].update(run_id, {"delivery": how, "delivery_detail": detail})
 
     def last_successful_run(self, connection: str) -> dict | None:
         rows = list(self.db.query(f"select {self._SUMMARY} from runs where connection = ? and status in "

@@ -62,3 +62,37 @@ def test_a_first_run_into_a_populated_sink_shows_whom_it_links_and_whom_nobody_m
     assert "Linked to existing Winningtemp users by e-mail (3)" in html
     assert "In Winningtemp, not in Personio (2)" in html and "Old 2" in html
     assert result.report.counts["created"] == 2
+
+
+def test_a_report_smtp_refuses_is_kept_in_the_outbox_and_can_be_sent_again(tmp_path, personio, scim, secrets_env):
+    import yaml
+
+    from hrsync.mailbox import SmtpCapture
+    from tests.helpers import connection_dict
+
+    personio.employees = generate_employees(5, seed=2)
+    with SmtpCapture() as down:
+        port = down.port  # a port nobody listens on once this capture stops
+    path = tmp_path / "hosts.yaml"
+
+    def write(smtp_port):
+        path.write_text(yaml.safe_dump({
+            "host": {"state": "state.db", "outbox": "outbox",
+                     "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "sender": "h@example.com"}},
+            "connections": {"acme": connection_dict(personio, scim, report={"recipients": ["hr@example.com"]})}}))
+
+    write(port)
+    run = run_cli("--config", str(path), "run", "acme")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "saved to" in run.stdout and "hrsync report 1 --send" in run.stdout
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    assert oct(eml.stat().st_mode)[-3:] == "600" and oct(eml.parent.stat().st_mode)[-3:] == "700"
+    status = run_cli("--config", str(path), "status")
+    assert "report not delivered" in status.stdout
+    with SmtpCapture() as smtp:
+        write(smtp.port)
+        again = run_cli("--config", str(path), "report", "1", "--send")
+        assert again.returncode == 0, again.stdout + again.stderr
+        (received,) = smtp.wait_for(1)
+    assert received.recipients == ["hr@example.com"] and "created" in received.message["Subject"]
+    assert "report not delivered" not in run_cli("--config", str(path), "status").stdout
