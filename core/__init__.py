@@ -27,6 +27,7 @@ from .errors import (
     SourceError,
 )
 from .fields import GENDERS, STANDARD_FIELDS, STATUSES, IsoDate, standard_field
+from .network import describe_network_error, network_cause
 from .sandbox import LoopbackServer, Sandbox, SinkSandbox, SourceSandbox, Write, admin_answer
 from .secrets import Secret, SecretField
 
@@ -70,6 +71,8 @@ __all__ = [
     "SourceSandbox",
     "Write",
     "admin_answer",
+    "describe_network_error",
     "hookimpl",
+    "network_cause",
     "standard_field",
 ]

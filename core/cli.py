@@ -109,8 +109,8 @@ def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
         conn = config.connections[name]
         for role, ref in (("source", conn.source), ("sink", conn.sink)):
             cls = plugins.source_class(ref.name) if role == "source" else plugins.sink_class(ref.name)
-            context = RunContext(name, wanted_fields=conn.wanted_source_fields(plugins.source_class(
-                conn.source.name).key_field))
+            context = RunContext(name, checking=True, wanted_fields=conn.wanted_source_fields(
+                plugins.source_class(conn.source.name).key_field))
             try:
                 with cls(ref.settings, context) as connector:
                     connector.check()

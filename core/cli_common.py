@@ -26,8 +26,11 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiosmtpd (the sandbox's SMTP capture) logs every SMTP command at INFO.
-    logging.getLogger("mail.log").setLevel(logging.WARNING if level.upper() != "DEBUG" else logging.DEBUG)
+    # aiosmtpd (the sandbox's SMTP capture) logs every SMTP command at INFO; urllib3 logs each retry as a
+    # WARNING, which hrsync's own messages already sum up.
+    debug = level.upper() == "DEBUG"
+    logging.getLogger("mail.log").setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 def user_errors(fn):

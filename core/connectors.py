@@ -34,9 +34,18 @@ class RunContext:
     connection: str
     today: dt.date = field(default_factory=dt.date.today)
     warnings: list[str] = field(default_factory=list)
+    #: True for ``hrsync check``: answer in seconds - no retries, short timeouts.
+    checking: bool = False
     #: The source's RecordSchema fields this connection uses (mapping, scope, key); None when unknown.
     #: A source may read only these (and say when it cannot read some of them).
     wanted_fields: set[str] | None = None
+
+    def network_limits(self, *, retries: int, connect: float, read: float) -> tuple[int, float, float]:
+        """Retries and (connect, read) timeouts to use: as configured, or for ``hrsync check`` no
+        retries and at most 5 s / 10 s, so a wrong address is reported in seconds."""
+        if self.checking:
+            return 0, min(connect, 5.0), min(read, 10.0)
+        return retries, connect, read
 
     def warn(self, message: str) -> None:
         """Add a run-level warning to the report, once per distinct message."""

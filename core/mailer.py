@@ -25,6 +25,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from .config import Config, SmtpConfig
 from .errors import DeliveryError
+from .network import network_cause
 from .report import render_html, render_text, subject
 from .runreport import RunReport
 
@@ -74,13 +75,14 @@ _TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.
               ConnectionError, TimeoutError)
 
 
-def _session(smtp: SmtpConfig, action) -> None:
+def _session(smtp: SmtpConfig, action, *, timeout: float | None = None) -> None:
     """Connect (TLS as configured), log in when a user is set, then run ``action(client)``."""
     context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
+    timeout = timeout or smtp.timeout
     if smtp.security == "tls":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
     else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
     with client:
         client.ehlo()
         if smtp.security == "starttls":
@@ -101,8 +103,8 @@ def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wai
 
 
 def probe_smtp(smtp: SmtpConfig) -> None:
-    """Connect and log in as a report would, without sending anything (for ``hrsync check``)."""
-    _explained(smtp, lambda: _session(smtp, lambda client: client.noop()))
+    """Connect and log in as a report would, without sending anything (for ``hrsync check``: in seconds)."""
+    _explained(smtp, lambda: _session(smtp, lambda client: client.noop(), timeout=min(smtp.timeout, 5.0)))
 
 
 def _explained(smtp: SmtpConfig, call) -> None:
@@ -112,8 +114,8 @@ def _explained(smtp: SmtpConfig, call) -> None:
         raise DeliveryError(f"The SMTP server refused the login for {smtp.username} ({exc.smtp_code}); check "
                             "host.smtp.username and host.smtp.password.") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"SMTP through {smtp.host}:{smtp.port} failed ({type(exc).__name__}: {exc}); check "
-                            "host.smtp (host, port, security, ca_file).") from None
+        raise DeliveryError(f"SMTP through smtp://{smtp.host}:{smtp.port} failed ({network_cause(exc)}: {exc}); "
+                            "check host.smtp (host, port, security, ca_file).") from None
 
 
 def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path:

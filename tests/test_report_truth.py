@@ -96,3 +96,23 @@ def test_a_report_smtp_refuses_is_kept_in_the_outbox_and_can_be_sent_again(tmp_p
         (received,) = smtp.wait_for(1)
     assert received.recipients == ["hr@example.com"] and "created" in received.message["Subject"]
     assert "report not delivered" not in run_cli("--config", str(path), "status").stdout
+
+
+def test_check_answers_in_seconds_with_one_line_per_problem(tmp_path, personio, scim, secrets_env):
+    import yaml
+
+    from tests.helpers import connection_dict
+
+    path = tmp_path / "hosts.yaml"
+    conn = connection_dict(personio, scim, source={"base_url": "http://127.0.0.1:1"},
+                           sink={"base_url": "https://hrsync-test.invalid/scim"})
+    path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn}}))
+    # The subprocess timeout is a guard against the minutes retries would take, not a measurement.
+    result = run_cli("--config", str(path), "check", timeout=30)
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    (source,) = [line for line in lines if "source personio" in line]
+    (sink,) = [line for line in lines if "sink winningtemp" in line]
+    assert "FAILED" in source and "http://127.0.0.1:1/v1/auth: connection refused" in source
+    assert "FAILED" in sink and "https://hrsync-test.invalid/scim/ServiceProviderConfig: DNS: host not found" in sink
+    assert "Retrying" not in result.stderr and "urllib3" not in result.stderr

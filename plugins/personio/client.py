@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from hrsync import SourceAuthError, SourceError
+from hrsync import SourceAuthError, SourceError, describe_network_error
 
 log = logging.getLogger("hrsync.personio")
 
@@ -113,6 +113,7 @@ class PersonioClient:
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         self._pace()
         url = f"{self.base_url}{path}"
+        started = time.monotonic()
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.exceptions.RetryError as exc:
@@ -120,9 +121,9 @@ class PersonioClient:
                 f"Personio kept failing on {method} {path} after retries ({exc.__class__.__name__}); "
                 "no one was changed. It is retried at the next run.", connection=self.connection) from None
         except requests.exceptions.RequestException as exc:
-            raise SourceError(
-                f"Cannot reach Personio at {self.base_url} ({type(exc).__name__}); check base_url and the "
-                "network. No one was changed.", connection=self.connection) from None
+            where = describe_network_error(exc, url, seconds=time.monotonic() - started)
+            raise SourceError(f"Cannot reach Personio ({where}); check base_url and the network. No one was "
+                              "changed.", connection=self.connection) from None
         self._signals(response)
         if response.status_code in RETRY_STATUSES:
             raise SourceError(

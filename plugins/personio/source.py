@@ -154,10 +154,12 @@ class PersonioSource(Source):
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
         s = self.settings
+        retries, connect, read = context.network_limits(retries=s["max_retries"], connect=s["connect_timeout"],
+                                                        read=s["read_timeout"])
         self.client = PersonioClient(
             base_url=s["base_url"], client_id=s["client_id"].reveal(), client_secret=s["client_secret"].reveal(),
             app_id=s["app_id"], partner_id=s["partner_id"], on_notice=context.warn, page_size=s["page_size"],
-            connect_timeout=s["connect_timeout"], read_timeout=s["read_timeout"], max_retries=s["max_retries"],
+            connect_timeout=connect, read_timeout=read, max_retries=retries,
             retry_backoff=s["retry_backoff"], max_retry_seconds=s["max_retry_seconds"],
             max_requests_per_second=s["max_requests_per_second"], connection=context.connection,
         )

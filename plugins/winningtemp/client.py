@@ -26,7 +26,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from hrsync import ConflictError, ListingRefused, RecordError, RetriableError, SinkAuthError, SinkError
+from hrsync import (
+    ConflictError,
+    ListingRefused,
+    RecordError,
+    RetriableError,
+    SinkAuthError,
+    SinkError,
+    describe_network_error,
+)
 
 from . import scim
 
@@ -139,11 +147,12 @@ class ScimClient:
             # Spaces as %20, not +: a filter's `userName eq "…"` must reach the server intact.
             url += "?" + urlencode(params, quote_via=quote)
         self.gate.wait(self.connection)
+        started = time.monotonic()
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.exceptions.ConnectionError as exc:
-            raise SinkError(f"Cannot reach Winningtemp's SCIM endpoint at {self.base_url} "
-                            f"({type(exc).__name__}); check base_url and the network.",
+            where = describe_network_error(exc, url, seconds=time.monotonic() - started)
+            raise SinkError(f"Cannot reach Winningtemp's SCIM endpoint ({where}); check base_url and the network.",
                             connection=self.connection) from None
         except requests.exceptions.Timeout:
             if record is None:

@@ -39,9 +39,11 @@ class WinningtempSink(Sink):
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
         s = self.settings
+        retries, connect, read = context.network_limits(retries=s["max_retries"], connect=s["connect_timeout"],
+                                                        read=s["read_timeout"])
         self.client = ScimClient(
             base_url=s["base_url"], token=s["token"].reveal(), page_size=s["page_size"],
-            connect_timeout=s["connect_timeout"], read_timeout=s["read_timeout"], max_retries=s["max_retries"],
+            connect_timeout=connect, read_timeout=read, max_retries=retries,
             retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"],
             connection=context.connection,
         )
