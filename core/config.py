@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, ValidationError
 
+from .config_help import explain_unknown
 from .config_schema import ConfigFileSchema, ConnectionSchema, DaemonSchema, ScheduleConfig, SmtpConfig
 from .connectors import MATCH_FIELD
 from .errors import ConfigError
@@ -93,6 +94,12 @@ def load_config(path: str | os.PathLike | None, plugins: Plugins) -> Config:
     path = config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError({"(file)": [
+            f"There is no {path.resolve()}. hrsync reads ./{DEFAULT_CONFIG} unless --config PATH or the environment "
+            f"variable {CONFIG_ENV} names another file. `hrsync sandbox --write-config {DEFAULT_CONFIG}` writes one "
+            "that works with local sandboxes; docs/configuration.md describes every key."]},
+            source=str(path)) from None
     except OSError as exc:
         raise ConfigError({"(file)": [f"Cannot read {path}: {exc.strerror}."]}, source=str(path)) from None
     try:
@@ -132,6 +139,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         if conn is not None:
             connections[str(name)] = conn
     if errors:
+        explain_unknown(errors, data, plugins)
         raise ConfigError(errors, source=str(path))
     base = path.parent
     host_cfg = top.get("host") or {}
@@ -154,7 +162,7 @@ def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> Connec
     except ValidationError as exc:
         add(prefix, exc.messages)
         loaded, ok = exc.valid_data or {}, False
-    classes = {}
+    classes, connectors = {}, {}
     for role in ("source", "sink"):
         ref = (raw or {}).get(role) if isinstance(raw, dict) else None
         if not isinstance(ref, dict) or not isinstance(ref.get("plugin"), str):
@@ -165,35 +173,36 @@ def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> Connec
             errors.setdefault(f"{prefix}.{role}.plugin", []).append(str(exc))
             ok = False
             continue
-        settings = {k: v for k, v in ref.items() if k != "plugin"}
-        try:
-            loaded_settings = cls.ConfigSchema(unknown=RAISE).load(settings)
-        except ValidationError as exc:
-            add(f"{prefix}.{role}", exc.messages)
-            ok = False
-            continue
         if role == "sink" and MATCH_FIELD not in cls.RecordSchema().fields:
             errors.setdefault(f"{prefix}.sink.plugin", []).append(
                 f"Sink {cls.name!r} has no {MATCH_FIELD!r} field to match people on; it cannot be used.")
             ok = False
             continue
-        classes[role] = (cls, ConnectorConfig(ref["plugin"], loaded_settings))
-    if not ok or len(classes) != 2:
+        classes[role] = cls
+        settings = {k: v for k, v in ref.items() if k != "plugin"}
+        try:
+            connectors[role] = ConnectorConfig(ref["plugin"], cls.ConfigSchema(unknown=RAISE).load(settings))
+        except ValidationError as exc:
+            add(f"{prefix}.{role}", exc.messages)
+            ok = False
+    if len(classes) != 2:
         return None
-    source_cls, source_cfg = classes["source"]
-    sink_cls, sink_cfg = classes["sink"]
-    mapping, mapping_errors = compile_mapping(loaded["mapping"], source_cls.RecordSchema, sink_cls.RecordSchema)
-    scope = Scope(**loaded["scope"])
-    mapping_errors.update(check_scope(scope, source_cls.RecordSchema))
+    # The mapping is checked even when other keys are wrong, so every problem is reported at once.
+    rules = raw.get("mapping") if isinstance(raw, dict) else None
+    mapping, mapping_errors = compile_mapping(rules if isinstance(rules, dict) else {},
+                                              classes["source"].RecordSchema, classes["sink"].RecordSchema)
+    scope = Scope(**loaded["scope"]) if "scope" in loaded else None
+    if scope is not None:
+        mapping_errors.update(check_scope(scope, classes["source"].RecordSchema))
     for path, msgs in mapping_errors.items():
         errors.setdefault(f"{prefix}.{path}", []).extend(msgs)
-    if mapping_errors:
+    if not ok or mapping_errors:
         return None
     return ConnectionConfig(
         name=name,
         enabled=loaded["enabled"],
-        source=source_cfg,
-        sink=sink_cfg,
+        source=connectors["source"],
+        sink=connectors["sink"],
         mapping=mapping,
         scope=scope,
         missing=loaded["missing"],

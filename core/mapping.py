@@ -19,6 +19,7 @@ unknown transform, type mismatch, a constant the sink would refuse) are reported
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -166,8 +167,10 @@ def compile_mapping(
     for target, raw in (rules or {}).items():
         path = f"mapping.{target}"
         if target not in sink_fields:
+            close = difflib.get_close_matches(target, sorted(sink_fields), n=1)
             errors.setdefault(path, []).append(
-                f"Unknown sink field {target!r}; the sink accepts: {', '.join(sorted(sink_fields))}."
+                f"Unknown sink field {target!r}" + (f"; did you mean {close[0]!r}?" if close else ".")
+                + f" The sink accepts: {', '.join(sorted(sink_fields))}."
             )
             continue
         try:

@@ -98,9 +98,30 @@ def test_unknown_keys_are_errors(env):
     with pytest.raises(ConfigError) as info:
         parse_config(data, load_plugins())
     errors = info.value.errors
-    assert errors["connections.acme.schedul"] == ["Unknown field."]
-    assert errors["host.stat"] == ["Unknown field."]
-    assert errors["connections.acme.source.client_secrt"] == ["Unknown field."]
+    (schedule,) = errors["connections.acme.schedul"]
+    assert schedule.startswith("Unknown key 'schedul'; did you mean 'schedule'? Valid keys here: create_leavers,")
+    assert errors["host.stat"][0].startswith("Unknown key 'stat'; did you mean 'state'?")
+    (secret,) = errors["connections.acme.source.client_secrt"]
+    assert "did you mean 'client_secret'?" in secret and "base_url" in secret and "page_size" in secret
+
+
+def test_mapping_rules_are_checked_even_when_other_keys_are_wrong(env):
+    data = base(enabld=False, mapping={"stauts": {"from": "status"}, "first_name": {"transfrom": "lower"}})
+    data["connections"]["acme"]["source"]["page_size"] = 1000
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, load_plugins())
+    errors = info.value.errors
+    assert "did you mean 'enabled'?" in errors["connections.acme.enabld"][0]
+    assert "did you mean 'status'?" in errors["connections.acme.mapping.stauts"][0]
+    assert "did you mean 'transform'?" in errors["connections.acme.mapping.first_name.transfrom"][0]
+    assert "connections.acme.source.page_size" in errors
+
+
+def test_a_missing_hosts_yaml_says_where_it_looked_and_how_to_make_one(tmp_path):
+    result = run_cli("--config", str(tmp_path / "nowhere.yaml"), "check")
+    assert result.returncode == 2
+    for hint in (str(tmp_path / "nowhere.yaml"), "--config", "HRSYNC_CONFIG", "hrsync sandbox --write-config"):
+        assert hint in result.stderr, hint
 
 
 def test_missing_env_variable_and_unreadable_file(monkeypatch, tmp_path):
