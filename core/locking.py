@@ -23,7 +23,7 @@ def hold_lock(lock_path: Path, busy_message: str, **context: object):
     ``busy_message`` may name ``{holder}`` (the pid and start time the holder wrote).
     The OS releases the lock when the process dies, so a killed run never leaves it stuck.
     """
-    fh = open(lock_path, "a+")
+    fh = os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -17,6 +17,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from .errors import PluginError
 from .sandbox import LoopbackServer
 
 
@@ -55,8 +56,12 @@ class SmtpCapture(LoopbackServer):
         self.received = threading.Condition()
 
     def serve(self, port: int) -> int:
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import AuthResult, LoginPassword
+        try:
+            from aiosmtpd.controller import Controller
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+        except ImportError:
+            raise PluginError("The local SMTP server of the sandboxes needs aiosmtpd: "
+                              "pip install 'hrsync[sandbox]'.") from None
 
         capture = self
 

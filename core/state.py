@@ -57,6 +57,13 @@ class LogEntry:
     message: str = ""
 
 
+def private(path: Path) -> None:
+    """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -79,9 +86,15 @@ class State:
                 migrations.apply(self.db)
             self.digests = Digests.beside(self.path, create=False)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private(self.path)
         self.db = Database(self.path)
         self.db.enable_wal()
+        # SQLite gives its -wal and -shm files the database file's mode; files of older installs are fixed too.
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            if sidecar.exists():
+                sidecar.chmod(0o600)
         migrations.apply(self.db)
         self.digests = Digests.beside(self.path, create=True)
 

@@ -100,3 +100,16 @@ def test_the_sandbox_credential_can_be_restricted_like_a_real_one(tmp_path):
                      "--personio-readable", "first_name,last_name,email,hire_date", timeout=120)
     assert result.returncode == 2
     assert "Personio's API credential cannot read status, which the sync needs" in result.stdout
+
+
+def test_without_the_sandbox_extra_demo_and_sandbox_name_it_in_one_line(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    for module in ("scim2_server", "aiosmtpd"):  # what `pip install hrsync` without [sandbox] lacks
+        (blocked / f"{module}.py").write_text("raise ImportError('not installed')\n")
+    env = {"PYTHONPATH": str(blocked)}
+    for command in (["demo", "--folder", str(tmp_path / "demo")], ["sandbox"]):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line, no traceback
+        assert "pip install 'hrsync[sandbox]'" in result.stderr
