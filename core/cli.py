@@ -17,7 +17,7 @@ import click
 from marshmallow.utils import missing
 
 from . import __version__
-from .cli_common import load_for, setup_logging, user_errors
+from .cli_common import HostTimeFormatter, global_options, load_for, setup_logging, user_errors
 from .cli_history import prune, report, runs
 from .cli_sandbox import demo, sandbox
 from .config import config_path
@@ -27,7 +27,7 @@ from .engine import RunOptions
 from .errors import ConfigError, DeliveryError, RunError
 from .mailer import probe_smtp
 from .registry import load_plugins
-from .report import render_json, render_text
+from .report import local_time, render_json, render_text
 from .runner import sync
 from .runreport import EXIT_REPORT
 from .secrets import REDACTOR
@@ -88,47 +88,66 @@ def plugins(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("connection", required=False)
 @click.option("--offline", is_flag=True, help="Only validate the file; do not contact the services.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
 @user_errors
-def check(ctx: click.Context, connection: str | None, offline: bool) -> None:
+def check(ctx: click.Context, connection: str | None, offline: bool, as_json: bool) -> None:
     """Validate hosts.yaml (all problems at once), test each connection's credentials and the SMTP login."""
     plugins = load_plugins()
     try:
         config = load_for(ctx, plugins)
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
+        if as_json:
+            click.echo(json.dumps({"valid": False, "problems": exc.lines}, indent=2, ensure_ascii=False))
+        else:
+            click.echo(str(exc), err=True)
         ctx.exit(2)
     names = [connection] if connection else sorted(config.connections)
     for name in names:
         config.connection(name)
-    click.echo(f"{config.path}: valid ({len(config.connections)} connection(s)).")
-    if offline:
-        return
-    failed = False
+    results = [] if offline else [*_probe_connections(config, plugins, names), *_probe_smtp(config)]
+    failed = any(not r["ok"] for r in results)
+    if as_json:
+        click.echo(json.dumps({"valid": True, "config": str(config.path), "results": results}, indent=2,
+                              ensure_ascii=False))
+    else:
+        click.echo(f"{config.path}: valid ({len(config.connections)} connection(s)).")
+        for r in results:
+            click.echo(f"{r['where']}: {r['what']}: " + ("ok" if r["ok"] else f"FAILED: {r['problem']}"))
+            for note in r["notes"]:
+                click.echo(f"  note: {note}")
+    if failed:
+        ctx.exit(2)
+
+
+def _probe_connections(config, plugins, names: list[str]):
+    """Each connection's source and sink, probed as ``check()`` does: in seconds, no retries."""
     for name in names:
         conn = config.connections[name]
+        wanted = conn.wanted_source_fields(plugins.source_class(conn.source.name).key_field)
         for role, ref in (("source", conn.source), ("sink", conn.sink)):
             cls = plugins.source_class(ref.name) if role == "source" else plugins.sink_class(ref.name)
-            context = RunContext(name, checking=True, wanted_fields=conn.wanted_source_fields(
-                plugins.source_class(conn.source.name).key_field))
+            context = RunContext(name, checking=True, wanted_fields=wanted)
+            problem = None
             try:
                 with cls(ref.settings, context) as connector:
                     connector.check()
-                click.echo(f"{name}: {role} {ref.name}: ok")
-                for note in context.warnings:
-                    click.echo(f"  note: {REDACTOR.redact(note)}")
             except RunError as exc:
-                failed = True
-                click.echo(f"{name}: {role} {ref.name}: FAILED: {REDACTOR.redact(str(exc))}")
-    if config.smtp is not None:
-        try:
-            probe_smtp(config.smtp)
-            click.echo(f"host: smtp {config.smtp.host}:{config.smtp.port}: ok")
-        except DeliveryError as exc:
-            failed = True
-            click.echo(f"host: smtp: FAILED: {REDACTOR.redact(str(exc))}")
-    if failed:
-        ctx.exit(2)
+                problem = REDACTOR.redact(str(exc))
+            yield {"where": name, "what": f"{role} {ref.name}", "ok": problem is None, "problem": problem,
+                   "notes": [REDACTOR.redact(n) for n in context.warnings] if problem is None else []}
+
+
+def _probe_smtp(config):
+    if config.smtp is None:
+        return
+    problem = None
+    try:
+        probe_smtp(config.smtp)
+    except DeliveryError as exc:
+        problem = REDACTOR.redact(str(exc))
+    yield {"where": "host", "what": f"smtp {config.smtp.host}:{config.smtp.port}", "ok": problem is None,
+           "problem": problem, "notes": []}
 
 
 @cli.command()
@@ -173,7 +192,9 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
 @user_errors
 def daemon(ctx) -> None:
     """Run every enabled connection on its schedule until SIGTERM/SIGINT (SIGHUP reloads hosts.yaml)."""
-    ctx.exit(Daemon(config_path(ctx.obj["config"])).serve())
+    daemon = Daemon(config_path(ctx.obj["config"]))
+    HostTimeFormatter.timezone = daemon.config.timezone  # log lines in the host's time, like its reports
+    ctx.exit(daemon.serve())
 
 
 @cli.command()
@@ -182,13 +203,16 @@ def daemon(ctx) -> None:
 @user_errors
 def status(ctx, as_json) -> None:
     """Per connection: enabled, paused, last run, next scheduled run."""
-    rows = connection_status(load_for(ctx, load_plugins()))
+    config = load_for(ctx, load_plugins())
+    rows = connection_status(config)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         last = r["last_run"]
-        last_text = f"run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
+        last_text = (f"run {last['id']} {last['status']} at {local_time(last['started_at'], config.timezone)}"
+                     if last else "never run")
+        r["next_run"] = r["next_run"] and local_time(r["next_run"], config.timezone)
         state = "disabled" if not r["enabled"] else "PAUSED" if r["paused"] else "enabled"
         click.echo(f"{r['connection']}: {state}; last {last_text}; next {r['next_run'] or '-'}")
         if last and last.get("delivery") in ("failed", "lost"):
@@ -216,7 +240,10 @@ def resume(ctx, connection) -> None:
 
 for command in (runs, report, prune, sandbox, demo):
     cli.add_command(command)
+for command in cli.commands.values():
+    command.params.extend(global_options())
 
 
 def main() -> None:
-    cli(obj={})
+    # HRSYNC_* environment variables set any option: HRSYNC_DEBUG=1, HRSYNC_RUN_DRY_RUN=1, ...
+    cli(obj={}, auto_envvar_prefix="HRSYNC")

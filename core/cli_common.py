@@ -7,9 +7,11 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import sys
+import zoneinfo
 
 import click
 
@@ -19,9 +21,19 @@ from .registry import Plugins
 from .secrets import REDACTOR
 
 
+class HostTimeFormatter(logging.Formatter):
+    """Log times in the host's time zone (``host.timezone``) with its abbreviation, like reports show them."""
+
+    timezone = "UTC"
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = dt.datetime.fromtimestamp(record.created, zoneinfo.ZoneInfo(type(self).timezone))
+        return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(HostTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(REDACTOR.filter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -48,6 +60,27 @@ def user_errors(fn):
             ctx.exit(getattr(exc, "exit_code", 2))
 
     return wrapper
+
+
+def _global(key: str):
+    def remember(ctx: click.Context, param: click.Parameter, value):
+        if value:
+            ctx.ensure_object(dict)[key] = value
+            if key == "debug":
+                setup_logging("DEBUG")
+        return value
+
+    return remember
+
+
+def global_options() -> list[click.Option]:
+    """``--config`` and ``--debug`` for a subcommand, so they work after the command name too."""
+    return [
+        click.Option(["--config"], type=click.Path(dir_okay=False), expose_value=False, callback=_global("config"),
+                     help="hosts.yaml to use (also accepted before the command)."),
+        click.Option(["--debug"], is_flag=True, expose_value=False, callback=_global("debug"),
+                     help="Log debug messages and show tracebacks (also accepted before the command)."),
+    ]
 
 
 def load_for(ctx: click.Context, plugins: Plugins) -> Config:

@@ -11,7 +11,7 @@ from .cli_common import load_for, user_errors
 from .errors import DeliveryError, RunError
 from .mailer import Delivery, build_message, send_smtp
 from .registry import load_plugins
-from .report import render_html, render_json, render_text
+from .report import local_time, render_html, render_json, render_text
 from .runner import prune_history, record_delivery
 from .state import open_state
 
@@ -39,11 +39,12 @@ def runs(ctx, connection, limit, as_json) -> None:
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
-    click.echo(f"{'id':>5}  {'connection':<16} {'started':<25} {'secs':>6}  {'status':<11} " + " ".join(
+    click.echo(f"{'id':>5}  {'connection':<16} {'started':<21} {'secs':>6}  {'status':<11} " + " ".join(
         f"{k[:7]:>7}" for k in keys))
     for r in out:
         secs = "" if r["duration_s"] is None else r["duration_s"]
-        click.echo(f"{r['id']:>5}  {r['connection']:<16} {r['started']:<25} {secs:>6}  "
+        started = local_time(r["started"], config.timezone)
+        click.echo(f"{r['id']:>5}  {r['connection']:<16} {started:<21} {secs:>6}  "
                    f"{r['status']:<11} " + " ".join(f"{r[k]:>7}" for k in keys))
 
 

@@ -116,3 +116,26 @@ def test_check_answers_in_seconds_with_one_line_per_problem(tmp_path, personio, 
     assert "FAILED" in source and "http://127.0.0.1:1/v1/auth: connection refused" in source
     assert "FAILED" in sink and "https://hrsync-test.invalid/scim/ServiceProviderConfig: DNS: host not found" in sink
     assert "Retrying" not in result.stderr and "urllib3" not in result.stderr
+
+
+def test_cli_consistency_options_after_the_command_env_vars_json_check_and_host_times(tmp_path, personio, scim,
+                                                                                     secrets_env):
+    import yaml
+
+    from tests.helpers import connection_dict
+
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump({"host": {"state": "state.db", "timezone": "Europe/Stockholm"},
+                                    "connections": {"acme": connection_dict(personio, scim)}}))
+    checked = run_cli("check", "--json", "--config", str(path))  # --config after the command
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    body = json.loads(checked.stdout)
+    assert body["valid"] and {r["what"] for r in body["results"]} == {"source personio", "sink winningtemp"}
+    assert all(r["ok"] for r in body["results"])
+    assert run_cli("run", "acme", env={"HRSYNC_CONFIG": str(path)}).returncode == 0
+    table = run_cli("runs", env={"HRSYNC_CONFIG": str(path)}).stdout
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T", table), table  # the host's time zone, abbreviated
+    started = json.loads(run_cli("runs", "--json", "--config", str(path)).stdout)[0]["started"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", started)  # JSON: ISO 8601 with its offset
+    debug = run_cli("--config", str(path), "report", "999", env={"HRSYNC_DEBUG": "1"})
+    assert "Traceback" in debug.stderr  # HRSYNC_DEBUG=1 is --debug
