@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 
 import click
 from marshmallow.utils import missing
 
 from . import __version__
-from .cli_common import HostTimeFormatter, global_options, load_for, setup_logging, user_errors
+from .cli_common import HostTimeFormatter, TerminalProgress, global_options, load_for, setup_logging, user_errors
 from .cli_history import prune, report, runs
 from .cli_sandbox import demo, sandbox
 from .config import config_path
@@ -177,9 +178,17 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    progress = None
+    if sys.stderr.isatty() and not as_json:
+        progress = TerminalProgress(plugins.source_class(conn.source.name).label(),
+                                    plugins.sink_class(conn.sink.name).label())
     options = RunOptions(dry_run=dry_run, full=full, only=only, override_guards=override_guards,
-                         should_stop=stop.is_set)
-    result, delivery = sync(config, connection, plugins, options)
+                         should_stop=stop.is_set, progress=progress)
+    try:
+        result, delivery = sync(config, connection, plugins, options)
+    finally:
+        if progress is not None:
+            progress.close()
     click.echo(render_json(result.report) if as_json else render_text(result.report))
     if not dry_run:
         click.echo(f"Report: {delivery.detail}", err=as_json)

@@ -83,6 +83,36 @@ def global_options() -> list[click.Option]:
     ]
 
 
+class TerminalProgress:
+    """What a run is doing, on a terminal's stderr: people read so far, then a bar with count, rate and ETA.
+
+    Used only when stderr is a terminal and the output is not JSON; redirected output stays clean.
+    """
+
+    def __init__(self, source: str, sink: str) -> None:
+        self.source, self.sink = source, sink
+        self.bar = None
+        self.stream = click.get_text_stream("stderr")
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        if phase == "read":
+            self.stream.write(f"\rReading {self.source}: {done} people")
+            self.stream.flush()
+            return
+        if self.bar is None:
+            self.stream.write("\n")
+            self.bar = click.progressbar(length=total, label=f"Applying to {self.sink}", file=self.stream,
+                                         show_pos=True, show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+        else:
+            self.stream.write("\n")
+
+
 def load_for(ctx: click.Context, plugins: Plugins) -> Config:
     """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated."""
     return load_config(config_path(ctx.obj["config"]), plugins)

@@ -63,7 +63,9 @@ def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: P
 
         echo(f"First sync: {employees} people from the {running.source.name} sandbox")
         with click.progressbar(length=employees, label="Creating", file=click.get_text_stream("stdout")) as bar:
-            def progress(done: int, total: int) -> None:
+            def progress(phase: str, done: int, total: int | None) -> None:
+                if phase != "apply":
+                    return
                 bar.length = total
                 bar.update(done - bar.pos)
 

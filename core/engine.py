@@ -42,7 +42,9 @@ class RunOptions:
     override_guards: bool = False
     #: Checked between people; when it returns True the run stops after the write in flight.
     should_stop: Callable[[], bool] = lambda: False
-    progress: Callable[[int, int], None] | None = None
+    #: Called as ``progress(phase, done, total)``: phase "read" (total None) while the source is read,
+    #: then "apply" for each write done.
+    progress: Callable[[str, int, int | None], None] | None = None
 
     @property
     def mode(self) -> str:
@@ -148,7 +150,7 @@ class _Run:
         source.open()
         sink.open()
         unknown = conn.mapping.targets_of(source.unavailable_fields())
-        raw_records = list(source.read())
+        raw_records = self._read(source)
         links = self.state.links(conn.name)
         records = RecordValidator(conn, source, sink).validate(raw_records)
         if options.only:
@@ -173,7 +175,19 @@ class _Run:
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
                           warn=self.context.warn)
         applier.record_matches(self.plan, listed=listed is not None)
-        return applier.apply(self.plan, should_stop=options.should_stop, progress=options.progress)
+        progress = options.progress
+        return applier.apply(self.plan, should_stop=options.should_stop,
+                             progress=(lambda done, total: progress("apply", done, total)) if progress else None)
+
+    def _read(self, source: Source) -> list[dict]:
+        records: list[dict] = []
+        for record in source.read():
+            records.append(record)
+            if self.options.progress and len(records) % 50 == 0:
+                self.options.progress("read", len(records), None)
+        if self.options.progress:
+            self.options.progress("read", len(records), None)
+        return records
 
     def _list(self, sink: Sink, people: list[Person], links: Mapping[str, Link]) -> tuple[dict[str, SinkPerson], bool]:
         """Everyone the sink holds, by sink id, and whether that is everyone.

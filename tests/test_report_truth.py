@@ -139,3 +139,30 @@ def test_cli_consistency_options_after_the_command_env_vars_json_check_and_host_
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", started)  # JSON: ISO 8601 with its offset
     debug = run_cli("--config", str(path), "report", "999", env={"HRSYNC_DEBUG": "1"})
     assert "Traceback" in debug.stderr  # HRSYNC_DEBUG=1 is --debug
+
+
+def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_file, personio, scim):
+    import os
+    import pty
+
+    path = hosts_file(create_leavers=True)
+    primary, secondary = pty.openpty()
+    with open(os.devnull, "w") as devnull:
+        proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=devnull, stderr=secondary)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed: the run is over
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(primary)
+    assert proc.wait(timeout=60) == 0
+    text = seen.decode(errors="replace")
+    assert "Reading Personio: 60 people" in text and "Applying to Winningtemp" in text and "60/60" in text
+    personio.change(1003, last_name="Changed")
+    piped = run_cli("--config", str(path), "run", "acme")
+    assert piped.returncode == 0 and "Reading" not in piped.stderr and "Applying" not in piped.stderr
