@@ -166,3 +166,11 @@ def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_fi
     personio.change(1003, last_name="Changed")
     piped = run_cli("--config", str(path), "run", "acme")
     assert piped.returncode == 0 and "Reading" not in piped.stderr and "Applying" not in piped.stderr
+
+
+def test_a_run_against_an_unreachable_source_says_how_long_it_tried(e2e_config, personio, scim):
+    config, plugins = e2e_config(source={"base_url": "http://127.0.0.1:1", "max_retries": 2, "retry_backoff": 0.6})
+    result = run_connection(config, "acme", plugins)
+    assert result.status == "stopped"
+    assert "http://127.0.0.1:1/v1/company/employees/attributes: connection refused, after trying for" in \
+        result.message or "http://127.0.0.1:1/v1/auth: connection refused, after trying for" in result.message
