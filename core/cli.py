@@ -147,8 +147,9 @@ def _probe_smtp(config):
         probe_smtp(config.smtp)
     except DeliveryError as exc:
         problem = REDACTOR.redact(str(exc))
+    notes = ["the SMTP login travels unencrypted (allow_plaintext_auth)"] if config.smtp.allow_plaintext_auth else []
     yield {"where": "host", "what": f"smtp {config.smtp.host}:{config.smtp.port}", "ok": problem is None,
-           "problem": problem, "notes": []}
+           "problem": problem, "notes": notes}
 
 
 @cli.command()

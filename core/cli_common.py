@@ -17,6 +17,7 @@ import click
 
 from .config import Config, config_path, load_config
 from .errors import HrsyncError
+from .printable import PrintableFilter, printable
 from .registry import Plugins
 from .secrets import REDACTOR
 
@@ -35,6 +36,7 @@ def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(HostTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(REDACTOR.filter())
+    handler.addFilter(PrintableFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -56,7 +58,7 @@ def user_errors(fn):
         except HrsyncError as exc:
             if ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {REDACTOR.redact(str(exc))}", err=True)
+            click.echo(f"Error: {printable(REDACTOR.redact(str(exc)), keep_newlines=True)}", err=True)
             ctx.exit(getattr(exc, "exit_code", 2))
 
     return wrapper

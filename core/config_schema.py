@@ -11,11 +11,23 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import (
+    INCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from .fields import DEFAULT_SENSITIVE
 from .scope import ScopeSchema
 from .secrets import SecretField
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 class StrictSchema(Schema):
@@ -35,6 +47,17 @@ class SmtpSchema(StrictSchema):
     timeout = fields.Float(load_default=30.0, validate=validate.Range(min=1),
                            metadata={"description": "Seconds per SMTP operation."})
     ca_file = fields.String(load_default=None, metadata={"description": "CA bundle to trust (self-signed servers)."})
+    allow_plaintext_auth = fields.Boolean(load_default=False, metadata={
+        "description": "Allow AUTH without TLS (security: none) - only for a server on this machine."})
+
+    @validates_schema
+    def _no_password_in_clear(self, data, **kwargs):
+        if data.get("security") == "none" and data.get("username") and not data.get("allow_plaintext_auth"):
+            raise ValidationError("Sending the SMTP login unencrypted is refused: use security starttls or tls "
+                                  "(or, only for a server on this machine, allow_plaintext_auth: true).", "security")
+        if data.get("allow_plaintext_auth") and data.get("host") not in LOOPBACK:
+            raise ValidationError(f"allow_plaintext_auth is accepted only for a server on this machine "
+                                  f"({', '.join(sorted(LOOPBACK))}).", "allow_plaintext_auth")
 
     @post_load
     def _make(self, data, **kwargs):
@@ -151,6 +174,7 @@ class SmtpConfig:
     username: str | None = None
     password: Any = None
     ca_file: str | None = None
+    allow_plaintext_auth: bool = False
 
 
 @dataclass

@@ -78,18 +78,17 @@ class RecordValidator:
         candidates: list[Person] = []
         for raw in raw_records:
             display = self.source.describe(raw)
+            if raw.get(key) in (None, ""):
+                out.actions.append(self._skip(display, None, raw.get("email"),
+                                              f"{display} has no {key} in {self.source_label}"))
+                continue
             try:
                 record = self.source_schema.load(raw)
             except ValidationError as exc:
                 out.actions.append(self._skip(display, raw.get(key), raw.get("email"), self._invalid_reason(
                     display, exc, raw.get("email"), "correct it there")))
                 continue
-            source_id = record.get(key)
-            if source_id in (None, ""):
-                out.actions.append(self._skip(display, None, raw.get("email"),
-                                              f"{display} has no {key} in {self.source_label}"))
-                continue
-            source_id = str(source_id)
+            source_id = str(record[key])
             if source_id in seen_ids:
                 continue  # the same person twice in one read (paging shift): keep the first
             seen_ids.add(source_id)

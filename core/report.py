@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from .plan import APPLIED, FAILED, WRITES
+from .printable import printable
 from .runreport import INTERRUPTED, STOPPED, PersonLine, RunReport
 from .secrets import REDACTOR
 
@@ -29,9 +30,11 @@ SECTIONS = [("create", "Created", "To create"), ("update", "Updated", "To update
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:
+    # Text reports reach terminals: every value from HR data is shown with its control characters escaped.
     return jinja2.Environment(
         loader=jinja2.PackageLoader("hrsync", "templates"),
         autoescape=autoescape,
+        finalize=None if autoescape else (lambda value: printable(value) if isinstance(value, str) else value),
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
@@ -141,8 +144,10 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
     def capped(title: str, lines: list[Line]) -> Section:
         return Section(title, lines[:limit], max(0, len(lines) - limit))
 
+    # A skip's reason already names the person; a failed write's message (the sink's words) does not.
     attention = capped("Needs your attention", [
-        Line(a.person, a.email, [a.reason or a.message] + ([a.message] if a.reason and a.message else []))
+        Line("" if a.action == "skip" else a.person, None if a.action == "skip" else a.email,
+             [a.reason or a.message] + ([a.message] if a.reason and a.message else []))
         for a in report.attention])
     sections = []
     for kind, title, planned in SECTIONS:

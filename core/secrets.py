@@ -13,11 +13,13 @@ masks it in any log line, so a secret echoed by a server in an error still stays
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 from marshmallow import ValidationError, fields
 
@@ -58,10 +60,13 @@ class Redactor:
         self._lock = threading.Lock()
 
     def remember(self, value: str) -> None:
-        # Very short values would mask ordinary words; they are still hidden by Secret.
+        # Very short values would mask ordinary words; they are still hidden by Secret. Escaped and
+        # encoded forms are remembered too: a secret can come back quoted by repr, JSON or a URL.
         if len(value) >= 4:
+            forms = {value, value.encode("unicode_escape").decode("ascii"), json.dumps(value)[1:-1],
+                     quote(value, safe=""), repr(value)[1:-1]}
             with self._lock:
-                self._values.add(value)
+                self._values.update(f for f in forms if len(f) >= 4)
 
     def redact(self, text: str) -> str:
         with self._lock:
@@ -89,6 +94,14 @@ class Redactor:
 REDACTOR = Redactor()
 
 
+def _checked(value: str, where: str) -> str:
+    """A secret with a line break or another control character would corrupt a header and leak."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{where} holds a line break or another control character; remove it "
+                         "(the value itself is not shown).")
+    return value
+
+
 def resolve_reference(value: object) -> Secret:
     """Turn a hosts.yaml secret reference into a :class:`Secret`; ``ValueError`` says what is wrong."""
     if isinstance(value, str):
@@ -102,7 +115,7 @@ def resolve_reference(value: object) -> Secret:
             raise ValueError(f"Environment variable {name} is not set.")
         if not os.environ[name]:
             raise ValueError(f"Environment variable {name} is empty.")
-        return Secret(os.environ[name], origin=f"env:{name}")
+        return Secret(_checked(os.environ[name], f"Environment variable {name}"), origin=f"env:{name}")
     if isinstance(value, dict) and set(value) == {"file"}:
         path = Path(str(value["file"])).expanduser()
         try:
@@ -111,7 +124,7 @@ def resolve_reference(value: object) -> Secret:
             raise ValueError(f"Cannot read secret file {path}: {exc.strerror}.") from None
         if not content:
             raise ValueError(f"Secret file {path} is empty.")
-        return Secret(content, origin=f"file:{path}")
+        return Secret(_checked(content, f"Secret file {path}"), origin=f"file:{path}")
     if isinstance(value, dict) and set(value) == {"env"}:
         return resolve_reference("${" + str(value["env"]) + "}")
     raise ValueError("Expected ${ENV_VAR}, {env: NAME} or {file: PATH}.")

@@ -223,9 +223,10 @@ class PersonioClient:
             for item in page:
                 attrs = item.get("attributes") or {}
                 ident = (attrs.get("id") or {}).get("value")
-                if ident in seen:
+                if ident is not None and ident in seen:
                     continue  # a row shifted onto the next page: keep the first copy
-                seen.add(ident)
+                if ident is not None:  # people without an id are kept: the engine skips them with a reason
+                    seen.add(ident)
                 people.append(attrs)
             offset += len(page)
             if totals and offset >= max(totals):

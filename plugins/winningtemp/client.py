@@ -160,6 +160,11 @@ class ScimClient:
                                 connection=self.connection) from None
             raise RetriableError("Winningtemp did not answer in time; the write may or may not have "
                                  "happened and is checked at the next run.", record=record, ambiguous=True) from None
+        except requests.exceptions.RequestException as exc:
+            # Anything else requests refuses (an invalid header, a bad URL): never its raw text, which may
+            # quote the token.
+            raise SinkError(f"The request to Winningtemp could not be sent ({type(exc).__name__}); check the "
+                            "sink's base_url and token.", connection=self.connection) from None
         self.gate.observe(response)
         if response.status_code in (401, 403):
             raise SinkAuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)[0]}). Check the "
@@ -251,7 +256,8 @@ class ScimClient:
         response = self._send("PATCH", f"/Users/{user_id}", json=body, record=record)
         if response.status_code == 404:
             raise RecordError("The linked Winningtemp user no longer exists (deleted in Winningtemp?); "
-                              "run `hrsync run CONNECTION --full` to create it again.", record=record)
+                              f"run `hrsync run {self.connection or 'CONNECTION'} --full` to create it again.",
+                              record=record)
         self._check(response, record, "PATCH /Users")
         # Both 200 with the user and 204 without a body are success (RFC 7644 §3.5.2).
         return self._json(response) if response.status_code == 200 and response.content else None
