@@ -239,7 +239,7 @@ def resume(ctx, connection) -> None:
     """Lift the pause of a connection quarantined by the daemon after repeated failures."""
     config = load_for(ctx, load_plugins())
     config.connection(connection)
-    state = open_state(config.state)
+    state = open_state(config.state, busy_timeout=config.busy_timeout)
     try:
         lifted = state.resume(connection)
     finally:

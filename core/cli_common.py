@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import sqlite3
 import sys
 import zoneinfo
 
@@ -20,6 +21,7 @@ from .errors import HrsyncError
 from .printable import PrintableFilter, printable
 from .registry import Plugins
 from .secrets import REDACTOR
+from .state import is_locked
 
 
 class HostTimeFormatter(logging.Formatter):
@@ -55,6 +57,12 @@ def user_errors(fn):
         ctx = click.get_current_context()
         try:
             return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: the state database is locked by another program ({exc}); close it and run again "
+                       "(hrsync waits host.busy_timeout seconds for it).", err=True)
+            ctx.exit(2)
         except HrsyncError as exc:
             if ctx.obj.get("debug"):
                 raise

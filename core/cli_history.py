@@ -25,7 +25,7 @@ from .state import open_state
 def runs(ctx, connection, limit, as_json) -> None:
     """Run history: id, connection, started, duration, counts."""
     config = load_for(ctx, load_plugins())
-    state = open_state(config.state, read_only=True)
+    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
     try:
         rows = state.runs(connection, limit)
     finally:
@@ -65,7 +65,7 @@ def _duration(row: dict) -> float | None:
 def report(ctx, run_id, fmt, send) -> None:
     """Show one run's report (uncapped lists), or send it again."""
     config = load_for(ctx, load_plugins())
-    state = open_state(config.state, read_only=True)
+    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
     try:
         row = state.run(run_id)
     finally:

@@ -75,6 +75,7 @@ class Config:
     connections: dict[str, ConnectionConfig]
     daemon: dict[str, Any] = field(default_factory=lambda: DaemonSchema().load({}))
     keep_days: int = 400
+    busy_timeout: float = 10.0
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -141,18 +142,28 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
     if errors:
         explain_unknown(errors, data, plugins)
         raise ConfigError(errors, source=str(path))
-    base = path.parent
     host_cfg = top.get("host") or {}
+    given = data.get("host") if isinstance(data.get("host"), dict) else {}
     return Config(
         path=path,
-        state=base / host_cfg.get("state", "hrsync-state.db"),
+        state=_place(path, given.get("state"), "hrsync-state.db"),
         timezone=host_cfg.get("timezone", "UTC"),
-        outbox=base / host_cfg.get("outbox", "outbox"),
+        outbox=_place(path, given.get("outbox"), "outbox"),
         smtp=host_cfg.get("smtp"),
         connections=connections,
         daemon=host_cfg.get("daemon") or DaemonSchema().load({}),
         keep_days=host_cfg.get("keep_days", 400),
+        busy_timeout=host_cfg.get("busy_timeout", 10.0),
     )
+
+
+def _place(config: Path, given: Any, default: str) -> Path:
+    """Where a file of the host lives: as written (relative to hosts.yaml), else under systemd's
+    ``$STATE_DIRECTORY`` when the service has one (StateDirectory=), else beside hosts.yaml."""
+    if isinstance(given, str):
+        return config.parent / given
+    state_directory = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(state_directory) / default if state_directory else config.parent / default
 
 
 def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> ConnectionConfig | None:

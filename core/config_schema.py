@@ -79,6 +79,8 @@ class HostSchema(StrictSchema):
     state = fields.String(load_default="hrsync-state.db",
                           metadata={"description": "SQLite state file (relative to hosts.yaml)."})
     timezone = fields.String(load_default="UTC", metadata={"description": "IANA time zone for schedules and reports."})
+    busy_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0), metadata={
+        "description": "Seconds to wait when another program holds the state database."})
     keep_days = fields.Integer(load_default=400, validate=validate.Range(min=0), metadata={
         "description": "Days of run history (reports, change logs) to keep; 0 keeps everything."})
     outbox = fields.String(load_default="outbox",

@@ -100,7 +100,7 @@ class Daemon:
 
     def _sync_pauses(self) -> set[str]:
         """Paused connections; a pause ends by itself when the connection's config changed."""
-        state = open_state(self.config.state)
+        state = open_state(self.config.state, busy_timeout=self.config.busy_timeout)
         try:
             paused = set()
             for row in state.pauses():
@@ -132,7 +132,7 @@ class Daemon:
 
     def catch_up(self) -> list[str]:
         """Run at once every connection whose last successful run is older than its interval."""
-        state = open_state(self.config.state)
+        state = open_state(self.config.state, busy_timeout=self.config.busy_timeout)
         now = dt.datetime.now(dt.UTC)
         due = []
         try:
@@ -183,7 +183,7 @@ class Daemon:
         return status
 
     def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
-        state = open_state(config.state)
+        state = open_state(config.state, busy_timeout=config.busy_timeout)
         try:
             recent = state.runs(name, limit=self.quarantine_after)
             if len(recent) < self.quarantine_after or any(r["status"] not in ("stopped", "crashed") for r in recent):
@@ -259,7 +259,7 @@ class Daemon:
 def connection_status(config: Config) -> list[dict[str, Any]]:
     """Per connection: enabled, paused, last run and next scheduled run (for ``hrsync status``)."""
     scheduler = schedule.Scheduler()
-    state = open_state(config.state, read_only=True)
+    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
     try:
         paused = {row["connection"]: row for row in state.pauses()}
         jobs = build_jobs(scheduler, config, lambda name: None, skip=set(paused))

@@ -29,7 +29,7 @@ from .planner import Planner, needs_listing
 from .records import Person, RecordValidator
 from .registry import Plugins
 from .runreport import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
-from .state import Link, State, now, open_state
+from .state import Link, State, is_locked, locked_message, now, open_state
 
 log = logging.getLogger("hrsync.engine")
 
@@ -79,7 +79,7 @@ def run_connection(config: Config, name: str, plugins: Plugins, options: RunOpti
     """One run of one connection. Never raises for run-level faults: the report says what stopped it."""
     options = options or RunOptions()
     conn = config.connection(name)
-    state = open_state(config.state, read_only=options.dry_run)
+    state = open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout)
     try:
         if options.dry_run:
             return _Run(config, conn, plugins, state, options, run_id=None).execute()
@@ -118,10 +118,14 @@ class _Run:
             self.plan.stopped = message
             log.error("%s: run stopped: %s", self.conn.name, exc)
         except Exception as exc:  # a plugin bug must still end in a recorded, reported run
-            log.exception("%s: run crashed", self.conn.name)
-            status, message = STOPPED, (
-                f"Unexpected error ({type(exc).__name__}: {exc}). Nothing further was written; "
-                "run again with --debug and report the traceback to the plugin's authors.")
+            if is_locked(exc):
+                status, message = STOPPED, locked_message(self.state.path, self.state.busy_timeout)
+                log.error("%s: run stopped: %s", self.conn.name, message)
+            else:
+                log.exception("%s: run crashed", self.conn.name)
+                status, message = STOPPED, (
+                    f"Unexpected error ({type(exc).__name__}: {exc}). Nothing further was written; "
+                    "run again with --debug and report the traceback to the plugin's authors.")
             self.plan.stopped = message
         if status == OK and self.plan.attention:
             status = PARTIAL

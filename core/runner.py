@@ -39,7 +39,7 @@ def sync(config: Config, name: str, plugins: Plugins, options: RunOptions | None
 
 
 def record_delivery(config: Config, run_id: int, delivery: Delivery) -> None:
-    state = open_state(config.state)
+    state = open_state(config.state, busy_timeout=config.busy_timeout)
     try:
         state.record_delivery(run_id, delivery.how, delivery.detail)
     finally:
@@ -49,7 +49,7 @@ def record_delivery(config: Config, run_id: int, delivery: Delivery) -> None:
 def prune_history(config: Config, days: int | None = None) -> int:
     """Forget run history older than ``days`` (default: ``host.keep_days``); returns runs deleted."""
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=config.keep_days if days is None else days)
-    state = open_state(config.state)
+    state = open_state(config.state, busy_timeout=config.busy_timeout)
     try:
         deleted = state.prune(cutoff)
     finally:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from .digests import Digests
-from .errors import RunError
+from .errors import LockedError, RunError
 from .locking import hold_lock
 from .migrations import migrations
 from .runreport import RunReport
@@ -57,6 +57,21 @@ class LogEntry:
     message: str = ""
 
 
+#: Seconds to wait for another program that holds the state database (``host.busy_timeout``).
+BUSY_TIMEOUT = 10.0
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying another program holds the database."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+def locked_message(path: str | os.PathLike, busy_timeout: float) -> str:
+    return (f"The state database {path} is locked by another program (hrsync waited {busy_timeout:g} s, "
+            "host.busy_timeout). Close it (a backup, a sqlite3 shell, another hrsync) and run again; nothing "
+            "was lost.")
+
+
 def private(path: Path) -> None:
     """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -71,9 +86,10 @@ def now() -> str:
 class State:
     """The state of every connection of one host, in one SQLite file."""
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.busy_timeout = busy_timeout
         if read_only:
             # Dry runs must leave the file's bytes alone: read-only, and an empty state
             # when there is no file yet.
@@ -81,6 +97,7 @@ class State:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             else:
                 conn = sqlite3.connect(":memory:")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self.db = Database(conn)
             if not self.path.exists():
                 migrations.apply(self.db)
@@ -88,7 +105,9 @@ class State:
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         private(self.path)
-        self.db = Database(self.path)
+        # Another program holding the database (a backup, a `sqlite3` shell) is waited for this long.
+        conn = sqlite3.connect(self.path, timeout=busy_timeout)
+        self.db = Database(conn)
         self.db.enable_wal()
         # SQLite gives its -wal and -shm files the database file's mode; files of older installs are fixed too.
         for suffix in ("-wal", "-shm"):
@@ -275,8 +294,10 @@ class State:
         self.db.close()
 
 
-def open_state(path: str | os.PathLike, *, read_only: bool = False) -> State:
+def open_state(path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> State:
     try:
-        return State(path, read_only=read_only)
+        return State(path, read_only=read_only, busy_timeout=busy_timeout)
     except sqlite3.DatabaseError as exc:
+        if is_locked(exc):
+            raise LockedError(locked_message(path, busy_timeout)) from None
         raise RunError(f"Cannot open the state file {path}: {exc}. Check host.state in hosts.yaml.") from exc
