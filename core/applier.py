@@ -27,7 +27,7 @@ from typing import Any
 from .connectors import Sink, SinkPerson
 from .errors import ConflictError, RecordError
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
-from .planner import Planner
+from .planner import SOURCE_ID, Planner, owned_by_another
 from .state import Link, LogEntry, State
 
 log = logging.getLogger("hrsync.applier")
@@ -99,6 +99,11 @@ class Applier:
             raise RecordError(
                 f"{action.email} already belongs to a user linked to another person (source id {owner}) — "
                 "check for a reused e-mail in the source", record=action.person) from None
+        if owned_by_another(found, action.source_id):
+            raise RecordError(
+                f"{action.email} already belongs to another person's user in the app (its source id is "
+                f"{found.record.get(SOURCE_ID)}): not linked. If the address was reused, give that user a new "
+                "address or remove it; the next run then creates this person.", record=action.person) from None
         action.sink_id, action.matched = found.sink_id, True
         action.changes, notes = self.planner.changes_for(action.desired, observed=found.record)
         action.notes.extend(notes)

@@ -18,10 +18,10 @@ import click
 
 from .config import Config, config_path, load_config
 from .errors import HrsyncError
+from .locking import is_locked
 from .printable import PrintableFilter, printable
 from .registry import Plugins
 from .secrets import REDACTOR
-from .state import is_locked
 
 
 class HostTimeFormatter(logging.Formatter):

@@ -24,12 +24,13 @@ from .applier import Applier
 from .config import Config, ConnectionConfig
 from .connectors import RunContext, Sink, SinkPerson, Source
 from .errors import ListingRefused, RunError
+from .locking import is_locked, locked_message
 from .plan import Plan
 from .planner import Planner, needs_listing
 from .records import Person, RecordValidator
 from .registry import Plugins
 from .runreport import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
-from .state import Link, State, is_locked, locked_message, now, open_state
+from .state import Link, State, now, open_state
 
 log = logging.getLogger("hrsync.engine")
 

@@ -1,4 +1,5 @@
-"""Exclusive locks on files beside the state: one run per connection, one daemon per state file.
+"""Exclusive locks on files beside the state: one run per connection, one daemon per state file;
+and what to say when SQLite's own lock on the state database is held by another program.
 
 ``flock`` locks are released by the OS when the process dies, so a killed run or daemon
 never leaves one stuck. The holder writes its pid and start time into the file, so the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,3 +45,16 @@ def hold_lock(lock_path: Path, busy_message: str, **context: object):
         fh.close()
 
 
+#: Seconds to wait for another program that holds the state database (``host.busy_timeout``).
+BUSY_TIMEOUT = 10.0
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying another program holds the database."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+def locked_message(path: str | os.PathLike, busy_timeout: float) -> str:
+    return (f"The state database {path} is locked by another program (hrsync waited {busy_timeout:g} s, "
+            "host.busy_timeout). Close it (a backup, a sqlite3 shell, another hrsync) and run again; nothing "
+            "was lost.")

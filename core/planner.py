@@ -17,9 +17,18 @@ from typing import Any
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Sink, SinkPerson
 from .digests import Digests
-from .plan import CREATE, DEACTIVATE, LEFT, UNCHANGED, UPDATE, Action, Change, Changes
+from .plan import CREATE, DEACTIVATE, LEFT, SKIP, UNCHANGED, UPDATE, Action, Change, Changes
 from .records import Person, normalise_email
 from .state import Link
+
+#: The sink field that carries the source's person id, when the sink keeps it (Winningtemp: externalId).
+SOURCE_ID = "id"
+
+
+def owned_by_another(user: SinkPerson, source_id: str) -> bool:
+    """Whether a sink user carries the source id of someone else: then it must never be linked by e-mail."""
+    owner = user.record.get(SOURCE_ID)
+    return owner not in (None, "") and str(owner) != source_id
 
 
 def needs_listing(people: Iterable[Person], links: Mapping[str, Link], *, full: bool, first_run: bool,
@@ -74,6 +83,7 @@ class Planner:
     def plan(self, people: list[Person], *, also_present: set[str], include_missing: bool = True) -> list[Action]:
         """One action per person; ``also_present`` are source ids seen but not plannable (skipped, deferred)."""
         by_email = self._unlinked_by_email()
+        by_source_id = self._unlinked_by_source_id()
         actions = []
         for p in people:
             link = self.links.get(p.source_id)
@@ -85,6 +95,19 @@ class Planner:
                 seen = self.listed.get(link.sink_id) if self.listed is not None else None
                 observed = seen.record if seen is not None else None
                 actions.append(self._update(p, link.sink_id, applied=link.applied, observed=observed))
+            elif p.source_id in by_source_id:
+                # A sink user carrying this person's source id is this person, whatever e-mail it holds now
+                # (a create whose outcome was lost, then an e-mail change): never a second user.
+                match = by_source_id.pop(p.source_id)
+                self.matched_ids.add(match.sink_id)
+                by_email = {k: v for k, v in by_email.items() if v.sink_id != match.sink_id}
+                actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
+            elif p.email_key in by_email and owned_by_another(by_email[p.email_key], p.source_id):
+                other = by_email.pop(p.email_key)
+                actions.append(Action(SKIP, p.display, p.source_id, p.email_key, reason=(
+                    f"{p.display}'s e-mail {p.email_key} belongs to another person's user in the app (its source "
+                    f"id is {other.record.get(SOURCE_ID)}): not linked. If the address was reused, give the user "
+                    "in the app a new address or remove it, then the next run creates this person.")))
             elif p.email_key in by_email:
                 match = by_email.pop(p.email_key)
                 self.matched_ids.add(match.sink_id)
@@ -120,6 +143,14 @@ class Planner:
             name = " ".join(str(person.record.get(k) or "") for k in ("first_name", "last_name")).strip()
             out.append((name or email or person.sink_id, email))
         return sorted(out, key=lambda item: (item[1] or "", item[0]))
+
+    def _unlinked_by_source_id(self) -> dict[str, SinkPerson]:
+        """Listed sink users nobody is linked to, by the source id they carry (the sink's ``id`` field)."""
+        if self.listed is None:
+            return {}
+        linked_ids = {link.sink_id for link in self.links.values()}
+        return {str(person.record[SOURCE_ID]): person for person in self.listed.values()
+                if person.record.get(SOURCE_ID) not in (None, "") and person.sink_id not in linked_ids}
 
     def _unlinked_by_email(self) -> dict[str, SinkPerson]:
         """Listed sink users nobody is linked to yet, by normalised e-mail (the first of each)."""

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from .digests import Digests
 from .errors import LockedError, RunError
-from .locking import hold_lock
+from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
 from .runreport import RunReport
 
@@ -55,21 +55,6 @@ class LogEntry:
     fields: dict[str, Any]
     outcome: str
     message: str = ""
-
-
-#: Seconds to wait for another program that holds the state database (``host.busy_timeout``).
-BUSY_TIMEOUT = 10.0
-
-
-def is_locked(exc: BaseException) -> bool:
-    """Whether ``exc`` is SQLite saying another program holds the database."""
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
-
-
-def locked_message(path: str | os.PathLike, busy_timeout: float) -> str:
-    return (f"The state database {path} is locked by another program (hrsync waited {busy_timeout:g} s, "
-            "host.busy_timeout). Close it (a backup, a sqlite3 shell, another hrsync) and run again; nothing "
-            "was lost.")
 
 
 def private(path: Path) -> None:

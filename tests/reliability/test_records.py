@@ -37,3 +37,68 @@ def test_17_failures_name_the_person_and_the_real_connection(e2e_config, personi
     attention = text.split("Needs your attention")[1]
     assert "Ann Ekdahl (id 1) <ann@example.com>: The linked Winningtemp user no longer exists" in attention
     assert "hrsync run acme --full" in attention and "CONNECTION" not in attention
+
+
+class DiesAfterCreate(BaseException):
+    """Stands for the process dying after the sink confirmed a create, before hrsync recorded it."""
+
+
+def test_01_a_lost_create_then_an_email_change_never_makes_a_second_user(e2e_config, personio, scim, monkeypatch):
+    from hrsync_plugins.winningtemp.sink import WinningtempSink
+
+    company(personio, {"id": 1, "first_name": "A", "last_name": "B", "email": "a@example.com", "status": "active"})
+    config, plugins = e2e_config()
+    run_connection(config, "acme", plugins)  # history exists: the next create is not preceded by a listing
+    personio.add(id=2, first_name="Cy", last_name="D", email="cy@example.com", status="active")
+    original = WinningtempSink.create
+
+    def create_then_die(self, record):
+        original(self, record)
+        raise DiesAfterCreate
+
+    monkeypatch.setattr(WinningtempSink, "create", create_then_die)
+    try:
+        run_connection(config, "acme", plugins)
+    except DiesAfterCreate:
+        pass
+    monkeypatch.setattr(WinningtempSink, "create", original)
+    personio.change(2, email="cy.d@example.com")
+    result = run_connection(config, "acme", plugins)
+    assert result.status == "ok", result.report.actions
+    carrying = [u for u in scim.users() if u.get("externalId") == "2"]
+    assert len(carrying) == 1 and carrying[0]["userName"] == "cy.d@example.com"
+    assert len(scim.users()) == 2
+
+
+def test_01_a_lost_state_file_then_an_email_change_never_makes_a_second_user(e2e_config, personio, scim, tmp_path):
+    company(personio, {"id": 1, "first_name": "A", "last_name": "B", "email": "a@example.com", "status": "active"})
+    config, plugins = e2e_config()
+    run_connection(config, "acme", plugins)
+    for path in tmp_path.glob("state.db*"):
+        path.unlink()
+    personio.change(1, email="a.b@example.com")
+    result = run_connection(config, "acme", plugins)
+    assert result.status == "ok"
+    (user,) = scim.users()
+    assert user["externalId"] == "1" and user["userName"] == "a.b@example.com"
+
+
+def test_02_a_reused_email_never_takes_over_a_former_employees_user(e2e_config, personio, scim):
+    company(personio, {"id": 1, "first_name": "Old", "last_name": "Timer", "email": "desk@example.com",
+                       "status": "active"})
+    config, plugins = e2e_config()
+    run_connection(config, "acme", plugins)
+    personio.remove(1)  # she left; HR gives her address to a new hire
+    personio.add(id=2, first_name="New", last_name="Hire", email="desk@example.com", status="active")
+    result = run_connection(config, "acme", plugins)
+    (user,) = scim.users()
+    assert user["externalId"] == "1" and user["name"]["givenName"] == "Old"
+    (failed,) = result.report.attention
+    assert failed.source_id == "2" and "belongs to a" in failed.message and "another person" in failed.message
+    # A first run into a populated app (no state) does not link it either.
+    fresh, fresh_plugins = e2e_config()
+    fresh.state = fresh.state.with_name("other.db")
+    again = run_connection(fresh, "acme", fresh_plugins)
+    (skipped,) = again.report.attention
+    assert skipped.action == "skip" and "belongs to another person's user" in skipped.reason
+    assert scim.users()[0]["name"]["givenName"] == "Old"
