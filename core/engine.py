@@ -175,6 +175,7 @@ class _Run:
             self.plan.unmatched = planner.unmatched()
         if not options.override_guards:
             guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
+            guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name)
         if self.run_id is None:
             return True
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,

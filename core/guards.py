@@ -40,6 +40,29 @@ def check_source_size(count: int, links: Mapping[str, Link], limits: Mapping[str
             "is real, re-run with --override-guards.", connection=connection, guard="source_shrink")
 
 
+def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
+                        connection: str) -> None:
+    """Cap how many linked, inactive people one run may make active again.
+
+    A credential that stops showing status or termination dates makes every former employee look
+    active: the same mass change as an outage, the other way round, whatever its cause.
+    """
+    returning = [a for a in actions if a.kind == UPDATE and a.source_id in links
+                 and "active" in a.changes and a.changes["active"].new is True
+                 and links[a.source_id].applied.get("active") is False]
+    if not returning:
+        return
+    known = max(1, len(links))
+    pct = 100.0 * len(returning) / known
+    max_count, max_pct = limits["max_reactivations"], limits["max_reactivation_percent"]
+    if len(returning) > max_count or pct > max_pct:
+        raise GuardError(
+            f"This run would make {len(returning)} inactive people active again ({pct:.0f}% of {known} linked); "
+            f"the limits are {max_count} people and {max_pct:g}%. Nothing was changed. This is what a source "
+            "that stopped showing status or termination dates looks like: check the source's permissions. If "
+            "the change is right, re-run with --override-guards.", connection=connection, guard="reactivations")
+
+
 def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
                         connection: str) -> None:
     """Cap how many linked people one run may deactivate (count and share of the linked)."""

@@ -102,3 +102,24 @@ def test_02_a_reused_email_never_takes_over_a_former_employees_user(e2e_config, 
     (skipped,) = again.report.attention
     assert skipped.action == "skip" and "belongs to another person's user" in skipped.reason
     assert scim.users()[0]["name"]["givenName"] == "Old"
+
+
+def test_03_mass_reactivation_is_stopped_like_mass_deactivation(e2e_config, personio, scim):
+    from hrsync.engine import RunOptions
+    from hrsync_plugins.personio.sandbox_data import generate_employees
+
+    employees = generate_employees(40, seed=91)
+    for employee in employees[:12]:
+        employee["status"]["value"] = "inactive"
+        employee.pop("termination_date", None)
+    personio.employees = employees
+    config, plugins = e2e_config(create_leavers=True)
+    assert run_connection(config, "acme", plugins).status == "ok"
+    for employee in employees[:12]:  # e.g. an import glitch in the HR system: everyone who left is back
+        personio.change(employee["id"]["value"], status="active")
+    scim.clear_log()
+    stopped = run_connection(config, "acme", plugins)
+    assert stopped.status == "stopped" and "would make 12 inactive people active again" in stopped.message
+    assert scim.write_requests() == []
+    allowed = run_connection(config, "acme", plugins, RunOptions(override_guards=True))
+    assert allowed.report.counts["updated"] == 12
