@@ -105,7 +105,8 @@ class Applier:
                 f"{found.record.get(SOURCE_ID)}): not linked. If the address was reused, give that user a new "
                 "address or remove it; the next run then creates this person.", record=action.person) from None
         action.sink_id, action.matched = found.sink_id, True
-        action.changes, notes = self.planner.changes_for(action.desired, observed=found.record)
+        action.changes, notes = self.planner.changes_for(action.desired, person=action.source_id,
+                                                         observed=found.record)
         action.notes.extend(notes)
         action.kind = UPDATE if action.changes else UNCHANGED
         if action.changes:
@@ -143,7 +144,7 @@ class Applier:
                         {**(previous.applied if previous else {}), "active": False}, deactivated=True)
         else:
             link = Link(action.source_id, action.sink_id, action.email,
-                        self.digests.protect(action.desired, self.sensitive),
+                        self.digests.protect(action.desired, self.sensitive, action.source_id),
                         origin=origin or ("linked" if action.matched else None))
         self.state.record_applied(self.connection, self._entry(action, APPLIED, "; ".join(action.notes)), link)
 

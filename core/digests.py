@@ -17,6 +17,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .errors import RunError
+
+_KEY_HELP = ("Restore it from the backup of {state} (they belong together). If it is lost for good, move {state} "
+             "away: the next run starts afresh, links everyone again by e-mail with one listing, and sends "
+             "birthdays and genders once more. Nothing was changed.")
+PREFIX = "hmac2:"
+LEGACY_PREFIX = "hmac:"
+
 
 class Digests:
     """HMAC-SHA256 digests under one secret key."""
@@ -25,11 +33,26 @@ class Digests:
         self._key = key
 
     @classmethod
-    def beside(cls, state_path: Path, *, create: bool) -> Digests:
-        """The digests keyed by ``<state>.key``; created when missing and ``create``, else a throw-away key."""
+    def beside(cls, state_path: Path, *, create: bool, in_use: bool = False) -> Digests:
+        """The digests keyed by ``<state>.key``; created when missing and ``create``, else a throw-away key.
+
+        ``in_use``: the state already holds digests. A new key would make every one of them differ and
+        re-send everyone's birthday and gender, so a missing or broken key is refused instead.
+        """
         key_path = state_path.with_name(state_path.name + ".key")
         if key_path.exists():
-            return cls(bytes.fromhex(key_path.read_text().strip()))
+            text = key_path.read_text().strip()
+            try:
+                key = bytes.fromhex(text)
+            except ValueError:
+                key = b""
+            if len(key) < 16:
+                raise RunError(f"The key file {key_path} is {'empty' if not text else 'not a valid key'}. "
+                               + _KEY_HELP.format(key=key_path, state=state_path))
+            return cls(key)
+        if in_use and create:
+            raise RunError(f"The key file {key_path} is missing, but {state_path} holds values hashed with it. "
+                           + _KEY_HELP.format(key=key_path, state=state_path))
         key = secrets.token_bytes(32)
         if create:
             fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -37,12 +60,25 @@ class Digests:
                 fh.write(key.hex())
         return cls(key)
 
-    def digest(self, value: Any) -> str:
-        """Equal values give equal digests, and nothing else leaks."""
-        payload = json.dumps(value, sort_keys=True, default=str).encode()
-        return "hmac:" + hmac.new(self._key, payload, hashlib.sha256).hexdigest()[:32]
+    def digest(self, value: Any, person: str) -> str:
+        """A digest of one person's value. Keyed per person, so equal values of two people do not look
+        equal: one known person's gender never reveals everyone else's."""
+        return f"{PREFIX}{self._hmac([person, value])}"
 
-    def protect(self, values: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
-        """``values`` with each sensitive one replaced by its digest."""
+    def matches(self, stored: Any, value: Any, person: str) -> bool:
+        """Whether ``stored`` (a digest kept in the state) is the digest of ``value`` for ``person``."""
+        if not isinstance(stored, str):
+            return False
+        if stored.startswith(PREFIX):
+            return hmac.compare_digest(stored, self.digest(value, person))
+        # hrsync 0.1 kept one digest per value for everyone; read it so an upgrade re-sends nothing.
+        return stored.startswith(LEGACY_PREFIX) and hmac.compare_digest(stored, LEGACY_PREFIX + self._hmac(value))
+
+    def protect(self, values: dict[str, Any], sensitive: Iterable[str], person: str) -> dict[str, Any]:
+        """``values`` with each sensitive one replaced by its digest for ``person``."""
         sensitive = set(sensitive)
-        return {k: (self.digest(v) if k in sensitive and v is not None else v) for k, v in values.items()}
+        return {k: (self.digest(v, person) if k in sensitive and v is not None else v) for k, v in values.items()}
+
+    def _hmac(self, payload: Any) -> str:
+        data = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:32]

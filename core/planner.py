@@ -56,7 +56,7 @@ class Planner:
         self.sensitive = set(conn.sensitive_fields)
         self.deactivate_missing = conn.missing == "deactivate"
 
-    def changes_for(self, desired: dict[str, Any], *, applied: dict[str, Any] | None = None,
+    def changes_for(self, desired: dict[str, Any], *, person: str, applied: dict[str, Any] | None = None,
                     observed: dict[str, Any] | None = None) -> tuple[Changes, list[str]]:
         """What must change for the sink to hold ``desired``, and a note for each change the sink forbids.
 
@@ -70,9 +70,8 @@ class Planner:
             if name in self.unchanging:
                 continue
             old = baseline.get(name)
-            if name in self.sensitive and new is not None:
-                old_digest = old if hashed or old is None else self.digests.digest(old)
-                differs = self.digests.digest(new) != old_digest
+            if hashed and name in self.sensitive and new is not None:
+                differs = not self.digests.matches(old, new, person)
             else:
                 differs = new != old
             if differs:
@@ -126,7 +125,7 @@ class Planner:
 
     def _update(self, p: Person, sink_id: str, *, applied: dict[str, Any] | None = None,
                 observed: dict[str, Any] | None = None, matched: bool = False) -> Action:
-        changes, notes = self.changes_for(p.desired, applied=applied, observed=observed)
+        changes, notes = self.changes_for(p.desired, person=p.source_id, applied=applied, observed=observed)
         return Action(UPDATE if changes else UNCHANGED, p.display, p.source_id, p.email_key, sink_id=sink_id,
                       changes=changes, desired=p.desired, notes=notes, matched=matched)
 

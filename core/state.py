@@ -100,7 +100,12 @@ class State:
             if sidecar.exists():
                 sidecar.chmod(0o600)
         migrations.apply(self.db)
-        self.digests = Digests.beside(self.path, create=True)
+        in_use = self.db.execute("select 1 from people where applied like '%\"hmac%' limit 1").fetchone() is not None
+        try:
+            self.digests = Digests.beside(self.path, create=True, in_use=in_use)
+        except RunError:
+            self.db.close()
+            raise
 
     # -- locking -------------------------------------------------------------------------
 
