@@ -103,6 +103,17 @@ class Source(Connector):
     #: The RecordSchema field holding the person's stable id in the source.
     key_field: ClassVar[str] = "id"
 
+    def confirm_absent(self, source_ids: set[str]) -> set[str]:
+        """Of these people, missing from this run's read, the ones the source confirms are gone.
+
+        Called before anyone is deactivated for being missing: one read is not enough evidence
+        (offset paging can skip a row while HR edits). The default reads the whole list again;
+        a source that can look people up by id should do that instead.
+        """
+        key = self.key_field
+        seen = {str(raw.get(key)) for raw in self.read() if raw.get(key) not in (None, "")}
+        return source_ids - seen
+
     def unavailable_fields(self) -> set[str]:
         """RecordSchema fields the source cannot read this run (e.g. not allowed for its credentials).
 

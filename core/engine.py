@@ -25,8 +25,8 @@ from .config import Config, ConnectionConfig
 from .connectors import RunContext, Sink, SinkPerson, Source
 from .errors import ListingRefused, RunError
 from .locking import is_locked, locked_message
-from .plan import Plan
-from .planner import Planner, needs_listing
+from .plan import DEACTIVATE, Plan
+from .planner import MISSING, Planner, needs_listing
 from .records import Person, RecordValidator
 from .registry import Plugins
 from .runreport import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
@@ -138,6 +138,22 @@ class _Run:
             self.state.finish_run(report)
         return RunResult(report, self.plan)
 
+    def _confirm_missing(self, source: Source, out_of_scope: set[str]) -> None:
+        """Deactivate for being missing only who the source confirms is gone: one read is not enough.
+        (People read but out of scope are known to be there: nothing to confirm.)"""
+        missing = {a.source_id for a in self.plan.actions
+                   if a.kind == DEACTIVATE and a.reason == MISSING} - out_of_scope
+        if not missing:
+            return
+        gone = source.confirm_absent(missing)
+        found = missing - gone
+        if found:
+            self.plan.actions = [a for a in self.plan.actions
+                                 if not (a.kind == DEACTIVATE and a.source_id in found)]
+            self.context.warn(f"{len(found)} linked people missing from the list {self.source_cls.label()} gave "
+                              "were found when looked up again (the list skipped them while it changed); they were "
+                              "not deactivated.")
+
     def _notices(self) -> list[str]:
         """The sink's lines about what this run asked of it - also when the run stopped after some writes."""
         if self.sink is None:
@@ -173,6 +189,7 @@ class _Run:
                                                            include_missing=not options.only)
         if not options.only:
             self.plan.unmatched = planner.unmatched()
+            self._confirm_missing(source, records.out_of_scope)
         if not options.override_guards:
             guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
             guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name)

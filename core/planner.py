@@ -21,6 +21,8 @@ from .plan import CREATE, DEACTIVATE, LEFT, SKIP, UNCHANGED, UPDATE, Action, Cha
 from .records import Person, normalise_email
 from .state import Link
 
+#: Why a linked person is deactivated without a word from the source about them.
+MISSING = "no longer in the source (or out of scope)"
 #: The sink field that carries the source's person id, when the sink keeps it (Winningtemp: externalId).
 SOURCE_ID = "id"
 
@@ -165,6 +167,6 @@ class Planner:
 
     def _missing(self, present: set[str]) -> list[Action]:
         return [Action(DEACTIVATE, link.email_key or source_id, source_id, link.email_key, sink_id=link.sink_id,
-                       reason="no longer in the source (or out of scope)", changes={"active": Change(True, False)})
+                       reason=MISSING, changes={"active": Change(True, False)})
                 for source_id, link in self.links.items()
                 if source_id not in present and not link.deactivated and link.applied.get("active") is not False]

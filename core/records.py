@@ -45,6 +45,8 @@ class Records:
 
     people: list[Person] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    #: Source ids read but out of the connection's scope (present in the source, not to be carried).
+    out_of_scope: set[str] = field(default_factory=set)
 
     @property
     def seen_ids(self) -> set[str]:
@@ -55,7 +57,7 @@ class Records:
         """The records of one person (``--only``); a RunError when the source has nobody with that e-mail."""
         wanted = normalise_email(email)
         kept = Records([p for p in self.people if p.email_key == wanted],
-                       [a for a in self.actions if normalise_email(a.email) == wanted])
+                       [a for a in self.actions if normalise_email(a.email) == wanted], self.out_of_scope)
         if not kept.people and not kept.actions:
             raise RunError(f"Nobody with e-mail {email} is in the source.", connection=connection)
         return kept
@@ -93,7 +95,8 @@ class RecordValidator:
                 continue  # the same person twice in one read (paging shift): keep the first
             seen_ids.add(source_id)
             if self.conn.scope.reason_out(record):
-                continue  # out of scope: never created; linked ones fall to the missing-people policy
+                out.out_of_scope.add(source_id)  # never created; linked ones fall to the missing-people policy
+                continue
             person = self._shape(display, source_id, record, out)
             if person is not None:
                 candidates.append(person)

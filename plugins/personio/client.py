@@ -178,6 +178,16 @@ class PersonioClient:
             raise SourceError(f"Personio answered {what} with {personio_error(response)}.",
                               connection=self.connection)
 
+    def exists(self, employee_id: str) -> bool:
+        """Whether Personio still has this employee (a 404 says no)."""
+        if self.token is None:
+            self.authenticate()
+        response = self._send("GET", f"/v1/company/employees/{employee_id}")
+        if response.status_code == 404:
+            return False
+        self._raise_for_status(response, f"GET /v1/company/employees/{employee_id}")
+        return True
+
     def attributes(self) -> list[dict[str, Any]]:
         return self.get("/v1/company/employees/attributes")["data"]
 

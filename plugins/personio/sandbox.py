@@ -42,6 +42,9 @@ class Faults:
     fail_offsets_once: set[int] = field(default_factory=set)  # these page offsets fail once with 500
     shift_total_by: int = 0  # total_elements reported off by this much after the first page…
     shift_total_reads: int = 1  # …in this many reads (a read starts with offset 0)
+    #: Employees the list skips although they are employed (a row that slid past a page boundary while HR
+    #: added and removed someone: the total stays the same); a lookup by id still finds them.
+    missed_by_lists: set[int] = field(default_factory=set)
     revoke_after: int | None = None  # revoke every token after this many employee requests
     throttle_next: int = 0  # answer the next N employee requests with 429
     gate: threading.Event | None = None  # when set to an Event, employee requests wait until it is set

@@ -196,6 +196,10 @@ class PersonioSource(Source):
     def unavailable_fields(self) -> set[str]:
         return set(self.unreadable)
 
+    def confirm_absent(self, source_ids: set[str]) -> set[str]:
+        """Looked up one by one (``GET /v1/company/employees/{id}``): gone when Personio answers 404."""
+        return {source_id for source_id in source_ids if source_id.isdigit() and not self.client.exists(source_id)}
+
     def check(self) -> None:
         self.client.authenticate()
         self.open()

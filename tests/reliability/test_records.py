@@ -123,3 +123,18 @@ def test_03_mass_reactivation_is_stopped_like_mass_deactivation(e2e_config, pers
     assert scim.write_requests() == []
     allowed = run_connection(config, "acme", plugins, RunOptions(override_guards=True))
     assert allowed.report.counts["updated"] == 12
+
+
+def test_04_a_person_one_read_missed_is_confirmed_by_id_before_any_deactivation(e2e_config, personio, scim):
+    company(personio, *({"id": i, "first_name": f"P{i}", "last_name": "L", "email": f"p{i}@example.com",
+                         "status": "active"} for i in range(1, 11)))
+    config, plugins = e2e_config(missing="deactivate", guards={"max_deactivations": 5,
+                                                                "max_deactivation_percent": 50})
+    run_connection(config, "acme", plugins)
+    personio.faults.missed_by_lists = {3}  # the list skips p3 (paging shifted); p7 really left
+    personio.remove(7)
+    result = run_connection(config, "acme", plugins)
+    assert scim.by_user_name("p3@example.com")["active"] is True
+    assert scim.by_user_name("p7@example.com")["active"] is False
+    assert result.report.counts["deactivated"] == 1
+    assert any("found when looked up again" in w for w in result.report.warnings)
