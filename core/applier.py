@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .connectors import Sink, SinkPerson
-from .errors import ConflictError, RecordError
+from .errors import ConflictError, RecordError, RetriableError, SinkError
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
 from .planner import SOURCE_ID, Planner, owned_by_another
 from .state import Link, LogEntry, State
@@ -35,7 +35,8 @@ log = logging.getLogger("hrsync.applier")
 
 class Applier:
     def __init__(self, *, connection: str, run_id: int, sink: Sink, state: State, planner: Planner,
-                 warn: Callable[[str], None]) -> None:
+                 warn: Callable[[str], None], max_failures_in_a_row: int = 5) -> None:
+        self.max_failures_in_a_row = max_failures_in_a_row
         self.connection, self.run_id, self.sink, self.state = connection, run_id, sink, state
         self.planner, self.warn = planner, warn
         self.links, self.sensitive, self.digests = planner.links, planner.sensitive, planner.digests
@@ -57,6 +58,7 @@ class Applier:
               progress: Callable[[int, int], None] | None = None) -> bool:
         """Apply the plan's writes in order; False when ``should_stop`` ended it early."""
         writes = plan.writes
+        streak = 0  # writes in a row that failed for a reason that may pass (5xx, 429, timeouts)
         for done, action in enumerate(writes, start=1):
             if should_stop():
                 return False
@@ -70,6 +72,16 @@ class Applier:
                 else:
                     self.sink.deactivate(action.sink_id)
                     self._applied(action)
+                streak = 0
+            except RetriableError as exc:
+                self._failed(action, exc)
+                streak += 1
+                if streak >= self.max_failures_in_a_row:
+                    # Every further person would cost the full retry time and fail the same way.
+                    raise SinkError(
+                        f"{type(self.sink).label()} failed {streak} writes in a row ({exc}); this looks like an "
+                        "outage, so the run stopped. The rest is synced at the next run.",
+                        connection=self.connection, guard="outage") from None
             except RecordError as exc:
                 self._failed(action, exc)
             if progress:

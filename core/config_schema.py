@@ -113,6 +113,8 @@ class GuardsSchema(StrictSchema):
                                             metadata={"description": "Most deactivations as % of linked people."})
     max_shrink_percent = fields.Float(load_default=30.0, validate=validate.Range(0, 100),
                                       metadata={"description": "Stop when the source list shrank more than this."})
+    max_failures_in_a_row = fields.Integer(load_default=5, validate=validate.Range(min=1), metadata={
+        "description": "Stop the run as an outage after this many writes in a row failed for a passing reason."})
     max_reactivations = fields.Integer(load_default=10, validate=validate.Range(min=0),
                                        metadata={"description": "Most linked people one run may reactivate."})
     max_reactivation_percent = fields.Float(load_default=10.0, validate=validate.Range(0, 100),

@@ -196,7 +196,7 @@ class _Run:
         if self.run_id is None:
             return True
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
-                          warn=self.context.warn)
+                          warn=self.context.warn, max_failures_in_a_row=conn.guards["max_failures_in_a_row"])
         applier.record_matches(self.plan, listed=listed is not None)
         progress = options.progress
         return applier.apply(self.plan, should_stop=options.should_stop,

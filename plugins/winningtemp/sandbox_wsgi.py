@@ -39,6 +39,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 class ScimFaults:
     throttle_next: int = 0  # answer the next N requests with `throttle_status`
     throttle_status: int = 429
+    throttle_only: str | None = None  # throttle only this method (e.g. "POST": the service fails writes)
     retry_after: str | None = None  # Retry-After header value on those answers
     rate_limit_reset: str | None = None  # X-RateLimit-Reset header value
     slow_seconds: float = 0.0
@@ -151,7 +152,7 @@ class RecordingApp:
     def _fault(self, method: str, body: Any):
         f = self.sandbox.faults
         with self.sandbox.lock:
-            throttle = f.throttle_next > 0
+            throttle = f.throttle_next > 0 and f.throttle_only in (None, method)
             if throttle:
                 f.throttle_next -= 1
             slow = f.slow_seconds

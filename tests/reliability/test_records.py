@@ -138,3 +138,18 @@ def test_04_a_person_one_read_missed_is_confirmed_by_id_before_any_deactivation(
     assert scim.by_user_name("p7@example.com")["active"] is False
     assert result.report.counts["deactivated"] == 1
     assert any("found when looked up again" in w for w in result.report.warnings)
+
+
+def test_09_an_outage_stops_the_run_after_a_few_failures_in_a_row(e2e_config, personio, scim):
+    company(personio, *({"id": i, "first_name": f"P{i}", "last_name": "L", "email": f"p{i}@example.com",
+                         "status": "active"} for i in range(1, 31)))
+    config, plugins = e2e_config(sink={"max_retries": 0, "retry_backoff": 0.01})
+    run_connection(config, "acme", plugins)  # discovery and history first; now the service goes down
+    for i in range(31, 61):
+        personio.add(id=i, first_name=f"P{i}", last_name="L", email=f"p{i}@example.com", status="active")
+    scim.faults.throttle_next, scim.faults.throttle_status, scim.faults.throttle_only = 1000, 503, "POST"
+    scim.clear_log()
+    result = run_connection(config, "acme", plugins)
+    assert result.status == "stopped" and "5 writes in a row" in result.message and "outage" in result.message
+    assert len([r for r in scim.requests if r["method"] == "POST"]) == 5
+    assert result.report.counts["failed"] == 5 and result.report.counts["not_applied"] == 25
