@@ -34,6 +34,7 @@ from hrsync import (
     SinkAuthError,
     SinkError,
     describe_network_error,
+    network_cause,
 )
 
 from . import scim
@@ -53,8 +54,14 @@ class ScimError(RecordError):
         self.status, self.scim_type = status, scim_type
 
 
+#: Requests that may be repeated after a reset or read timeout: PATCH carries absolute values (replace).
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
 class RateLimitRetry(Retry):
-    """Retry that also understands ``X-RateLimit-Reset`` (ISO-8601, epoch or delta) and caps every wait."""
+    """Retry that also understands ``X-RateLimit-Reset`` (ISO-8601, epoch or delta), caps every wait, and
+    repeats a request after a reset or read timeout only when it is idempotent: a POST that may have
+    happened is never sent twice."""
 
     def __init__(self, *args, max_wait: float = 300.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -63,6 +70,11 @@ class RateLimitRetry(Retry):
     def new(self, **kw):
         kw.setdefault("max_wait", self.max_wait)
         return super().new(**kw)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and self._is_read_error(error) and (method or "").upper() not in IDEMPOTENT:
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def get_retry_after(self, response) -> float | None:
         after = super().get_retry_after(response)
@@ -102,6 +114,12 @@ class RateLimitGate:
         time.sleep(delay)
 
 
+def _before_sending(exc: BaseException) -> bool:
+    """Whether a connection failure happened before the request could reach the server."""
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or network_cause(exc) in (
+        "connection refused", "DNS: host not found") or network_cause(exc).startswith("TLS")
+
+
 def scim_problem(response: requests.Response) -> tuple[str, str | None]:
     """The SCIM error as text (status, scimType, detail) and its scimType."""
     try:
@@ -131,7 +149,7 @@ class ScimClient:
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": SCIM_JSON,
                                      "Content-Type": SCIM_JSON, "User-Agent": "hrsync-winningtemp"})
         retry = RateLimitRetry(
-            total=max_retries, connect=max_retries, read=0, status=max_retries, backoff_factor=retry_backoff,
+            total=max_retries, connect=max_retries, read=max_retries, status=max_retries, backoff_factor=retry_backoff,
             backoff_max=120, status_forcelist=(429, 503), allowed_methods=None,
             respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait_seconds,
         )
@@ -151,6 +169,12 @@ class ScimClient:
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.exceptions.ConnectionError as exc:
+            if record is not None and not _before_sending(exc):
+                # The connection broke after the request went out: it may have happened. One person fails;
+                # a create keeps its intent, so the next run looks before creating again.
+                raise RetriableError(f"The connection to Winningtemp broke ({network_cause(exc)}); the write may "
+                                     "or may not have happened and is checked at the next run.", record=record,
+                                     ambiguous=True) from None
             where = describe_network_error(exc, url, seconds=time.monotonic() - started)
             raise SinkError(f"Cannot reach Winningtemp's SCIM endpoint ({where}); check base_url and the network.",
                             connection=self.connection) from None
