@@ -15,7 +15,8 @@ state, and applies create / update / deactivate through the sink.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -36,6 +37,8 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     #: True for ``hrsync check``: answer in seconds - no retries, short timeouts.
     checking: bool = False
+    #: True once the run was asked to stop (Ctrl-C, SIGTERM): long waits should end early (see ``pause``).
+    stopping: Callable[[], bool] = lambda: False
     #: The source's RecordSchema fields this connection uses (mapping, scope, key); None when unknown.
     #: A source may read only these (and say when it cannot read some of them).
     wanted_fields: set[str] | None = None
@@ -46,6 +49,15 @@ class RunContext:
         if self.checking:
             return 0, min(connect, 5.0), min(read, 10.0)
         return retries, connect, read
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the run is asked to stop meanwhile; False when it was."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.stopping():
+                return False
+            time.sleep(min(left, 0.2))
+        return not self.stopping()
 
     def warn(self, message: str) -> None:
         """Add a run-level warning to the report, once per distinct message."""

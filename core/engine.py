@@ -99,7 +99,7 @@ class _Run:
         self.source_cls = plugins.source_class(conn.source.name)
         self.sink_cls = plugins.sink_class(conn.sink.name)
         today = dt.datetime.now(zoneinfo.ZoneInfo(config.timezone)).date()
-        self.context = RunContext(conn.name, today=today)
+        self.context = RunContext(conn.name, today=today, stopping=options.should_stop)
         self.sensitive = set(conn.sensitive_fields)
         self.plan = Plan(conn.name, warnings=self.context.warnings, sensitive=self.sensitive)
         self.timezone, self.started_at = config.timezone, now()

@@ -96,3 +96,14 @@ def test_every_module_stays_small():
     too_long = {str(p.relative_to(ROOT)): n for p in [*(ROOT / "core").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]
                 if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
     assert not too_long, f"modules over 300 lines (split them by job): {too_long}"
+
+
+def test_every_test_docs_reliability_names_exists():
+    text = (DOCS / "reliability.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", text)
+    assert len(named) >= 20
+    missing = [f"{path}::{name}" for path, name in named
+               if f"def {name}(" not in (ROOT / path).read_text(encoding="utf-8")]
+    assert not missing, f"docs/reliability.md names tests that do not exist: {missing}"
+    numbered = {int(n) for n in re.findall(r"\*#(\d+)\*", text)}
+    assert numbered == set(range(1, 18)), sorted(set(range(1, 18)) - numbered)

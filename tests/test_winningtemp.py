@@ -12,7 +12,7 @@ from urllib3 import HTTPResponse
 from hrsync.engine import RunOptions, run_connection
 from hrsync.report import render_text
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
-from hrsync_plugins.winningtemp.client import RateLimitRetry
+from hrsync_plugins.winningtemp.retries import RateLimitRetry
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN
 
 URN = DEFAULT_URN

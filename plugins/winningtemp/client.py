@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +23,6 @@ from urllib.parse import quote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from hrsync import (
     ConflictError,
@@ -38,6 +36,7 @@ from hrsync import (
 )
 
 from . import scim
+from .retries import RateLimitGate, RateLimitRetry
 
 log = logging.getLogger("hrsync.winningtemp")
 
@@ -52,66 +51,6 @@ class ScimError(RecordError):
     def __init__(self, message: str, *, record: str | None, status: int, scim_type: str | None) -> None:
         super().__init__(message, record=record, status=status, scim_type=scim_type)
         self.status, self.scim_type = status, scim_type
-
-
-#: Requests that may be repeated after a reset or read timeout: PATCH carries absolute values (replace).
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
-
-
-class RateLimitRetry(Retry):
-    """Retry that also understands ``X-RateLimit-Reset`` (ISO-8601, epoch or delta), caps every wait, and
-    repeats a request after a reset or read timeout only when it is idempotent: a POST that may have
-    happened is never sent twice."""
-
-    def __init__(self, *args, max_wait: float = 300.0, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_wait = max_wait
-
-    def new(self, **kw):
-        kw.setdefault("max_wait", self.max_wait)
-        return super().new(**kw)
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        if error is not None and self._is_read_error(error) and (method or "").upper() not in IDEMPOTENT:
-            raise error
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-    def get_retry_after(self, response) -> float | None:
-        after = super().get_retry_after(response)
-        if after is None:
-            after = scim.reset_delay(response.headers.get("X-RateLimit-Reset"))
-        return None if after is None else min(after, self.max_wait)
-
-
-class RateLimitGate:
-    """Winningtemp's documented rate-limit headers, read from every answer; waits before a request
-    that the window has no room for. Thread-safe."""
-
-    def __init__(self, max_wait: float) -> None:
-        self.max_wait = max_wait
-        self._lock = threading.Lock()
-        self._resume_at = 0.0
-
-    def observe(self, response: requests.Response) -> None:
-        left = scim.remaining(response.headers.get("X-RateLimit-Remaining"))
-        if left is None or left > 0:
-            return
-        delay = scim.reset_delay(response.headers.get("X-RateLimit-Reset"))
-        if delay:
-            with self._lock:
-                self._resume_at = max(self._resume_at, time.monotonic() + delay)
-
-    def wait(self, connection: str) -> None:
-        with self._lock:
-            delay = self._resume_at - time.monotonic()
-        if delay <= 0:
-            return
-        if delay > self.max_wait:
-            raise SinkError(f"Winningtemp's rate limit resets in {delay:.0f} s, longer than the sink setting "
-                            f"max_wait_seconds ({self.max_wait:g} s); the run stops and the rest is synced next "
-                            "time.", connection=connection)
-        log.info("Winningtemp's rate-limit window is used up; waiting %.1f s for it to reset", delay)
-        time.sleep(delay)
 
 
 def _before_sending(exc: BaseException) -> bool:
@@ -139,19 +78,19 @@ def scim_problem(response: requests.Response) -> tuple[str, str | None]:
 class ScimClient:
     def __init__(self, *, base_url: str, token: str, page_size: int = 100, connect_timeout: float = 10,
                  read_timeout: float = 60, max_retries: int = 6, retry_backoff: float = 1.0,
-                 max_wait_seconds: float = 300.0, connection: str = "") -> None:
+                 max_wait_seconds: float = 300.0, pause=None, connection: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
         self.connection = connection
-        self.gate = RateLimitGate(max_wait_seconds)
+        self.gate = RateLimitGate(max_wait_seconds, pause)
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": SCIM_JSON,
                                      "Content-Type": SCIM_JSON, "User-Agent": "hrsync-winningtemp"})
         retry = RateLimitRetry(
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries, backoff_factor=retry_backoff,
             backoff_max=120, status_forcelist=(429, 503), allowed_methods=None,
-            respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait_seconds,
+            respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait_seconds, pause=pause,
         )
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))

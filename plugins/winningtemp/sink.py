@@ -44,7 +44,7 @@ class WinningtempSink(Sink):
         self.client = ScimClient(
             base_url=s["base_url"], token=s["token"].reveal(), page_size=s["page_size"],
             connect_timeout=connect, read_timeout=read, max_retries=retries,
-            retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"],
+            retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"], pause=context.pause,
             connection=context.connection,
         )
         self.capabilities: Capabilities | None = None

@@ -48,3 +48,31 @@ def test_07_a_create_whose_answer_was_lost_fails_alone_and_is_linked_next_run(e2
     assert again.status == "ok"
     assert len([u for u in scim.users() if u["userName"] == "p3@example.com"]) == 1
     assert len(scim.users()) == 4
+
+
+def test_08_a_far_retry_after_is_capped_then_fails_the_person(e2e_config, personio, scim):
+    personio.employees = people(1, 2)
+    config, plugins = e2e_config(sink={"max_wait_seconds": 0.3, "max_retries": 1})
+    assert run_connection(config, "acme", plugins).status == "ok"
+    personio.change(1, last_name="Later")
+    scim.faults.throttle_next, scim.faults.retry_after, scim.faults.throttle_only = 2, "3600", "PATCH"
+    result = run_connection(config, "acme", plugins)  # an hour-long Retry-After, cut to 0.3 s
+    assert result.status == "partial"
+    (failed,) = result.report.attention
+    assert failed.source_id == "1" and "429" in failed.message
+
+
+def test_08_a_wait_ends_as_soon_as_the_run_is_asked_to_stop(e2e_config, personio, scim):
+    import threading
+
+    from hrsync.engine import RunOptions
+
+    personio.employees = people(1, 2)
+    config, plugins = e2e_config(sink={"max_wait_seconds": 3600, "max_retries": 3})
+    assert run_connection(config, "acme", plugins).status == "ok"
+    personio.change(1, last_name="Later")
+    scim.faults.throttle_next, scim.faults.retry_after, scim.faults.throttle_only = 10, "3600", "PATCH"
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()  # Ctrl-C half a second into an hour-long wait
+    result = run_connection(config, "acme", plugins, RunOptions(should_stop=stop.is_set))
+    assert result.status == "stopped" and "Stopped on request while waiting" in result.message

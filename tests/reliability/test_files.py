@@ -11,7 +11,7 @@ def mode(path) -> str:
     return oct(path.stat().st_mode)[-3:]
 
 
-def test_the_state_and_everything_beside_it_is_created_private(memory_config, memory_world, tmp_path):
+def test_13_the_state_and_everything_beside_it_is_created_private(memory_config, memory_world, tmp_path):
     memory_world.people = [{"id": "1", "email": "a@example.com", "first_name": "A", "last_name": "B"}]
     old = os.umask(0o022)  # a typical umask: without care, files would be world-readable
     try:
@@ -24,7 +24,7 @@ def test_the_state_and_everything_beside_it_is_created_private(memory_config, me
     assert {p: mode(tmp_path / p) for p in made} == dict.fromkeys(made, "600")
 
 
-def test_an_older_world_readable_state_is_made_private(memory_config, memory_world, tmp_path):
+def test_13_an_older_world_readable_state_is_made_private(memory_config, memory_world, tmp_path):
     (tmp_path / "state.db").touch(mode=0o644)
     (tmp_path / "state.db").chmod(0o644)
     config, plugins = memory_config()
@@ -32,7 +32,7 @@ def test_an_older_world_readable_state_is_made_private(memory_config, memory_wor
     assert mode(tmp_path / "state.db") == "600"
 
 
-def test_the_wal_and_shm_files_of_an_open_state_are_private(tmp_path):
+def test_13_the_wal_and_shm_files_of_an_open_state_are_private(tmp_path):
     from hrsync.state import open_state
 
     old = os.umask(0o022)
