@@ -94,6 +94,9 @@ class State:
         conn = sqlite3.connect(self.path, timeout=busy_timeout)
         self.db = Database(conn)
         self.db.enable_wal()
+        # In WAL mode NORMAL never corrupts and keeps every commit across a killed process; only a power
+        # loss can drop the last commits - which the intent and 409 → look up → link paths repair.
+        self.db.execute("PRAGMA synchronous = NORMAL")
         # SQLite gives its -wal and -shm files the database file's mode; files of older installs are fixed too.
         for suffix in ("-wal", "-shm"):
             sidecar = self.path.with_name(self.path.name + suffix)

@@ -329,3 +329,19 @@ def test_one_connection_pool_serves_the_whole_read():
         adapter = source.client.session.get_adapter(sandbox.url)
         read_all(source)
         assert source.client.session.get_adapter(sandbox.url) is adapter
+
+
+def test_pacing_keeps_both_of_personios_windows_without_waiting_more_than_needed():
+    from hrsync_plugins.personio.pacing import Pacer
+
+    now = [0.0]
+    pacer = Pacer(14, 290, clock=lambda: now[0], sleep=lambda seconds: now.__setitem__(0, now[0] + seconds))
+    times = []
+    for _ in range(600):
+        pacer.pace()
+        times.append(now[0])
+    assert times[13] == 0.0 and times[14] == pytest.approx(1.0)  # a burst of 14, then the next second
+    for i, t in enumerate(times):
+        assert sum(1 for u in times[:i + 1] if t - u < 1) <= 14
+        assert sum(1 for u in times[:i + 1] if t - u < 60) <= 290
+    assert times[289] < 60 <= times[290] and times[-1] < 180  # sustained: 290 a minute, no slower

@@ -21,6 +21,8 @@ from urllib3.util.retry import Retry
 
 from hrsync import SourceAuthError, SourceError, describe_network_error
 
+from .pacing import Pacer
+
 log = logging.getLogger("hrsync.personio")
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -76,7 +78,8 @@ class PersonioClient:
     def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, partner_id: str | None = None,
                  on_notice: Callable[[str], None] = lambda message: None, page_size: int = 100,
                  connect_timeout: float = 10, read_timeout: float = 60, max_retries: int = 8,
-                 retry_backoff: float = 1.0, max_retry_seconds: float = 300, max_requests_per_second: float = 10,
+                 retry_backoff: float = 1.0, max_retry_seconds: float = 300, max_requests_per_second: float = 14,
+                 max_requests_per_minute: float = 290,
                  connection: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self._client_id, self._client_secret = client_id, client_secret
@@ -101,17 +104,10 @@ class PersonioClient:
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         # Personio allows bursts of 15 requests/s; pacing below that avoids 429s altogether.
-        self._min_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
-        self._last_request = 0.0
-
-    def _pace(self) -> None:
-        wait = self._last_request + self._min_interval - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self._last_request = time.monotonic()
+        self.pacer = Pacer(max_requests_per_second, max_requests_per_minute)
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
-        self._pace()
+        self.pacer.pace()
         url = f"{self.base_url}{path}"
         started = time.monotonic()
         try:

@@ -119,7 +119,7 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         return {"base_url": self.url}
 
     def test_settings(self) -> dict[str, Any]:
-        return {"retry_backoff": 0.01, "max_requests_per_second": 0}
+        return {"retry_backoff": 0.01, "max_requests_per_second": 0, "max_requests_per_minute": 0}
 
     def people(self) -> list[dict[str, Any]]:
         keys = ("id", "email", "first_name", "last_name", "status")

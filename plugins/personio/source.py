@@ -59,7 +59,9 @@ class ConfigSchema(Schema):
                                  metadata={"description": "Retries per request on 429, 5xx, timeouts."})
     retry_backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0.0), metadata={
         "description": "First back-off in seconds; doubles per retry (Personio's 429 has no Retry-After)."})
-    max_requests_per_second = fields.Float(load_default=10.0, validate=validate.Range(min=0), metadata={
+    max_requests_per_minute = fields.Float(load_default=290.0, validate=validate.Range(min=0), metadata={
+        "description": "Pace requests below Personio's sustained limit (300/min); 0 = no limit."})
+    max_requests_per_second = fields.Float(load_default=14.0, validate=validate.Range(min=0), metadata={
         "description": "Pace requests below Personio's burst limit (15/s); 0 = no pacing."})
     max_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
         "description": "Most seconds spent retrying one request before the run stops."})
@@ -161,7 +163,8 @@ class PersonioSource(Source):
             app_id=s["app_id"], partner_id=s["partner_id"], on_notice=context.warn, page_size=s["page_size"],
             connect_timeout=connect, read_timeout=read, max_retries=retries,
             retry_backoff=s["retry_backoff"], max_retry_seconds=s["max_retry_seconds"],
-            max_requests_per_second=s["max_requests_per_second"], connection=context.connection,
+            max_requests_per_second=s["max_requests_per_second"],
+            max_requests_per_minute=s["max_requests_per_minute"], connection=context.connection,
         )
         self.birthday_key: str | None = None
         self.unreadable: set[str] = set()
