@@ -40,6 +40,18 @@ def check_source_size(count: int, links: Mapping[str, Link], limits: Mapping[str
             "is real, re-run with --override-guards.", connection=connection, guard="source_shrink")
 
 
+def _cap(count: int, known: int, max_count: int, max_pct: float, what: str, advice: str, *, connection: str,
+         guard: str) -> None:
+    """Stop the run when ``count`` people would change more than the limits allow."""
+    known = max(1, known)
+    pct = 100.0 * count / known
+    if count > max_count or pct > max_pct:
+        raise GuardError(
+            f"This run would {what} {count} people ({pct:.0f}% of {known} linked); the limits are {max_count} "
+            f"people and {max_pct:g}%. Nothing was changed. {advice} If it is right, re-run with "
+            "--override-guards.", connection=connection, guard=guard)
+
+
 def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
                         connection: str) -> None:
     """Cap how many linked, inactive people one run may make active again.
@@ -50,17 +62,11 @@ def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], li
     returning = [a for a in actions if a.kind == UPDATE and a.source_id in links
                  and "active" in a.changes and a.changes["active"].new is True
                  and links[a.source_id].applied.get("active") is False]
-    if not returning:
-        return
-    known = max(1, len(links))
-    pct = 100.0 * len(returning) / known
-    max_count, max_pct = limits["max_reactivations"], limits["max_reactivation_percent"]
-    if len(returning) > max_count or pct > max_pct:
-        raise GuardError(
-            f"This run would make {len(returning)} inactive people active again ({pct:.0f}% of {known} linked); "
-            f"the limits are {max_count} people and {max_pct:g}%. Nothing was changed. This is what a source "
-            "that stopped showing status or termination dates looks like: check the source's permissions. If "
-            "the change is right, re-run with --override-guards.", connection=connection, guard="reactivations")
+    if returning:
+        _cap(len(returning), len(links), limits["max_reactivations"], limits["max_reactivation_percent"],
+             "make inactive people active again:", "This is what a source that stopped showing status or "
+             "termination dates looks like: check the source's permissions.", connection=connection,
+             guard="reactivations")
 
 
 def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
@@ -72,13 +78,6 @@ def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], li
     leaving = [a for a in actions
                if a.kind == DEACTIVATE or (a.kind == UPDATE and a.source_id in links
                                            and "active" in a.changes and a.changes["active"].new is False)]
-    if not leaving:
-        return
-    known = max(1, _known(links))
-    pct = 100.0 * len(leaving) / known
-    max_count, max_pct = limits["max_deactivations"], limits["max_deactivation_percent"]
-    if len(leaving) > max_count or pct > max_pct:
-        raise GuardError(
-            f"This run would deactivate {len(leaving)} people ({pct:.0f}% of {known} linked); the limits are "
-            f"{max_count} people and {max_pct:g}%. Nothing was changed. Review the plan with --dry-run; "
-            "if it is right, re-run with --override-guards.", connection=connection, guard="deactivations")
+    if leaving:
+        _cap(len(leaving), _known(links), limits["max_deactivations"], limits["max_deactivation_percent"],
+             "deactivate", "Review the plan with --dry-run.", connection=connection, guard="deactivations")

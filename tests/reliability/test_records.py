@@ -119,7 +119,7 @@ def test_03_mass_reactivation_is_stopped_like_mass_deactivation(e2e_config, pers
         personio.change(employee["id"]["value"], status="active")
     scim.clear_log()
     stopped = run_connection(config, "acme", plugins)
-    assert stopped.status == "stopped" and "would make 12 inactive people active again" in stopped.message
+    assert stopped.status == "stopped" and "would make inactive people active again: 12 people" in stopped.message
     assert scim.write_requests() == []
     allowed = run_connection(config, "acme", plugins, RunOptions(override_guards=True))
     assert allowed.report.counts["updated"] == 12
