@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .connectors import Sink, SinkPerson
+from .connectors import MATCH_FIELD, Sink, SinkPerson
 from .errors import ConflictError, RecordError, RetriableError, SinkError
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
 from .planner import SOURCE_ID, Planner, owned_by_another
@@ -126,11 +126,13 @@ class Applier:
         self._applied(action, origin="linked")
 
     def _read_back(self, sent: dict[str, Any], answered: SinkPerson | None, *, on_create: bool = False) -> None:
-        if answered is None:
+        # Only a create's answer is the whole user: an update's may be partial. The match field, the
+        # source id and the active flag are never muted: without them the sync itself would be wrong.
+        if answered is None or not on_create:
             return
         held = answered.record
         for name, value in sent.items():
-            if value is None or name not in held:
+            if value is None or name not in held or name in (MATCH_FIELD, SOURCE_ID, "active"):
                 continue
             kept = held[name] is not None
             if not kept and name not in self.dropped:

@@ -39,8 +39,9 @@ from .state import open_state
 @click.version_option(__version__, prog_name="hrsync")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="hosts.yaml to use (default ./hosts.yaml, or $HRSYNC_CONFIG).")
-@click.option("--debug", is_flag=True, help="Log debug messages and show tracebacks.")
+@click.option("--debug", is_flag=True, envvar="HRSYNC_DEBUG", help="Log debug messages and show tracebacks.")
 @click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              envvar="HRSYNC_LOG_LEVEL",
               help="Log level on stderr (default: INFO for the daemon, WARNING otherwise).")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str | None) -> None:
@@ -255,5 +256,4 @@ for command in cli.commands.values():
 
 
 def main() -> None:
-    # HRSYNC_* environment variables set any option: HRSYNC_DEBUG=1, HRSYNC_RUN_DRY_RUN=1, ...
-    cli(obj={}, auto_envvar_prefix="HRSYNC")
+    cli(obj={})

@@ -212,6 +212,11 @@ class Sink(Connector):
         """Look up one person by normalised e-mail (after a create conflict)."""
         raise NotImplementedError
 
+    def find_by_source_id(self, source_id: str) -> SinkPerson | None:
+        """Look up the person carrying this source id (the sink's ``id`` field), when the sink can; the
+        default says it cannot (None). Used when the sink refuses to list everyone."""
+        return None
+
     def create(self, record: dict[str, Any]) -> SinkPerson:
         """Create a person; raise :class:`~hrsync.errors.ConflictError` if the e-mail is already taken.
 

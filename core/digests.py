@@ -47,11 +47,11 @@ class Digests:
             except ValueError:
                 key = b""
             if len(key) < 16:
-                raise RunError(f"The key file {key_path} is {'empty' if not text else 'not a valid key'}. "
+                return Refused(f"The key file {key_path} is {'empty' if not text else 'not a valid key'}. "
                                + _KEY_HELP.format(key=key_path, state=state_path))
             return cls(key)
-        if in_use and create:
-            raise RunError(f"The key file {key_path} is missing, but {state_path} holds values hashed with it. "
+        if in_use:
+            return Refused(f"The key file {key_path} is missing, but {state_path} holds values hashed with it. "
                            + _KEY_HELP.format(key=key_path, state=state_path))
         key = secrets.token_bytes(32)
         if create:
@@ -82,3 +82,15 @@ class Digests:
     def _hmac(self, payload: Any) -> str:
         data = json.dumps(payload, sort_keys=True, default=str).encode()
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:32]
+
+
+class Refused(Digests):
+    """Digests whose key is missing or broken: harmless until used, then the run stops with ``message``
+    (commands that only read history, such as ``hrsync runs``, keep working)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(b"")
+        self.message = message
+
+    def _hmac(self, payload: Any) -> str:
+        raise RunError(self.message)

@@ -224,5 +224,6 @@ class _Run:
         except ListingRefused as exc:
             wanted = [p for p in people if self.options.full or p.source_id not in links]
             self.context.warn(f"{exc} hrsync looked up {len(wanted)} people one by one instead.")
-            found = (sink.find(p.email_key) for p in wanted)
+            # By the source id first: a user carrying it is this person, whatever e-mail it holds now.
+            found = (sink.find_by_source_id(p.source_id) or sink.find(p.email_key) for p in wanted)
             return {person.sink_id: person for person in found if person is not None}, False

@@ -26,7 +26,7 @@ DEFAULT_LIMIT = 50
 #: action → section title after a run, and in a dry run's plan.
 SECTIONS = [("create", "Created", "To create"), ("update", "Updated", "To update"),
             ("deactivate", "Deactivated", "To deactivate"), ("defer", "Waiting for their start date", None),
-            ("left", "Not created, had left before the first sync", None)]
+            ("left", "Not created, had already left", None)]
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:

@@ -86,7 +86,7 @@ class State:
             self.db = Database(conn)
             if not self.path.exists():
                 migrations.apply(self.db)
-            self.digests = Digests.beside(self.path, create=False)
+            self.digests = Digests.beside(self.path, create=False, in_use=self._digests_in_use())
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         private(self.path)
@@ -103,12 +103,10 @@ class State:
             if sidecar.exists():
                 sidecar.chmod(0o600)
         migrations.apply(self.db)
-        in_use = self.db.execute("select 1 from people where applied like '%\"hmac%' limit 1").fetchone() is not None
-        try:
-            self.digests = Digests.beside(self.path, create=True, in_use=in_use)
-        except RunError:
-            self.db.close()
-            raise
+        self.digests = Digests.beside(self.path, create=True, in_use=self._digests_in_use())
+
+    def _digests_in_use(self) -> bool:
+        return self.db.execute("select 1 from people where applied like '%\"hmac%' limit 1").fetchone() is not None
 
     # -- locking -------------------------------------------------------------------------
 

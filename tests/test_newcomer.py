@@ -23,12 +23,12 @@ def test_demo_end_to_end(tmp_path):
     assert "First sync ok: 188 created, 0 skipped, 0 failed, 12 not created (had left)" in out
     first_report = out.split("HR changes")[0]
     assert "Created (188):" in first_report and "… and 183 more (see `hrsync report 1`)" in first_report
-    assert "Not created, had left before the first sync (12):" in first_report
+    assert "Not created, had already left (12):" in first_report
     assert f"{NOT_RECEIVED}" in first_report  # the documented SCIM profile: said plainly
     assert "Personio → Winningtemp: 1 created, 3 updated, 1 needs attention" in out
     counts = re.search(r"Counts: (.*)", out.split("HR changes")[1]).group(1)
     assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 184, skipped 1, failed 0")
-    assert "Not created, had left" not in out.split("HR changes")[1]  # named once, on the first sync
+    assert "Not created, had already left" not in out.split("HR changes")[1]  # named once, on the first sync
     assert "has no e-mail in Personio — add one there" in out
     assert "e-mail changed from" in out and "set inactive" in out and "-Nyström" in out
     saved = re.findall(r"^  (/\S+\.(?:eml|html))$", out, flags=re.M)

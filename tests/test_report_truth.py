@@ -174,3 +174,11 @@ def test_a_run_against_an_unreachable_source_says_how_long_it_tried(e2e_config, 
     assert result.status == "stopped"
     assert "http://127.0.0.1:1/v1/company/employees/attributes: connection refused, after trying for" in \
         result.message or "http://127.0.0.1:1/v1/auth: connection refused, after trying for" in result.message
+
+
+def test_options_that_change_a_run_never_come_from_the_environment(hosts_file, personio, scim):
+    path = hosts_file(missing="deactivate")
+    assert run_cli("--config", str(path), "run", "acme").returncode == 0
+    personio.employees = personio.employees[:10]  # a source that lost most people: the guard must hold
+    result = run_cli("--config", str(path), "run", "acme", env={"HRSYNC_RUN_OVERRIDE_GUARDS": "1"})
+    assert result.returncode == 2 and "fewer than the" in result.stdout

@@ -16,6 +16,7 @@ from hrsync_plugins.personio.sandbox_data import generate_employees, make_employ
 from hrsync_plugins.winningtemp import scim as scim_reading
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 from hrsync_plugins.winningtemp.sandbox_profiles import PROFILES
+from hrsync_plugins.winningtemp.settings import DEFAULT_URN as URN
 from tests.helpers import connection_dict, run_cli
 
 NOT_RECEIVED = "Winningtemp does not receive gender, birthday, hire date and termination date"
@@ -173,3 +174,17 @@ def test_check_probes_like_entra_and_names_the_fields_not_received(tmp_path, per
         assert "acme: sink winningtemp: ok" in result.stdout and f"note: {NOT_RECEIVED}" in result.stdout
         users = [r for r in scim.requests if r["path"] == "/v2/Users"]
         assert len(users) == 1 and 'userName%20eq%20%22hrsync-check-' in users[0]["query"]
+
+
+def test_only_the_extension_attributes_the_service_defines_are_sent(connect, personio):
+    personio.employees = [make_employee(id=1, first_name="A", last_name="B", email="a@example.com", status="active",
+                                        gender="female", birthday="1980-01-02",
+                                        hire_date="2020-01-01T00:00:00+01:00")]
+    with ScimSandbox(profile="extended", extension_attributes=["gender", "hireDate"]) as scim:
+        result = run(connect(scim, sink={"invite_new_users": True, "retry_backoff": 0.01}))
+        assert result.status == "ok", result.report.actions
+        (post,) = [r["body"] for r in scim.requests if r["method"] == "POST"]
+        assert post[URN] == {"gender": "female", "hireDate": "2020-01-01"}
+        warnings = " ".join(result.report.warnings)
+        assert "does not receive birthday, termination date: its extension" in warnings
+        assert "does not define sendInvitation" in warnings and result.report.counts["invited"] == 0

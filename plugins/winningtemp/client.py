@@ -199,9 +199,9 @@ class ScimClient:
             if not resources or start > int(scim.get(body, "totalResults") or 0):
                 return
 
-    def find_user(self, user_name: str) -> dict[str, Any] | None:
+    def find_user(self, user_name: str, attribute: str = "userName") -> dict[str, Any] | None:
         escaped = user_name.replace("\\", "\\\\").replace('"', '\\"')
-        response = self._send("GET", "/Users", params={"filter": f'userName eq "{escaped}"'})
+        response = self._send("GET", "/Users", params={"filter": f'{attribute} eq "{escaped}"'})
         self._check(response, None, "GET /Users?filter")
         resources = scim.get(self._json(response), "Resources") or []
         return resources[0] if resources else None

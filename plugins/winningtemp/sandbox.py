@@ -45,7 +45,8 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
     cli_options = {"scim_profile": f"SCIM service profile: {', '.join(PROFILES)}; default documented"}
 
     def __init__(self, *, profile: str = "documented", token: str | None = None, urn: str = DEFAULT_URN,
-                 port: int = 0, rate_limit: tuple[int, float] | None = None) -> None:
+                 port: int = 0, rate_limit: tuple[int, float] | None = None,
+                 extension_attributes: list[str] | None = None) -> None:
         super().__init__(port=port)
         try:
             from scim2_server.memory import InMemoryStorage
@@ -65,7 +66,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         self.faults = ScimFaults()
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        provider = build_provider(self.profile, urn)
+        provider = build_provider(self.profile, urn, extension_attributes)
         self.storage = InMemoryStorage()
         self.app = RecordingApp(BearerTokenApplication(self.storage, provider, service=ScimService(
             provider, secret=secrets.token_urlsafe(16)), bearer_tokens=[self.token]), self)

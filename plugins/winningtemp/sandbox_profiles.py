@@ -58,7 +58,7 @@ def _attribute(name: str) -> dict[str, Any]:
             "uniqueness": "none", "description": name}
 
 
-def build_provider(profile: Profile, urn: str):
+def build_provider(profile: Profile, urn: str, extension_attributes: list[str] | None = None):
     """scim2-server's ScimProvider for ``profile``: schemas, resource types, policy, bearer auth."""
     from scim2_models import ResourceType, Schema, ScimPolicy, ScimProvider
     from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
@@ -84,7 +84,8 @@ def build_provider(profile: Profile, urn: str):
     if profile.extension:
         user_schemas.append(Schema.model_validate({"id": urn, "name": "WinningtempUser",
                                                    "description": "HR fields carried by hrsync",
-                                                   "attributes": [_attribute(a) for a in EXTENSION_ATTRIBUTES]}))
+                                                   "attributes": [_attribute(a) for a in
+                                                                  extension_attributes or EXTENSION_ATTRIBUTES]}))
         user_type["schemaExtensions"].append({"schema": urn, "required": False})
     config = load_default_service_provider_config()
     config.authentication_schemes = [BEARER_TOKEN_SCHEME]

@@ -50,6 +50,8 @@ class WinningtempSink(Sink):
         self.capabilities: Capabilities | None = None
         # Until open() has asked the service, only a forced extension is sent.
         self.urn: str | None = s["extension_urn"] if s["extension"] is True else None
+        self.not_defined: set[str] = set()  # extension fields the service's schema does not define
+        self.invite = bool(s["invite_new_users"])
 
     # -- capabilities ------------------------------------------------------------------------
 
@@ -71,14 +73,31 @@ class WinningtempSink(Sink):
                 self.context.warn(
                     f"{HR_FIELDS.capitalize()} are sent in the extension {urn} although Winningtemp's SCIM service "
                     "does not advertise it (sink setting extension: true); it may refuse or drop them.")
+            self._check_attributes(urn, forced=mode is True)
             if self.capabilities.patch is False:
                 self.context.warn("Winningtemp's SCIM service says it does not support PATCH; updates may fail.")
         if self.settings["invite_new_users"] and not self.urn:
             self.context.warn("Invitations were not requested (sink setting invite_new_users): they travel in the "
                               "extension, which is not sent.")
 
+    def _check_attributes(self, urn: str, *, forced: bool) -> None:
+        """Send only the extension attributes the service's ``/Schemas`` defines (unless forced)."""
+        defined = self.capabilities.extension_attributes.get(urn.lower()) if self.capabilities else None
+        if not self.urn or forced or not defined:
+            return
+        self.not_defined = {std for std, attr in EXTENSION_FIELDS.items() if attr.lower() not in defined}
+        if self.not_defined:
+            names = ", ".join(sorted(f.replace("_", " ") for f in self.not_defined))
+            self.context.warn(f"Winningtemp does not receive {names}: its extension {urn} does not define "
+                              f"{'them' if len(self.not_defined) > 1 else 'it'} (/Schemas).")
+        invitation = self.settings["invitation_attribute"]
+        if self.settings["invite_new_users"] and invitation.lower() not in defined:
+            self.invite = False
+            self.context.warn(f"Invitations were not requested (sink setting invite_new_users): the extension "
+                              f"{urn} does not define {invitation} (/Schemas).")
+
     def carried_fields(self) -> set[str]:
-        return CORE_FIELDS | (set(EXTENSION_FIELDS) if self.urn else set())
+        return CORE_FIELDS | ((set(EXTENSION_FIELDS) - self.not_defined) if self.urn else set())
 
     def notices(self, invited: int) -> list[str]:
         if not invited:
@@ -132,8 +151,12 @@ class WinningtempSink(Sink):
         user = self.client.find_user(email)
         return None if user is None else self._person(user)
 
+    def find_by_source_id(self, source_id: str) -> SinkPerson | None:
+        user = self.client.find_user(source_id, attribute="externalId")
+        return None if user is None else self._person(user)
+
     def create(self, record: dict[str, Any]) -> SinkPerson:
-        invite = bool(self.settings["invite_new_users"] and self.urn)
+        invite = bool(self.invite and self.urn)
         extra = {self.settings["invitation_attribute"]: True} if invite else None
         user = self.client.create_user(to_user(record, self.urn, extra), record=record["email"])
         return self._person(user, invited=invite)

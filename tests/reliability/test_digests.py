@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from hrsync import RunError
 from hrsync.digests import Digests
-from hrsync.engine import run_connection
+from hrsync.engine import RunOptions, run_connection
 from hrsync.state import open_state
 
 
@@ -29,9 +28,13 @@ def test_05_a_lost_or_broken_key_is_refused_not_a_silent_rewrite_of_everyone(mem
     else:
         key.write_text("" if damage == "empty" else "zz-not-a-key")
     memory_world.calls.clear()
-    with pytest.raises(RunError, match="Restore it from the backup") as info:
-        run_connection(config, "mem", plugins)
-    assert info.value.exit_code == 2 and memory_world.writes() == []
+    for options in (RunOptions(dry_run=True), RunOptions()):
+        result = run_connection(config, "mem", plugins, options)
+        assert result.status == "stopped" and "Restore it from the backup" in result.message
+        assert result.exit_code == 2 and memory_world.writes() == []
+    state = open_state(config.state, read_only=True)  # history stays readable meanwhile
+    assert len(state.runs("mem")) == 2
+    state.close()
 
 
 def test_14_digests_are_keyed_per_person_and_old_ones_still_match(memory_config, memory_world, tmp_path):
