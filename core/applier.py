@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .connectors import MATCH_FIELD, Sink, SinkPerson
+from .digests import LEGACY_PREFIX
 from .errors import ConflictError, RecordError, RetriableError, SinkError
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
 from .planner import SOURCE_ID, Planner, owned_by_another
@@ -53,6 +54,16 @@ class Applier:
                 self._applied(action, origin="linked")
         if listed:
             self.state.forget_intents(self.connection)
+        self._rekey(plan)
+
+    def _rekey(self, plan: Plan) -> None:
+        """Store per-person digests for unchanged people still holding hrsync 0.1's shared ones (no sink write)."""
+        stale = {a.source_id: self.digests.protect(a.desired, self.sensitive, a.source_id)
+                 for a in plan.actions if a.kind == UNCHANGED and not a.matched and a.source_id in self.links
+                 and any(isinstance(v, str) and v.startswith(LEGACY_PREFIX)
+                         for v in self.links[a.source_id].applied.values())}
+        if stale:
+            self.state.update_applied(self.connection, stale)
 
     def apply(self, plan: Plan, *, should_stop: Callable[[], bool] = lambda: False,
               progress: Callable[[int, int], None] | None = None) -> bool:

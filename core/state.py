@@ -216,6 +216,13 @@ class State:
                             [connection, link.source_id])
             self._log(connection, entry)
 
+    def update_applied(self, connection: str, applied: dict[str, dict[str, Any]]) -> None:
+        """Replace the stored applied values of these people (source id → values), in one transaction."""
+        with self.db.atomic():
+            for source_id, values in applied.items():
+                self.db.execute("update people set applied = ? where connection = ? and source_id = ?",
+                                [json.dumps(values, sort_keys=True), connection, source_id])
+
     def record_failed(self, connection: str, entry: LogEntry, *, forget_intent: bool) -> None:
         """Commit one failed write's change-log row, dropping the person's create intent if told to."""
         with self.db.atomic():

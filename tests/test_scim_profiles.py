@@ -188,3 +188,18 @@ def test_only_the_extension_attributes_the_service_defines_are_sent(connect, per
         warnings = " ".join(result.report.warnings)
         assert "does not receive birthday, termination date: its extension" in warnings
         assert "does not define sendInvitation" in warnings and result.report.counts["invited"] == 0
+
+
+def test_a_duplicate_answered_400_uniqueness_is_looked_up_and_linked_like_a_409(connect, personio):
+    personio.employees = [make_employee(id=1, first_name="A", last_name="B", email="a@example.com", status="active")]
+    with ScimSandbox(profile="entra") as scim:
+        loaded = connect(scim)
+        assert run(loaded).status == "ok"  # history: the next create is not preceded by a listing
+        scim.seed([{"email": "c@example.com", "first_name": "C", "last_name": "Old"}])
+        personio.add(id=2, first_name="C", last_name="D", email="c@example.com", status="active")
+        result = run(loaded)
+        assert result.status == "ok", result.report.actions
+        assert ("POST", 400) in [(r["method"], r["status"]) for r in scim.requests]
+        assert len([u for u in scim.users() if u["userName"] == "c@example.com"]) == 1
+        (linked,) = result.report.matched
+        assert linked.source_id == "2" and scim.by_user_name("c@example.com")["name"]["familyName"] == "D"

@@ -53,4 +53,7 @@ def test_14_digests_are_keyed_per_person_and_old_ones_still_match(memory_config,
     state.close()
     memory_world.calls.clear()
     assert run_connection(config, "mem", plugins).report.counts["updated"] == 0 and memory_world.writes() == []
+    state = open_state(config.state, read_only=True)  # ...and are re-keyed per person on the way, in the state only
+    assert len({link.applied["gender"] for link in state.links("mem").values()}) == 3
+    state.close()
     assert Digests(b"k" * 32).matches(legacy.replace("hmac:", "hmac2:"), "female", "0") is False
