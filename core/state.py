@@ -90,9 +90,8 @@ class State:
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         private(self.path)
-        # Another program holding the database (a backup, a `sqlite3` shell) is waited for this long.
-        conn = sqlite3.connect(self.path, timeout=busy_timeout)
-        self.db = Database(conn)
+        # A program holding the database (a backup, a `sqlite3` shell) is waited for busy_timeout seconds.
+        self.db = Database(sqlite3.connect(self.path, timeout=busy_timeout))
         self.db.enable_wal()
         # In WAL mode NORMAL never corrupts and keeps every commit across a killed process; only a power
         # loss can drop the last commits - which the intent and 409 → look up → link paths repair.
