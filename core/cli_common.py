@@ -12,6 +12,7 @@ import functools
 import logging
 import sqlite3
 import sys
+import time
 import zoneinfo
 
 import click
@@ -111,10 +112,15 @@ class TerminalProgress:
             return
         if self.bar is None:
             self.stream.write("\n")
+            self.started = time.monotonic()
             self.bar = click.progressbar(length=total, label=f"Applying to {self.sink}", file=self.stream,
-                                         show_pos=True, show_eta=True)
+                                         show_pos=True, show_eta=True, item_show_func=self._rate)
             self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
+        self.bar.update(done - self.bar.pos, done)
+
+    def _rate(self, done: int | None) -> str | None:
+        elapsed = time.monotonic() - self.started
+        return f"{done / elapsed:.1f} people/s" if done and elapsed > 0 else None
 
     def close(self) -> None:
         if self.bar is not None:

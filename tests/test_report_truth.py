@@ -163,6 +163,7 @@ def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_fi
     assert proc.wait(timeout=60) == 0
     text = seen.decode(errors="replace")
     assert "Reading Personio: 60 people" in text and "Applying to Winningtemp" in text and "60/60" in text
+    assert "people/s" in text  # the rate
     personio.change(1003, last_name="Changed")
     piped = run_cli("--config", str(path), "run", "acme")
     assert piped.returncode == 0 and "Reading" not in piped.stderr and "Applying" not in piped.stderr
