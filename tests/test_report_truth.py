@@ -141,14 +141,14 @@ def test_cli_consistency_options_after_the_command_env_vars_json_check_and_host_
     assert "Traceback" in debug.stderr  # HRSYNC_DEBUG=1 is --debug
 
 
-def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_file, personio, scim):
+def on_a_terminal(*args: str) -> str:
+    """Run `hrsync` with its stderr on a pseudo-terminal; returns what the terminal showed."""
     import os
     import pty
 
-    path = hosts_file(create_leavers=True)
     primary, secondary = pty.openpty()
     with open(os.devnull, "w") as devnull:
-        proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=devnull, stderr=secondary)
+        proc = subprocess.Popen([HRSYNC, *args], stdout=devnull, stderr=secondary)
     os.close(secondary)
     seen = b""
     while True:
@@ -161,12 +161,20 @@ def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_fi
         seen += chunk
     os.close(primary)
     assert proc.wait(timeout=60) == 0
-    text = seen.decode(errors="replace")
+    return seen.decode(errors="replace")
+
+
+def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_file, personio, scim):
+    path = hosts_file(create_leavers=True)
+    text = on_a_terminal("--config", str(path), "run", "acme")
     assert "Reading Personio: 60 people" in text and "Applying to Winningtemp" in text and "60/60" in text
     assert "people/s" in text  # the rate
     personio.change(1003, last_name="Changed")
     piped = run_cli("--config", str(path), "run", "acme")
     assert piped.returncode == 0 and "Reading" not in piped.stderr and "Applying" not in piped.stderr
+    personio.change(1004, last_name="Changed")
+    as_json = on_a_terminal("--config", str(path), "run", "acme", "--json")
+    assert "Reading" not in as_json and "Applying" not in as_json
 
 
 def test_a_run_against_an_unreachable_source_says_how_long_it_tried(e2e_config, personio, scim):
