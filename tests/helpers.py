@@ -26,3 +26,22 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([HRSYNC, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
                           timeout=timeout)
+
+
+def source_for(sandbox, **settings):
+    """A Personio source for a running Personio sandbox (fast retries, no pacing)."""
+    from hrsync import RunContext
+    from hrsync.secrets import Secret
+    from hrsync_plugins.personio.source import ConfigSchema, PersonioSource
+
+    raw = {"base_url": sandbox.url, "retry_backoff": 0.01, "max_requests_per_second": 0, **settings}
+    loaded = ConfigSchema().load(raw, partial=("client_id", "client_secret"))
+    loaded["client_id"], loaded["client_secret"] = Secret(sandbox.client_id), Secret(sandbox.client_secret)
+    return PersonioSource(loaded, RunContext("test"))
+
+
+def read_all(source) -> list[dict]:
+    """What a run reads from ``source``, loaded with its RecordSchema."""
+    with source:
+        source.open()
+        return [type(source).RecordSchema().load(r) for r in source.read()]
