@@ -49,6 +49,7 @@ class Planner:
                  listed: Mapping[str, SinkPerson] | None = None, *, listing_complete: bool = True,
                  dropped: set[str] = frozenset(), unknown: set[str] = frozenset()) -> None:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
+        self.linked_ids = {link.sink_id for link in links.values()}
         self.listing_complete = listing_complete
         self.create_leavers = conn.create_leavers
         self.matched_ids: set[str] = set()
@@ -135,7 +136,7 @@ class Planner:
         """Listed sink users nobody is linked to and no source person matched: (name, e-mail), by e-mail."""
         if self.listed is None or not self.listing_complete:
             return []
-        known = {link.sink_id for link in self.links.values()} | self.matched_ids
+        known = self.linked_ids | self.matched_ids
         out = []
         for person in self.listed.values():
             if person.sink_id in known:
@@ -149,19 +150,17 @@ class Planner:
         """Listed sink users nobody is linked to, by the source id they carry (the sink's ``id`` field)."""
         if self.listed is None:
             return {}
-        linked_ids = {link.sink_id for link in self.links.values()}
         return {str(person.record[SOURCE_ID]): person for person in self.listed.values()
-                if person.record.get(SOURCE_ID) not in (None, "") and person.sink_id not in linked_ids}
+                if person.record.get(SOURCE_ID) not in (None, "") and person.sink_id not in self.linked_ids}
 
     def _unlinked_by_email(self) -> dict[str, SinkPerson]:
         """Listed sink users nobody is linked to yet, by normalised e-mail (the first of each)."""
         if self.listed is None:
             return {}
-        linked_ids = {link.sink_id for link in self.links.values()}
         by_email: dict[str, SinkPerson] = {}
         for person in self.listed.values():
             key = normalise_email(person.record.get(MATCH_FIELD))
-            if key and person.sink_id not in linked_ids:
+            if key and person.sink_id not in self.linked_ids:
                 by_email.setdefault(key, person)
         return by_email
 
