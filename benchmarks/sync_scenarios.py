@@ -1,0 +1,144 @@
+"""Sandboxed scenarios: hrsync from the Personio sandbox to the SCIM sandbox, against the floor.
+
+For one company size and one latency, four scenarios, each from its own starting state:
+
+* **first sync**: empty state, empty sink: every held person is created;
+* **no change**: the state and the sink as the first sync left them, the same source: 0 writes;
+* **1 % changed**: as *no change*, with 1 % of the held people renamed in Personio: that many PATCHes;
+* **populated sink**: empty state, the sink already holding everyone without their source id (as another
+  provisioner left them): the run lists the sink, matches by e-mail and PATCHes each person once.
+
+Each scenario runs hrsync (:mod:`.hrsync_run`) and then the floor (:mod:`.floor`) - sequential, and with
+hrsync's in-flight limit - each in its own process, on fresh sandboxes in the same starting state (the
+SCIM storage restored from a snapshot, the state folder copied). The sandboxes live in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hrsync_plugins.personio.sandbox import PersonioSandbox
+from hrsync_plugins.winningtemp.sandbox import ScimSandbox
+
+from .child import run_in_child
+from .counts import minimum, scim_split, status_count, tally
+from .hrsync_run import SECRETS_ENV
+from .people import change_some, company, expected_creates
+
+#: No pacing: the sandbox's rate limits are off here (the pacing scenario measures them).
+UNPACED = {"max_requests_per_second": 0, "max_requests_per_minute": 0}
+
+
+@dataclass
+class Stage:
+    """A scenario's starting state and the exact minimum of requests its run needs."""
+
+    name: str
+    employees: list[dict[str, Any]]
+    expected: dict[str, int]
+    users: list[Any] = field(default_factory=list)  # scim2-server resources held at the start
+    state: Path | None = None  # a state folder to start from (copied), or None: a new state
+
+
+@dataclass
+class Settings:
+    people: int
+    latency_ms: int
+    in_flight: int
+    sequential_floor: bool = True
+    sequential_apply: bool = False  # also run hrsync with max_in_flight 1 on the first sync
+    folder: Path = Path(".")
+
+
+@contextlib.contextmanager
+def sandboxes(stage: Stage, latency_ms: int) -> Iterator[tuple[PersonioSandbox, ScimSandbox]]:
+    """A fresh Personio sandbox (rate limits off) and a fresh SCIM sandbox holding the stage's users."""
+    latency = {"latency_ms": latency_ms} if latency_ms else {}
+    scim = ScimSandbox(**latency)
+    if stage.users:
+        scim.storage.resources = [user.model_copy(deep=True) for user in stage.users]
+    with PersonioSandbox(stage.employees, rate_limit=False, **latency) as personio, scim:
+        yield personio, scim
+
+
+def hrsync(stage: Stage, settings: Settings, in_flight: int) -> dict[str, Any]:
+    """One hrsync run; its figures, the sandboxes' logs, its state folder and what the sink held after it."""
+    state_dir = settings.folder / f"state-{uuid.uuid4().hex[:8]}"
+    if stage.state is not None:
+        shutil.copytree(stage.state, state_dir)
+    else:
+        state_dir.mkdir(parents=True)
+    with sandboxes(stage, settings.latency_ms) as (personio, scim):
+        env = {SECRETS_ENV["client_id"]: personio.client_id, SECRETS_ENV["client_secret"]: personio.client_secret,
+               SECRETS_ENV["token"]: scim.token}
+        sink = {"max_in_flight": in_flight} if in_flight != 4 else {}
+        result = run_in_child("hrsync", {"state_dir": str(state_dir), "personio_url": personio.url,
+                                         "scim_url": scim.url, "source": UNPACED, "sink": sink}, env=env)
+        personio_log, scim_log = list(personio.requests), list(scim.requests)
+    return {**result, "personio_log": personio_log, "scim_log": scim_log, "state": state_dir,
+            "users": scim.storage.resources}
+
+
+def floor(stage: Stage, settings: Settings, in_flight: int, run: dict[str, Any]) -> dict[str, Any]:
+    with sandboxes(stage, settings.latency_ms) as (personio, scim):
+        return run_in_child("floor", {
+            "personio_root": personio.url, "personio_id": personio.client_id,
+            "personio_secret": personio.client_secret, "personio_log": run["personio_log"],
+            "scim_root": f"http://127.0.0.1:{scim.port}", "scim_token": scim.token, "scim_log": run["scim_log"],
+            "in_flight": in_flight})
+
+
+def measure(stage: Stage, settings: Settings, *, sequential_apply: bool = False) -> tuple[dict[str, Any], dict]:
+    """hrsync, then its floors (interleaved in this order); the scenario's row and hrsync's run."""
+    run = hrsync(stage, settings, settings.in_flight)
+    counts = tally(run["personio_log"], run["scim_log"])
+    reads, writes = scim_split(counts)
+    row: dict[str, Any] = {
+        "scenario": stage.name, "people": settings.people, "latency_ms": settings.latency_ms,
+        "in_flight": settings.in_flight, "status": run["status"], "counts": run["counts"],
+        "wall_s": run["wall_s"], "people_per_s": settings.people / run["wall_s"], "rss_mb": run["rss_mb"],
+        "requests": counts, "minimum": stage.expected, "exact": counts == stage.expected,
+        "scim_reads": reads, "scim_writes": writes, "personio_429": status_count(run["personio_log"], 429),
+    }
+    if settings.sequential_floor:
+        row["floor_seq"] = _floor_figures(floor(stage, settings, 1, run), run)
+    if settings.in_flight > 1:
+        row["floor_pool"] = _floor_figures(floor(stage, settings, settings.in_flight, run), run)
+    if sequential_apply:
+        one = hrsync(stage, settings, 1)
+        row["sequential_apply"] = {"wall_s": one["wall_s"], "rss_mb": one["rss_mb"],
+                                   "speedup": one["wall_s"] / run["wall_s"]}
+    return row, run
+
+
+def _floor_figures(result: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    return {"wall_s": result["wall_s"], "ratio": run["wall_s"] / result["wall_s"], "rss_mb": result["rss_mb"],
+            "mismatches": result["mismatch_count"], "examples": result["mismatches"]}
+
+
+def without_source_ids(users: list[Any]) -> list[Any]:
+    """The users as another provisioner would have left them: no ``externalId``."""
+    return [user.model_copy(update={"external_id": None}, deep=True) for user in users]
+
+
+def run_size(settings: Settings) -> list[dict[str, Any]]:
+    """The four scenarios at one size and latency, in order (later ones start from the first sync's result)."""
+    people = settings.people
+    employees = company(people)
+    creates = expected_creates(employees)
+    first = Stage("first sync", employees, minimum(people, listed=0, creates=creates))
+    first_row, after = measure(first, settings, sequential_apply=settings.sequential_apply)
+    changed, renamed = change_some(employees)
+    stages = [
+        Stage("no change", employees, minimum(people, listed=None), after["users"], after["state"]),
+        Stage("1 % changed", changed, minimum(people, listed=None, patches=renamed), after["users"], after["state"]),
+        Stage("populated sink", employees, minimum(people, listed=creates, patches=creates),
+              without_source_ids(after["users"])),
+    ]
+    return [first_row] + [measure(stage, settings)[0] for stage in stages]
