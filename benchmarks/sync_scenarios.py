@@ -15,10 +15,8 @@ SCIM storage restored from a snapshot, the state folder copied). The sandboxes l
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,47 +54,63 @@ class Settings:
     folder: Path = Path(".")
 
 
-@contextlib.contextmanager
-def sandboxes(stage: Stage, latency_ms: int) -> Iterator[tuple[PersonioSandbox, ScimSandbox]]:
-    """A fresh Personio sandbox (rate limits off) and a fresh SCIM sandbox holding the stage's users."""
-    latency = {"latency_ms": latency_ms} if latency_ms else {}
-    scim = ScimSandbox(**latency)
-    if stage.users:
-        scim.storage.resources = [user.model_copy(deep=True) for user in stage.users]
-    with PersonioSandbox(stage.employees, rate_limit=False, **latency) as personio, scim:
-        yield personio, scim
+class Sandboxes:
+    """The Personio sandbox (rate limits off) and the SCIM sandbox of one size and latency, reset to a stage's
+    starting state before each run: a fresh server per run would add its shutdown (up to half a second)."""
+
+    def __init__(self, latency_ms: int) -> None:
+        latency = {"latency_ms": latency_ms} if latency_ms else {}
+        self.personio = PersonioSandbox([], rate_limit=False, **latency)
+        self.scim = ScimSandbox(**latency)
+
+    def __enter__(self) -> Sandboxes:
+        self.personio.start()
+        self.scim.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.personio.stop()
+        self.scim.stop()
+
+    def reset(self, stage: Stage) -> None:
+        with self.personio.lock:
+            self.personio.employees = list(stage.employees)
+        self.personio.clear_log()
+        self.scim.storage.resources = [user.model_copy(deep=True) for user in stage.users]
+        self.scim.clear_log()
 
 
-def hrsync(stage: Stage, settings: Settings, in_flight: int) -> dict[str, Any]:
+def hrsync(stage: Stage, settings: Settings, sandboxes: Sandboxes, in_flight: int) -> dict[str, Any]:
     """One hrsync run; its figures, the sandboxes' logs, its state folder and what the sink held after it."""
     state_dir = settings.folder / f"state-{uuid.uuid4().hex[:8]}"
     if stage.state is not None:
         shutil.copytree(stage.state, state_dir)
     else:
         state_dir.mkdir(parents=True)
-    with sandboxes(stage, settings.latency_ms) as (personio, scim):
-        env = {SECRETS_ENV["client_id"]: personio.client_id, SECRETS_ENV["client_secret"]: personio.client_secret,
-               SECRETS_ENV["token"]: scim.token}
-        sink = {"max_in_flight": in_flight} if in_flight != 4 else {}
-        result = run_in_child("hrsync", {"state_dir": str(state_dir), "personio_url": personio.url,
-                                         "scim_url": scim.url, "source": UNPACED, "sink": sink}, env=env)
-        personio_log, scim_log = list(personio.requests), list(scim.requests)
-    return {**result, "personio_log": personio_log, "scim_log": scim_log, "state": state_dir,
+    sandboxes.reset(stage)
+    personio, scim = sandboxes.personio, sandboxes.scim
+    env = {SECRETS_ENV["client_id"]: personio.client_id, SECRETS_ENV["client_secret"]: personio.client_secret,
+           SECRETS_ENV["token"]: scim.token}
+    sink = {"max_in_flight": in_flight} if in_flight != 4 else {}
+    result = run_in_child("hrsync", {"state_dir": str(state_dir), "personio_url": personio.url,
+                                     "scim_url": scim.url, "source": UNPACED, "sink": sink}, env=env)
+    return {**result, "personio_log": list(personio.requests), "scim_log": list(scim.requests), "state": state_dir,
             "users": scim.storage.resources}
 
 
-def floor(stage: Stage, settings: Settings, in_flight: int, run: dict[str, Any]) -> dict[str, Any]:
-    with sandboxes(stage, settings.latency_ms) as (personio, scim):
-        return run_in_child("floor", {
-            "personio_root": personio.url, "personio_id": personio.client_id,
-            "personio_secret": personio.client_secret, "personio_log": run["personio_log"],
-            "scim_root": f"http://127.0.0.1:{scim.port}", "scim_token": scim.token, "scim_log": run["scim_log"],
-            "in_flight": in_flight})
+def floor(stage: Stage, sandboxes: Sandboxes, in_flight: int, run: dict[str, Any]) -> dict[str, Any]:
+    sandboxes.reset(stage)
+    personio, scim = sandboxes.personio, sandboxes.scim
+    return run_in_child("floor", {
+        "personio_root": personio.url, "personio_id": personio.client_id, "personio_secret": personio.client_secret,
+        "personio_log": run["personio_log"], "scim_root": f"http://127.0.0.1:{scim.port}", "scim_token": scim.token,
+        "scim_log": run["scim_log"], "in_flight": in_flight})
 
 
-def measure(stage: Stage, settings: Settings, *, sequential_apply: bool = False) -> tuple[dict[str, Any], dict]:
+def measure(stage: Stage, settings: Settings, sandboxes: Sandboxes, *,
+            sequential_apply: bool = False) -> tuple[dict[str, Any], dict]:
     """hrsync, then its floors (interleaved in this order); the scenario's row and hrsync's run."""
-    run = hrsync(stage, settings, settings.in_flight)
+    run = hrsync(stage, settings, sandboxes, settings.in_flight)
     counts = tally(run["personio_log"], run["scim_log"])
     reads, writes = scim_split(counts)
     row: dict[str, Any] = {
@@ -107,11 +121,11 @@ def measure(stage: Stage, settings: Settings, *, sequential_apply: bool = False)
         "scim_reads": reads, "scim_writes": writes, "personio_429": status_count(run["personio_log"], 429),
     }
     if settings.sequential_floor:
-        row["floor_seq"] = _floor_figures(floor(stage, settings, 1, run), run)
+        row["floor_seq"] = _floor_figures(floor(stage, sandboxes, 1, run), run)
     if settings.in_flight > 1:
-        row["floor_pool"] = _floor_figures(floor(stage, settings, settings.in_flight, run), run)
+        row["floor_pool"] = _floor_figures(floor(stage, sandboxes, settings.in_flight, run), run)
     if sequential_apply:
-        one = hrsync(stage, settings, 1)
+        one = hrsync(stage, settings, sandboxes, 1)
         row["sequential_apply"] = {"wall_s": one["wall_s"], "rss_mb": one["rss_mb"],
                                    "speedup": one["wall_s"] / run["wall_s"]}
     return row, run
@@ -133,12 +147,14 @@ def run_size(settings: Settings) -> list[dict[str, Any]]:
     employees = company(people)
     creates = expected_creates(employees)
     first = Stage("first sync", employees, minimum(people, listed=0, creates=creates))
-    first_row, after = measure(first, settings, sequential_apply=settings.sequential_apply)
-    changed, renamed = change_some(employees)
-    stages = [
-        Stage("no change", employees, minimum(people, listed=None), after["users"], after["state"]),
-        Stage("1 % changed", changed, minimum(people, listed=None, patches=renamed), after["users"], after["state"]),
-        Stage("populated sink", employees, minimum(people, listed=creates, patches=creates),
-              without_source_ids(after["users"])),
-    ]
-    return [first_row] + [measure(stage, settings)[0] for stage in stages]
+    with Sandboxes(settings.latency_ms) as sandboxes:
+        first_row, after = measure(first, settings, sandboxes, sequential_apply=settings.sequential_apply)
+        changed, renamed = change_some(employees)
+        stages = [
+            Stage("no change", employees, minimum(people, listed=None), after["users"], after["state"]),
+            Stage("1 % changed", changed, minimum(people, listed=None, patches=renamed), after["users"],
+                  after["state"]),
+            Stage("populated sink", employees, minimum(people, listed=creates, patches=creates),
+                  without_source_ids(after["users"])),
+        ]
+        return [first_row] + [measure(stage, settings, sandboxes)[0] for stage in stages]
