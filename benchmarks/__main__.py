@@ -1,0 +1,122 @@
+"""``python -m benchmarks`` (``make bench``): every scenario of issue 16, a table with each target, and JSON.
+
+    python -m benchmarks                   # the full run (under 10 minutes on 2 cores)
+    python -m benchmarks --quick           # small sizes: a smoke test of the whole bench (about a minute)
+    python -m benchmarks --only engine,tenants --json /tmp/bench.json
+
+Sizes (the full plan): the sandboxed scenarios at 1k and 10k people with latency 0, and at 1k with 50 ms
+latency; 10k at 50 ms is not in the plan: its first sync alone takes ≥ 125 s at 4 in flight, and its
+floors and the max_in_flight 1 comparison 500 s more (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import engine, pacing, tenants
+from .report import render, write_json
+from .sync_scenarios import Settings, run_size
+from .targets import as_dicts, evaluate
+
+PARTS = ("sync", "engine", "tenants", "pacing")
+IN_FLIGHT = 4  # the Winningtemp sink's default max_in_flight
+
+
+@dataclass
+class Plan:
+    #: (people, latency ms, also the sequential floor, also hrsync with max_in_flight 1 on the first sync)
+    sync: list[tuple[int, int, bool, bool]]
+    engine: list[int]
+    tenants: tuple[int, int]  # tenants, people each
+    pacing: tuple[int, int]  # people, page size
+    parts: set[str] = field(default_factory=lambda: set(PARTS))
+
+
+FULL = Plan(sync=[(1000, 0, True, False), (10000, 0, True, False), (1000, 50, True, True)],
+            engine=[10000, 100000], tenants=(200, 500), pacing=(3000, 10))
+QUICK = Plan(sync=[(300, 0, True, False), (100, 50, True, True)], engine=[5000], tenants=(20, 500),
+             pacing=(500, 100))
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    return {"cores": len(os.sched_getaffinity(0)), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform(terse=True)}
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(plan: Plan, folder: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {part: [] for part in PARTS}
+    background = ThreadPoolExecutor(1)
+    paced = None
+    slow = [s for s in plan.sync if s[1]]
+    if "pacing" in plan.parts:
+        if "sync" in plan.parts and slow:
+            say("Personio pacing read, beside the latency scenarios (it mostly waits)")
+            paced = background.submit(pacing.run_read, *plan.pacing, folder)
+        else:
+            say("Personio pacing read")
+            results["pacing"].append(pacing.run_read(*plan.pacing, folder))
+    if "sync" in plan.parts:
+        for people, latency, sequential_floor, sequential_apply in sorted(plan.sync, key=lambda s: -s[1]):
+            say(f"sandboxed scenarios: {people:,} people, latency {latency} ms")
+            results["sync"] += run_size(Settings(people, latency, IN_FLIGHT, sequential_floor, sequential_apply,
+                                                 folder))
+    if paced is not None:
+        results["pacing"].append(paced.result())
+    background.shutdown()
+    if "engine" in plan.parts:
+        for people in plan.engine:
+            say(f"engine only: {people:,} people")
+            results["engine"] += engine.run_size(people, folder)
+    if "tenants" in plan.parts:
+        say(f"many tenants: {plan.tenants[0]} × {plan.tenants[1]} people through one daemon")
+        results["tenants"] += tenants.run_cycles(*plan.tenants, folder)
+    results["sync"].sort(key=lambda r: (r["latency_ms"], r["people"]))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not the figures")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"parts to run, of {','.join(PARTS)}")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("results.json"),
+                        help="where to write the results (default: benchmarks/results.json)")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    plan.parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = plan.parts - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; parts: {', '.join(PARTS)}")
+    started = time.perf_counter()
+    folder = Path(tempfile.mkdtemp(prefix="hrsync-bench-"))
+    try:
+        results = run(plan, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    results.update(machine=machine(), started=dt.datetime.now().isoformat(timespec="minutes"),
+                   command=" ".join(["python -m benchmarks", *sys.argv[1:]]), total_s=time.perf_counter() - started)
+    targets = evaluate(results)
+    results["targets"] = as_dicts(targets)
+    print(render(results, targets))
+    write_json(args.json, results)
+    say(f"results written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()

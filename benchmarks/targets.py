@@ -1,0 +1,130 @@
+"""Issue 16's targets, each checked against the figures measured: PASS, MISS, or not run.
+
+A target whose scenario did not run (a subset, ``--quick`` sizes) says so instead of passing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: Minutes ``make bench`` may take on 2 cores.
+BUDGET_MINUTES = 10
+#: The night a host's daemon has for its tenants' daily runs (e.g. 00:00-06:00).
+NIGHT_HOURS = 6
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    passed: bool | None  # None: not run, or a figure to state rather than a target (info)
+    info: bool = False
+
+    @property
+    def verdict(self) -> str:
+        return "info" if self.info else {True: "PASS", False: "MISS", None: "not run"}[self.passed]
+
+
+def _rows(results: dict[str, Any], part: str, scenario: str, **match: Any) -> list[dict[str, Any]]:
+    return [r for r in results.get(part, []) if r["scenario"] == scenario
+            and all(r.get(k) == v for k, v in match.items())]
+
+
+def _not_run(name: str) -> Target:
+    return Target(name, "scenario not run", None)
+
+
+def _first_sync(results: dict[str, Any]) -> list[Target]:
+    out = []
+    name = "First sync 10k, latency 0: ≤ 1.15× the sequential floor"
+    rows = [r for r in _rows(results, "sync", "first sync", people=10000, latency_ms=0) if "floor_seq" in r]
+    out.append(Target(name, f"{rows[0]['floor_seq']['ratio']:.2f}× ({rows[0]['wall_s']:.1f} s vs "
+                            f"{rows[0]['floor_seq']['wall_s']:.1f} s)", rows[0]["floor_seq"]["ratio"] <= 1.15)
+               if rows else _not_run(name))
+    slow = [r for r in _rows(results, "sync", "first sync", latency_ms=50)]
+    name = "First sync, latency 50 ms: ≤ 1.2× the floor with the same in-flight limit"
+    pooled = [r for r in slow if "floor_pool" in r]
+    out.append(Target(name, "; ".join(f"{r['people']:,} people: {r['floor_pool']['ratio']:.2f}× ({r['wall_s']:.1f} s "
+                                      f"vs {r['floor_pool']['wall_s']:.1f} s, {r['in_flight']} in flight)"
+                                      for r in pooled), all(r["floor_pool"]["ratio"] <= 1.2 for r in pooled))
+               if pooled else _not_run(name))
+    name = "First sync, latency 50 ms: ≥ 3.5× faster than sequential apply (max_in_flight 1)"
+    compared = [r for r in slow if "sequential_apply" in r]
+    out.append(Target(name, "; ".join(f"{r['people']:,} people: {r['sequential_apply']['speedup']:.2f}× "
+                                      f"({r['sequential_apply']['wall_s']:.1f} s → {r['wall_s']:.1f} s)"
+                                      for r in compared),
+                      all(r["sequential_apply"]["speedup"] >= 3.5 for r in compared))
+               if compared else _not_run(name))
+    return out
+
+
+def _requests(results: dict[str, Any]) -> list[Target]:
+    rows = results.get("sync", [])
+    name = "Request counts at the exact minimum in every sandboxed scenario"
+    if not rows:
+        return [_not_run(name)]
+    missed = [f"{r['scenario']} {r['people']:,}/{r['latency_ms']} ms" for r in rows if not r["exact"]]
+    counts = Target(name, f"{len(rows) - len(missed)} of {len(rows)} exact" + (f"; over: {', '.join(missed)}"
+                                                                                 if missed else ""), not missed)
+    quiet = [r for r in rows if r["scenario"] == "no change"]
+    writes = Target("No-change run: 0 SCIM writes (reads reported)", ", ".join(
+        f"{r['people']:,}/{r['latency_ms']} ms: {r['scim_writes']} writes, {r['scim_reads']} reads"
+        for r in quiet), all(r["scim_writes"] == 0 for r in quiet)) if quiet else _not_run("No-change: 0 writes")
+    return [counts, writes]
+
+
+def _engine(results: dict[str, Any]) -> list[Target]:
+    out = []
+    for scenario, floor in (("no change", 20000), ("first sync", 5000)):
+        name = f"Engine, {scenario}: ≥ {floor:,} people/s (in-memory plugins)"
+        rows = _rows(results, "engine", scenario)
+        out.append(Target(name, ", ".join(f"{r['people']:,}: {r['people_per_s']:,.0f}/s" for r in rows),
+                          all(r["people_per_s"] >= floor for r in rows)) if rows else _not_run(name))
+    name = "Engine, no change of 100k: ≤ 250 MB peak RSS"
+    rows = _rows(results, "engine", "no change", people=100000)
+    out.append(Target(name, f"{rows[0]['rss_mb']:.0f} MB", rows[0]["rss_mb"] <= 250) if rows else _not_run(name))
+    for scenario in ("no change", "first sync"):
+        name = f"Engine, {scenario}: cost per person at 100k ≤ 1.2× that at 10k"
+        small, large = _rows(results, "engine", scenario, people=10000), _rows(results, "engine", scenario,
+                                                                                people=100000)
+        if small and large:
+            ratio = large[0]["us_per_person"] / small[0]["us_per_person"]
+            out.append(Target(name, f"{ratio:.2f}× ({small[0]['us_per_person']:.0f} → "
+                                    f"{large[0]['us_per_person']:.0f} µs/person)", ratio <= 1.2))
+        else:
+            out.append(_not_run(name))
+    return out
+
+
+def _pacing(results: dict[str, Any]) -> list[Target]:
+    name = "Personio with its rate limits on (15/s, 300/min): zero 429s"
+    rows = results.get("pacing", [])
+    if not rows:
+        return [_not_run(name)]
+    r = rows[0]
+    return [Target(name, f"{r['personio_429']} × 429 in {r['requests']} requests ({r['wall_s']:.0f} s)",
+                   r["personio_429"] == 0 and r["status"] == "ok")]
+
+
+def tenants_per_night(results: dict[str, Any]) -> Target:
+    """Not one of the issue's pass/miss targets: the figure it asks to state."""
+    rows = _rows(results, "tenants", "nightly cycle")
+    name = f"Many tenants: tenants one host carries in a {NIGHT_HOURS}-hour night"
+    if not rows:
+        return _not_run(name)
+    r = rows[0]
+    carried = int(r["tenants"] * NIGHT_HOURS * 3600 / r["wall_s"])
+    return Target(name, f"~{carried:,} of {r['people']} people ({r['tenants']} in {r['wall_s']:.0f} s, "
+                        f"{r['rss_mb']:.0f} MB peak RSS; hrsync's own cost only)", None, info=True)
+
+
+def evaluate(results: dict[str, Any]) -> list[Target]:
+    budget = Target(f"make bench under {BUDGET_MINUTES} minutes on {results['machine']['cores']} cores",
+                    f"{results['total_s'] / 60:.1f} min", results["total_s"] <= BUDGET_MINUTES * 60)
+    return [*_first_sync(results), *_requests(results), *_engine(results), *_pacing(results),
+            tenants_per_night(results), budget]
+
+
+def as_dicts(targets: list[Target]) -> list[dict[str, Any]]:
+    return [{**asdict(t), "verdict": t.verdict} for t in targets]
