@@ -1,12 +1,12 @@
 # Two commands set up everything on a fresh machine: `make demo` and `make test`.
-# Both create or reuse .venv and install what they need.
+# Both create or reuse .venv and install what they need; so does `make bench` (benchmarks/README.md).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint venv clean
+.PHONY: test demo lint venv clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hrsync demo
+
+# Speed and memory on the local sandboxes, with each target and PASS/MISS (not tests: nothing is asserted).
+# BENCH_ARGS="--quick" for a smoke test, "--only engine,tenants" for a subset.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -28,7 +28,7 @@ from hrsync import hookimpl
 from hrsync.daemon import Daemon
 from hrsync.registry import load_plugins
 from hrsync.testing import MemoryWorld
-from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource
+from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource, Users
 
 from .child import run_in_child
 from .people import GeneratedPeople
@@ -40,6 +40,14 @@ from .people import GeneratedPeople
 MAX_CONCURRENT = 1
 #: Each tenant's world, by tenant name (filled in the daemon's process before it starts).
 WORLDS: dict[str, MemoryWorld] = {}
+
+
+class UsersElsewhere(Users):
+    """A nightly run's sink users: they live in the sink's service, not in hrsync's process; a PATCHed user
+    is kept from then on."""
+
+    def __missing__(self, uid: str) -> dict[str, Any]:
+        return {}
 
 
 class TenantConfig(MemoryConfig):
@@ -97,8 +105,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         world = WORLDS[name] = MemoryWorld()
         world.people = GeneratedPeople(spec["people"], prefix=name, changed_every=100 if nightly else 0)
         if nightly:
-            # The users live in the sink's service; a nightly run only PATCHes the renamed ones.
-            world.users = collections.defaultdict(dict)
+            world.users = UsersElsewhere()
     daemon = Daemon(Path(spec["folder"]) / "hosts.yaml", plugins_factory=tenant_plugins)
     started = time.perf_counter()
     futures = [daemon.submit(name) for name in daemon.jobs]  # each tenant's daily slot
