@@ -1,12 +1,15 @@
 """The applier: a plan's writes go to the sink, and each outcome is committed to the state at once.
 
-Data flow: for each create / update / deactivate of the :class:`~hrsync.plan.Plan`, in
-order: a create first commits its intent (:meth:`State.intend_create`), then the sink
-is called, then the outcome is committed (:meth:`State.record_applied` or
-:meth:`State.record_failed`) before the next person. A process killed at any moment
-loses at most the write in flight, which the next run repairs (an intent makes it list
-the sink and link instead of creating twice; updates are idempotent). This class is
-the only writer of people's state during a run.
+Data flow: for each create / update / deactivate of the :class:`~hrsync.plan.Plan`, a
+create first commits its intent (:meth:`State.intend_create`), then the sink is called,
+then the outcome is committed (:meth:`State.record_applied` or :meth:`State.record_failed`).
+A sink that declares ``concurrent_writes`` gets up to ``max_in_flight`` people's sink calls
+at once on worker threads (:func:`hrsync.inflight.drive`), halved when its service
+throttles; the intents and outcomes are still committed by the one thread that owns the
+state, each person's in the order intent → write → outcome. A process killed at any
+moment loses at most the writes in flight, which the next run repairs (an intent makes
+it list the sink and link instead of creating twice; updates are idempotent). This class
+is the only writer of people's state during a run.
 
 A create refused as a duplicate (:class:`~hrsync.errors.ConflictError`) is resolved by
 one lookup: the user found is linked and brought up to date with
@@ -27,6 +30,7 @@ from typing import Any
 from .connectors import MATCH_FIELD, Sink, SinkPerson
 from .digests import LEGACY_PREFIX
 from .errors import ConflictError, RecordError, RetriableError, SinkError
+from .inflight import InFlightLimit, drive
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
 from .planner import SOURCE_ID, Planner, owned_by_another
 from .state import Link, LogEntry, State
@@ -36,8 +40,10 @@ log = logging.getLogger("hrsync.applier")
 
 class Applier:
     def __init__(self, *, connection: str, run_id: int, sink: Sink, state: State, planner: Planner,
-                 warn: Callable[[str], None], max_failures_in_a_row: int = 5) -> None:
+                 warn: Callable[[str], None], max_failures_in_a_row: int = 5,
+                 limit: InFlightLimit | None = None) -> None:
         self.max_failures_in_a_row = max_failures_in_a_row
+        self.limit = limit or InFlightLimit(1)
         self.connection, self.run_id, self.sink, self.state = connection, run_id, sink, state
         self.planner, self.warn = planner, warn
         self.links, self.sensitive, self.digests = planner.links, planner.sensitive, planner.digests
@@ -67,52 +73,81 @@ class Applier:
 
     def apply(self, plan: Plan, *, should_stop: Callable[[], bool] = lambda: False,
               progress: Callable[[int, int], None] | None = None) -> bool:
-        """Apply the plan's writes in order; False when ``should_stop`` ended it early."""
-        writes = plan.writes
-        streak = 0  # writes in a row that failed for a reason that may pass (5xx, 429, timeouts)
-        for done, action in enumerate(writes, start=1):
-            if should_stop():
-                return False
-            try:
-                if action.kind == CREATE:
-                    self._create(action)
-                elif action.kind == UPDATE:
-                    answered = self.sink.update(action.sink_id, action.new_values(), action.desired)
-                    self._read_back(action.new_values(), answered)
-                    self._applied(action)
-                else:
-                    self.sink.deactivate(action.sink_id)
-                    self._applied(action)
-                streak = 0
-            except RetriableError as exc:
-                self._failed(action, exc)
-                streak += 1
-                if streak >= self.max_failures_in_a_row:
-                    # Every further person would cost the full retry time and fail the same way.
-                    raise SinkError(
-                        f"{type(self.sink).label()} failed {streak} writes in a row ({exc}); this looks like an "
-                        "outage, so the run stopped. The rest is synced at the next run.",
-                        connection=self.connection, guard="outage") from None
-            except RecordError as exc:
-                self._failed(action, exc)
-            if progress:
-                progress(done, len(writes))
-        return True
+        """Apply the plan's writes, up to the limit in flight; False when ``should_stop`` ended it early.
 
-    def _create(self, action: Action) -> None:
+        Changes of e-mail go first, one at a time in plan order: a create or another change may need
+        the address one of them frees.
+        """
+        writes = plan.writes
+        moves = [a for a in writes if a.kind == UPDATE and MATCH_FIELD in a.changes]
+        rest = [a for a in writes if not (a.kind == UPDATE and MATCH_FIELD in a.changes)]
+        self._done, self._total, self._streak, self._progress = 0, len(writes), 0, progress
+        try:
+            for batch, limit in ((moves, InFlightLimit(1)), (rest, self.limit)):
+                if not drive(batch, limit=limit, begin=self._begin, attempt=self._attempt, finish=self._finish,
+                             go_on=lambda: not should_stop()):
+                    return False
+            return True
+        finally:
+            limit = self.limit
+            if limit.throttles:
+                lowered = (f"; writes in flight went down to {limit.lowest} of {limit.maximum}"
+                           if limit.maximum > 1 else "")
+                self.warn(f"{type(self.sink).label()} asked hrsync to slow down {limit.throttles} time(s) "
+                          f"(429/503){lowered}.")
+
+    def _begin(self, action: Action) -> None:
         # The intent is committed before the write: if we die before recording the
         # outcome, the next run lists the sink and links instead of creating twice.
-        self.state.intend_create(self.connection, action.source_id, action.email, self.run_id)
-        try:
-            created = self.sink.create(action.desired)
-        except ConflictError:
-            self._link_existing(action)
-            return
-        action.sink_id, action.invited = created.sink_id, created.invited
-        self._read_back(action.desired, created, on_create=True)
-        self._applied(action, origin="created")
+        if action.kind == CREATE:
+            self.state.intend_create(self.connection, action.source_id, action.email, self.run_id)
 
-    def _link_existing(self, action: Action) -> None:
+    def _attempt(self, action: Action) -> tuple[str | None, SinkPerson | RecordError | None]:
+        """The sink calls of one write (on a worker thread when writes are in flight: no state here).
+
+        Returns ``(origin, answer)`` - the answer is what the sink gave back, or the RecordError
+        that failed this person; run-level errors propagate.
+        """
+        try:
+            if action.kind == CREATE:
+                try:
+                    created = self.sink.create(action.desired)
+                except ConflictError:
+                    return "linked", self._link_existing(action)
+                action.sink_id, action.invited = created.sink_id, created.invited
+                return "created", created
+            if action.kind == UPDATE:
+                return None, self.sink.update(action.sink_id, action.new_values(), action.desired)
+            self.sink.deactivate(action.sink_id)
+            return None, None
+        except RecordError as exc:  # RetriableError included
+            return None, exc
+
+    def _finish(self, action: Action, result: tuple[str | None, SinkPerson | RecordError | None]) -> None:
+        """Commit one write's outcome (on the thread that owns the state), then count it."""
+        origin, answer = result
+        if isinstance(answer, RecordError):
+            self._failed(action, answer)
+            if isinstance(answer, RetriableError):
+                self._streak += 1  # writes in a row that failed for a reason that may pass (5xx, 429, timeouts)
+        else:
+            if origin == "created":
+                self._read_back(action.desired, answer)
+            self._applied(action, origin=origin)
+            self._streak = 0
+            self.limit.confirmed()
+        self._done += 1
+        if self._progress:
+            self._progress(self._done, self._total)
+        if self._streak >= self.max_failures_in_a_row:
+            # Every further person would cost the full retry time and fail the same way.
+            raise SinkError(
+                f"{type(self.sink).label()} failed {self._streak} writes in a row ({answer}); this looks like an "
+                "outage, so the run stopped. The rest is synced at the next run.",
+                connection=self.connection, guard="outage") from None
+
+    def _link_existing(self, action: Action) -> SinkPerson | None:
+        """A create refused as a duplicate: link the user holding the e-mail, and bring it up to date."""
         found = self.sink.find(action.email)
         if found is None:
             raise RecordError(f"{action.email} is reported as taken by the sink, but cannot be found there.",
@@ -132,15 +167,12 @@ class Applier:
                                                          observed=found.record)
         action.notes.extend(notes)
         action.kind = UPDATE if action.changes else UNCHANGED
-        if action.changes:
-            self._read_back(action.new_values(), self.sink.update(found.sink_id, action.new_values(), action.desired))
-        self._applied(action, origin="linked")
+        return self.sink.update(found.sink_id, action.new_values(), action.desired) if action.changes else None
 
-    def _read_back(self, sent: dict[str, Any], answered: SinkPerson | None, *, on_create: bool = False) -> None:
-        # Only a create's answer is the whole user: an update's may be partial. The match field, the
-        # source id and the active flag are never muted: without them the sync itself would be wrong.
-        if answered is None or not on_create:
-            return
+    def _read_back(self, sent: dict[str, Any], answered: SinkPerson) -> None:
+        # Only a create's answer is the whole user (an update's may be partial), so only creates are read
+        # back. The match field, the source id and the active flag are never muted: without them the sync
+        # itself would be wrong.
         held = answered.record
         for name, value in sent.items():
             if value is None or name not in held or name in (MATCH_FIELD, SOURCE_ID, "active"):
@@ -149,7 +181,7 @@ class Applier:
             if not kept and name not in self.dropped:
                 self.dropped.add(name)
                 self.state.mark_dropped(self.connection, name, True)
-            elif kept and on_create and name in self.dropped:
+            elif kept and name in self.dropped:
                 self.dropped.discard(name)
                 self.state.mark_dropped(self.connection, name, False)
             if not kept:

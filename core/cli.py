@@ -170,12 +170,12 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     if not conn.enabled and not dry_run:
         raise RunError(f"Connection {connection!r} is disabled (enabled: false in {config.path}).",
                        connection=connection)
-    # Ctrl-C or SIGTERM lets the person in flight finish and be recorded; a second Ctrl-C aborts.
+    # Ctrl-C or SIGTERM lets the writes in flight finish and be recorded; a second Ctrl-C aborts.
     stop = threading.Event()
 
     def request_stop(signum, frame):
         stop.set()
-        click.echo("Stopping after the person in flight (Ctrl-C again to abort)…", err=True)
+        click.echo("Stopping after the writes in flight (Ctrl-C again to abort)…", err=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, request_stop)

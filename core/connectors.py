@@ -42,6 +42,13 @@ class RunContext:
     #: The source's RecordSchema fields this connection uses (mapping, scope, key); None when unknown.
     #: A source may read only these (and say when it cannot read some of them).
     wanted_fields: set[str] | None = None
+    #: Set by the engine while it applies: what :meth:`throttled` tells (the applier's in-flight limit).
+    on_throttle: Callable[[], None] = lambda: None
+
+    def throttled(self) -> None:
+        """Say that the service answered "slow down" (429, 503), also when a retry then went through:
+        the run halves its writes in flight. Safe to call from any thread."""
+        self.on_throttle()
 
     def network_limits(self, *, retries: int, connect: float, read: float) -> tuple[int, float, float]:
         """Retries and (connect, read) timeouts to use: as configured, or for ``hrsync check`` no
@@ -175,6 +182,14 @@ class Sink(Connector):
     """
 
     kind: ClassVar[str] = "sink"
+    #: True when ``create``, ``update``, ``deactivate`` and ``find`` may run on several threads at once:
+    #: the applier then keeps up to :meth:`max_in_flight` writes in flight. A sink that says so must also
+    #: call ``self.context.throttled()`` when its service answers 429/503, so the run backs off as a whole.
+    concurrent_writes: ClassVar[bool] = False
+
+    def max_in_flight(self) -> int:
+        """How many writes to keep in flight at most (used only when :attr:`concurrent_writes`)."""
+        return 1
 
     def carried_fields(self) -> set[str]:
         """The RecordSchema fields this sink transmits with its current settings."""

@@ -217,7 +217,7 @@ class Daemon:
 
     def stop(self, *_: Any) -> None:
         if not self.stopping.is_set():
-            log.info("stopping: no new runs; running syncs finish the person in flight")
+            log.info("stopping: no new runs; running syncs finish the writes in flight")
         self.stopping.set()
         self.wake.set()
 

@@ -24,6 +24,7 @@ from .applier import Applier
 from .config import Config, ConnectionConfig
 from .connectors import RunContext, Sink, SinkPerson, Source
 from .errors import ListingRefused, RunError
+from .inflight import InFlightLimit
 from .locking import is_locked, locked_message
 from .plan import DEACTIVATE, Plan
 from .planner import MISSING, Planner, needs_listing
@@ -41,7 +42,7 @@ class RunOptions:
     full: bool = False
     only: str | None = None
     override_guards: bool = False
-    #: Checked between people; when it returns True the run stops after the write in flight.
+    #: Checked between people; when it returns True the run stops after the writes in flight.
     should_stop: Callable[[], bool] = lambda: False
     #: Called as ``progress(phase, done, total)``: phase "read" (total None) while the source is read,
     #: then "apply" for each write done.
@@ -195,8 +196,11 @@ class _Run:
             guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name)
         if self.run_id is None:
             return True
+        limit = InFlightLimit(sink.max_in_flight() if type(sink).concurrent_writes else 1)
+        self.context.on_throttle = limit.throttled
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
-                          warn=self.context.warn, max_failures_in_a_row=conn.guards["max_failures_in_a_row"])
+                          warn=self.context.warn, max_failures_in_a_row=conn.guards["max_failures_in_a_row"],
+                          limit=limit)
         applier.record_matches(self.plan, listed=listed is not None)
         progress = options.progress
         return applier.apply(self.plan, should_stop=options.should_stop,

@@ -141,6 +141,21 @@ def test_sigkill_mid_apply_then_rerun_leaves_every_person_once(hosts_file, perso
     assert again.returncode == 0 and scim.write_requests() == []
 
 
+def test_sigkill_with_eight_writes_in_flight_then_rerun_leaves_every_person_once(hosts_file, personio, scim):
+    personio.employees = generate_employees(150, seed=47)
+    scim.faults.slow_seconds = 0.05  # slow writes: the kill lands while eight are out
+    path = hosts_file(create_leavers=True, sink={"max_in_flight": 8})
+    run_and_kill_after(path, scim, 40)
+    state = open_state(path.parent / "state.db", read_only=True)
+    unrecorded = state.intents("acme")
+    state.close()
+    assert len(unrecorded) > 1  # several creates were between their intent and their outcome
+    scim.faults.slow_seconds = 0
+    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert_exactly_once(scim, personio, path.parent / "state.db")
+
+
 def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
     path = hosts_file()
     dry = subprocess.run([HRSYNC, "--config", str(path), "run", "acme", "--dry-run"], capture_output=True,
@@ -178,7 +193,7 @@ def test_sigterm_during_a_cli_run_finishes_the_person_in_flight(hosts_file, pers
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "interrupted" in out
-    assert "Stopping after the person in flight" in err
+    assert "Stopping after the writes in flight" in err
     state = open_state(path.parent / "state.db", read_only=True)
     (run,) = state.runs("acme")
     links = state.links("acme")

@@ -131,6 +131,18 @@ def test_rate_limit_headers_are_honoured_without_a_single_429(connect, personio)
         assert not [r for r in scim.requests if r["status"] == 429]
 
 
+def test_429s_with_writes_in_flight_halve_them_and_everyone_is_still_created_once(connect, personio):
+    personio.employees = generate_employees(60, seed=4)
+    with ScimSandbox() as scim:
+        # A fractional Retry-After is not HTTP's whole seconds, but must slow the run, not stop it.
+        scim.faults.throttle_next, scim.faults.throttle_only, scim.faults.retry_after = 4, "POST", "0.05"
+        result = run(connect(scim, create_leavers=True, sink={"max_in_flight": 8, "retry_backoff": 0.01}))
+        assert result.status == "ok" and len(scim.users()) == 60
+        assert len([r for r in scim.requests if r["status"] == 429]) == 4
+        (warning,) = [w for w in result.report.warnings if "slow down" in w]
+        assert "4 time(s)" in warning and "went down to 1 of 8" in warning
+
+
 def test_rate_limit_reset_formats():
     now = 1_772_189_311.0  # 2026-02-27T10:48:31Z
     assert scim_reading.reset_delay("2026-02-27T10:48:41.9817984Z", now=now) == pytest.approx(10.98, abs=0.01)

@@ -12,6 +12,7 @@ the memory sink's sandbox for :func:`hrsync.testing.sink_tests`.
 from __future__ import annotations
 
 import itertools
+import threading
 import types
 from typing import Any, ClassVar
 
@@ -57,18 +58,22 @@ class MemoryWorld:
         #: The next N writes are answered "busy" (like a 429/503).
         self.busy_next = 0
         self._ids = itertools.count(1)
+        #: Held by every sink call, so the memory sink is safe with writes in flight.
+        self.lock = threading.RLock()
 
     def writes(self) -> list[tuple[str, Any]]:
         return [c for c in self.calls if c[0] in ("create", "update", "deactivate")]
 
     def new_id(self) -> str:
-        return f"u{next(self._ids)}"
+        with self.lock:
+            return f"u{next(self._ids)}"
 
     def busy(self) -> bool:
-        if self.busy_next > 0:
-            self.busy_next -= 1
-            self.calls.append(("busy", None))
-            return True
+        with self.lock:
+            if self.busy_next > 0:
+                self.busy_next -= 1
+                self.calls.append(("busy", None))
+                return True
         return False
 
 
@@ -79,6 +84,8 @@ class MemoryConfig(Schema):
     world = fields.Raw(load_default=None, metadata={"description": "The MemoryWorld (set by tests)."})
     max_retries = fields.Integer(load_default=3, validate=validate.Range(min=0),
                                  metadata={"description": "Retries of a write answered busy."})
+    max_in_flight = fields.Integer(load_default=1, validate=validate.Range(min=1),
+                                   metadata={"description": "Writes in flight (the sink is thread-safe)."})
 
 
 class MemoryRecord(Schema):
@@ -138,6 +145,10 @@ class MemorySink(_InWorld, Sink):
     name: ClassVar[str] = "memory"
     ConfigSchema = MemoryConfig
     RecordSchema = MemorySinkRecord
+    concurrent_writes: ClassVar[bool] = True
+
+    def max_in_flight(self) -> int:
+        return self.settings["max_in_flight"]
 
     def prepare(self, record):
         desired = super().prepare(record)
@@ -149,6 +160,7 @@ class MemorySink(_InWorld, Sink):
         for _ in range(self.settings["max_retries"] + 1):
             if not self.world.busy():
                 break
+            self.context.throttled()
         else:
             raise RetriableError("memory sink: still busy after retries", record=email)
         self.world.calls.append((kind, detail))
@@ -166,19 +178,22 @@ class MemorySink(_InWorld, Sink):
 
     def create(self, record):
         self._write("create", record["email"], record["email"])
-        if self.world.users.holder(record["email"]) is not None:
-            raise ConflictError(f"{record['email']} exists", record=record["email"])
-        uid = self.world.new_id()
-        self.world.users[uid] = dict(record)
+        with self.world.lock:
+            if self.world.users.holder(record["email"]) is not None:
+                raise ConflictError(f"{record['email']} exists", record=record["email"])
+            uid = self.world.new_id()
+            self.world.users[uid] = dict(record)
         return SinkPerson(uid, dict(record))
 
     def update(self, sink_id, changes, record):
         self._write("update", (sink_id, dict(changes)), record.get("email"))
-        self.world.users[sink_id] = {**self.world.users[sink_id], **changes}
+        with self.world.lock:
+            self.world.users[sink_id] = {**self.world.users[sink_id], **changes}
 
     def deactivate(self, sink_id):
         self._write("deactivate", sink_id, None)
-        self.world.users[sink_id]["active"] = False
+        with self.world.lock:
+            self.world.users[sink_id]["active"] = False
 
 
 @hookimpl(specname="register_sources")

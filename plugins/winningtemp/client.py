@@ -78,12 +78,14 @@ def scim_problem(response: requests.Response) -> tuple[str, str | None]:
 class ScimClient:
     def __init__(self, *, base_url: str, token: str, page_size: int = 100, connect_timeout: float = 10,
                  read_timeout: float = 60, max_retries: int = 6, retry_backoff: float = 1.0,
-                 max_wait_seconds: float = 300.0, pause=None, connection: str = "") -> None:
+                 max_wait_seconds: float = 300.0, pause=None, connection: str = "", pool_size: int = 1,
+                 throttled=None) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
         self.connection = connection
         self.gate = RateLimitGate(max_wait_seconds, pause)
+        self.throttled = throttled or (lambda: None)
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": SCIM_JSON,
                                      "Content-Type": SCIM_JSON, "User-Agent": "hrsync-winningtemp"})
@@ -91,9 +93,18 @@ class ScimClient:
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries, backoff_factor=retry_backoff,
             backoff_max=120, status_forcelist=(429, 503), allowed_methods=None,
             respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait_seconds, pause=pause,
+            on_throttle=self._on_throttle,
         )
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        # One kept-alive connection per write in flight (plus one for the reads of the main thread).
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, HTTPAdapter(max_retries=retry, pool_connections=1,
+                                                   pool_maxsize=pool_size + 1, pool_block=False))
+
+    def _on_throttle(self, wait: float) -> None:
+        """A 429/503 about to be retried after ``wait`` seconds: every request of this run waits too, and
+        the run is told, so it halves its writes in flight."""
+        self.gate.hold(wait)
+        self.throttled()
 
     def _send(self, method: str, path: str, *, record: str | None = None, params: dict | None = None,
               **kwargs) -> requests.Response:
@@ -105,6 +116,7 @@ class ScimClient:
             url += "?" + urlencode(params, quote_via=quote)
         self.gate.wait(self.connection)
         started = time.monotonic()
+        response = None
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.exceptions.ConnectionError as exc:
@@ -128,12 +140,14 @@ class ScimClient:
             # quote the token.
             raise SinkError(f"The request to Winningtemp could not be sent ({type(exc).__name__}); check the "
                             "sink's base_url and token.", connection=self.connection) from None
-        self.gate.observe(response)
+        finally:
+            self.gate.observe(response)
         if response.status_code in (401, 403):
             raise SinkAuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)[0]}). Check the "
                                 "sink's token setting; Winningtemp issues it in its SCIM settings.",
                                 connection=self.connection)
         if response.status_code in (429, 503):
+            self.throttled()  # the answers retried before this one were told by RateLimitRetry
             if record is None:
                 raise SinkError(f"Winningtemp kept answering {scim_problem(response)[0]} on {method} {path}.",
                                 connection=self.connection)

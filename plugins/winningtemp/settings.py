@@ -58,6 +58,9 @@ class ConfigSchema(Schema):
                                  metadata={"description": "Retries of a request answered 429/503."})
     retry_backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0.0), metadata={
         "description": "Back-off in seconds when no Retry-After is sent; doubles per retry."})
+    max_in_flight = fields.Integer(load_default=4, validate=validate.Range(1, 16), metadata={
+        "description": "Writes sent at once; halved while Winningtemp throttles (429/503), regrown slowly. "
+                       "1 = one at a time."})
     max_wait_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=0), metadata={
         "description": "Longest wait for a rate-limit window (Retry-After, X-RateLimit-Reset) before giving up."})
 

@@ -35,6 +35,8 @@ class WinningtempSink(Sink):
     title = "Winningtemp"
     ConfigSchema = ConfigSchema
     RecordSchema = RecordSchema
+    #: Each SCIM write names one user; the client's connection pool and rate-limit gate are thread-safe.
+    concurrent_writes = True
 
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
@@ -45,7 +47,7 @@ class WinningtempSink(Sink):
             base_url=s["base_url"], token=s["token"].reveal(), page_size=s["page_size"],
             connect_timeout=connect, read_timeout=read, max_retries=retries,
             retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"], pause=context.pause,
-            connection=context.connection,
+            connection=context.connection, pool_size=s["max_in_flight"], throttled=context.throttled,
         )
         self.capabilities: Capabilities | None = None
         # Until open() has asked the service, only a forced extension is sent.
@@ -95,6 +97,9 @@ class WinningtempSink(Sink):
             self.invite = False
             self.context.warn(f"Invitations were not requested (sink setting invite_new_users): the extension "
                               f"{urn} does not define {invitation} (/Schemas).")
+
+    def max_in_flight(self) -> int:
+        return self.settings["max_in_flight"]
 
     def carried_fields(self) -> set[str]:
         return CORE_FIELDS | ((set(EXTENSION_FIELDS) - self.not_defined) if self.urn else set())

@@ -1,0 +1,112 @@
+"""How many sink writes the applier keeps in flight at once, and how that number backs off.
+
+Data flow: the engine builds one :class:`InFlightLimit` per run from the sink's
+:meth:`~hrsync.Sink.max_in_flight` (1 unless the sink declares ``concurrent_writes``) and
+hands it to the applier; the run context's ``throttled()`` (called by a sink whose service
+answered 429 or 503) halves it, and each confirmed write lets it grow back slowly - the
+additive-increase, multiplicative-decrease rule TCP uses, so a throttling service sees the
+whole run slow down, not one thread at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+log = logging.getLogger("hrsync.inflight")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Confirmed writes per slot in use before one more slot is opened again after a throttle.
+GROW_AFTER = 10
+
+
+class InFlightLimit:
+    """The number of writes allowed in flight: ``maximum`` at first, halved on throttling, regrown slowly.
+
+    Thread-safe: ``throttled()`` is called from the threads that talk to the sink.
+    """
+
+    def __init__(self, maximum: int) -> None:
+        if maximum < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {maximum}")
+        self.maximum = self.current = self.lowest = maximum
+        self.throttles = 0
+        self._confirmed = 0
+        self._lock = threading.Lock()
+
+    def throttled(self) -> None:
+        """The sink's service asked to slow down: halve the writes in flight (at least one)."""
+        with self._lock:
+            self.throttles += 1
+            self._confirmed = 0
+            if self.current > 1:
+                self.current //= 2
+                self.lowest = min(self.lowest, self.current)
+                log.info("the sink's service is throttling: %d write(s) in flight from now", self.current)
+
+    def confirmed(self) -> None:
+        """A write went through: after enough of them without a throttle, allow one more in flight."""
+        with self._lock:
+            if self.current >= self.maximum:
+                return
+            self._confirmed += 1
+            if self._confirmed >= GROW_AFTER * self.current:
+                self.current, self._confirmed = self.current + 1, 0
+
+
+_END = object()
+
+
+def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None], attempt: Callable[[T], R],
+          finish: Callable[[T, R], None], go_on: Callable[[], bool]) -> bool:
+    """Run ``attempt(item)`` for each item, up to ``limit.current`` at once; False when ``go_on`` stopped it.
+
+    ``begin`` and ``finish`` run on the calling thread - the one that owns the state - so the
+    order of each item is kept: ``begin`` before its attempt starts, ``finish`` with its result
+    once it ended. ``go_on`` is asked before each new item. An exception from any of them stops
+    new items from starting; the ones in flight still end and are finished, then the first
+    exception is raised. With a limit of one, everything runs on the calling thread, in order.
+    """
+    queue = iter(items)
+    if limit.maximum == 1:
+        for item in queue:
+            if not go_on():
+                return False
+            begin(item)
+            finish(item, attempt(item))
+        return True
+    running: dict[Future[R], T] = {}
+    failure: BaseException | None = None
+    stopped = exhausted = False
+    with ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="hrsync-write") as pool:
+        while True:
+            while failure is None and not (stopped or exhausted) and len(running) < limit.current:
+                item = next(queue, _END)
+                if item is _END:
+                    exhausted = True
+                elif not go_on():
+                    stopped = True
+                else:
+                    try:
+                        begin(item)
+                    except Exception as exc:
+                        failure = exc
+                        break
+                    running[pool.submit(attempt, item)] = item
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = running.pop(future)
+                try:
+                    finish(item, future.result())
+                except Exception as exc:
+                    failure = failure or exc
+    if failure is not None:
+        raise failure
+    return not stopped

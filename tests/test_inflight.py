@@ -1,0 +1,135 @@
+"""Writes in flight: the limit's back-off, the driver's thread discipline, the engine with several at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from hrsync.engine import run_connection
+from hrsync.inflight import GROW_AFTER, InFlightLimit, drive
+from hrsync.state import open_state
+
+
+def test_the_limit_halves_on_throttling_and_grows_back_one_at_a_time():
+    limit = InFlightLimit(8)
+    limit.throttled()
+    limit.throttled()
+    assert (limit.current, limit.lowest, limit.throttles) == (2, 2, 2)
+    for _ in range(GROW_AFTER * 2 - 1):
+        limit.confirmed()
+    assert limit.current == 2
+    limit.confirmed()
+    assert limit.current == 3
+    limit.throttled()
+    limit.throttled()
+    limit.throttled()
+    assert (limit.current, limit.lowest) == (1, 1)
+    with pytest.raises(ValueError):
+        InFlightLimit(0)
+
+
+def test_drive_overlaps_attempts_but_begins_and_finishes_each_on_the_calling_thread():
+    caller = threading.get_ident()
+    together = threading.Barrier(4, timeout=30)  # broken unless four attempts are in flight at once
+    events: list[tuple[str, int]] = []
+    threads: set[int] = set()
+
+    def begin(item):
+        threads.add(threading.get_ident())
+        events.append(("begin", item))
+
+    def attempt(item):
+        events.append(("attempt", item))
+        if item < 4:
+            together.wait()
+        return item * 10
+
+    def finish(item, result):
+        threads.add(threading.get_ident())
+        assert result == item * 10
+        events.append(("finish", item))
+
+    assert drive(range(12), limit=InFlightLimit(4), begin=begin, attempt=attempt, finish=finish,
+                 go_on=lambda: True)
+    assert threads == {caller}
+    for item in range(12):
+        order = [kind for kind, i in events if i == item]
+        assert order == ["begin", "attempt", "finish"]
+
+
+def test_drive_finishes_the_writes_in_flight_then_raises_and_starts_no_more():
+    started, finished = [], []
+    release = threading.Event()
+
+    def attempt(item):
+        if item == 1:
+            raise RuntimeError("the sink broke")
+        release.wait(30)
+        return item
+
+    def begin(item):
+        started.append(item)
+        if item == 3:
+            release.set()  # the others in flight end only once the failure is on its way
+
+    with pytest.raises(RuntimeError, match="the sink broke"):
+        drive(range(20), limit=InFlightLimit(4), begin=begin, attempt=attempt,
+              finish=lambda item, result: finished.append(item), go_on=lambda: True)
+    assert started == [0, 1, 2, 3]
+    assert sorted(finished) == [0, 2, 3]
+
+
+def test_drive_stops_starting_when_asked_and_returns_false():
+    begun, finished = [], []
+    stop = threading.Event()
+
+    def begin(item):
+        begun.append(item)
+        if len(begun) == 5:
+            stop.set()
+
+    done = drive(range(50), limit=InFlightLimit(3), begin=begin, attempt=lambda item: item,
+                 finish=lambda item, result: finished.append(item), go_on=lambda: not stop.is_set())
+    assert done is False and len(begun) == 5 and sorted(finished) == sorted(begun)
+
+
+def person(i, **values):
+    return {"id": str(i), "email": f"p{i}@example.com", "first_name": f"F{i}", "last_name": f"L{i}",
+            "status": "active", **values}
+
+
+def test_with_writes_in_flight_everyone_is_created_once_and_every_outcome_is_kept(memory_config, memory_world,
+                                                                                    tmp_path):
+    memory_world.people = [person(i) for i in range(300)]
+    config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 6})
+    result = run_connection(config, "mem", plugins)
+    assert result.status == "ok" and result.plan.counts()["created"] == 300
+    state = open_state(tmp_path / "state.db", read_only=True)
+    links, changes = state.links("mem"), state.changes(result.run_id)
+    state.close()
+    assert {link.sink_id for link in links.values()} == set(memory_world.users)
+    assert sorted(c["source_id"] for c in changes) == sorted(str(i) for i in range(300))
+    assert len({u["email"] for u in memory_world.users.values()}) == 300
+
+
+def test_a_throttling_sink_halves_the_writes_in_flight_and_the_report_says_so(memory_config, memory_world):
+    memory_world.people = [person(i) for i in range(40)]
+    memory_world.busy_next = 3  # three "slow down" answers, each retried
+    config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 8})
+    result = run_connection(config, "mem", plugins)
+    assert result.status == "ok" and len(memory_world.users) == 40
+    (warning,) = [w for w in result.report.warnings if "slow down" in w]
+    assert "3 time(s)" in warning and "went down to 1 of 8" in warning
+
+
+def test_an_address_freed_by_a_change_is_taken_by_a_new_hire_in_the_same_run(memory_config, memory_world):
+    memory_world.people = [person(i) for i in range(10)]
+    config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 4})
+    assert run_connection(config, "mem", plugins).status == "ok"
+    memory_world.people[9]["email"] = "p9.new@example.com"
+    memory_world.people.insert(0, person(100, email="p9@example.com"))  # planned before the change
+    result = run_connection(config, "mem", plugins)
+    assert result.status == "ok", [line.message for line in result.report.attention]
+    assert result.plan.counts()["created"] == 1 and result.plan.counts()["updated"] == 1
+    assert sorted(u["email"] for u in memory_world.users.values())[-2:] == ["p9.new@example.com", "p9@example.com"]
