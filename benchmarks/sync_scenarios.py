@@ -91,9 +91,8 @@ def hrsync(stage: Stage, settings: Settings, sandboxes: Sandboxes, in_flight: in
     personio, scim = sandboxes.personio, sandboxes.scim
     env = {SECRETS_ENV["client_id"]: personio.client_id, SECRETS_ENV["client_secret"]: personio.client_secret,
            SECRETS_ENV["token"]: scim.token}
-    sink = {"max_in_flight": in_flight} if in_flight != 4 else {}
-    result = run_in_child("hrsync", {"state_dir": str(state_dir), "personio_url": personio.url,
-                                     "scim_url": scim.url, "source": UNPACED, "sink": sink}, env=env)
+    result = run_in_child("hrsync", {"state_dir": str(state_dir), "personio_url": personio.url, "scim_url": scim.url,
+                                     "source": UNPACED, "sink": {"max_in_flight": in_flight}}, env=env)
     return {**result, "personio_log": list(personio.requests), "scim_log": list(scim.requests), "state": state_dir,
             "users": scim.storage.resources}
 
