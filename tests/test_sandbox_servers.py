@@ -64,6 +64,18 @@ def test_a_session_keeps_one_connection_whatever_the_answers(make):
         assert sandbox.connections == 1
 
 
+def test_personio_requests_on_one_connection_do_not_mix():
+    with personio(auth_per_minute=1) as sandbox, requests.Session() as session:
+        login(session, sandbox)
+        refused = session.post(f"{sandbox.url}/v1/auth", json={"client_id": "a", "client_secret": "b"})
+        assert refused.status_code == 429  # answered without reading the credentials, which were still read
+        assert ask(session, sandbox).status_code == 200
+        del session.headers["Authorization"]
+        anonymous = ask(session, sandbox)
+        assert anonymous.status_code == 401 and "authorization" not in anonymous.headers  # no token of before
+        assert sandbox.connections == 1
+
+
 @SANDBOXES
 def test_a_client_asking_to_close_is_answered_and_the_connection_closed(make):
     with make() as sandbox, requests.Session() as session:
