@@ -151,3 +151,38 @@ def test_hrsync_sandbox_and_demo_take_a_latency_per_sandbox():
     assert "--personio-latency-ms" in shown and "--scim-latency-ms" in shown
     refused = run_cli("sandbox", "--scim-latency-ms", "soon")
     assert refused.returncode == 2 and "--scim-latency-ms takes milliseconds (0 or more), not 'soon'" in refused.stderr
+
+
+def test_the_wsgi_handler_closes_the_connection_only_when_an_answer_cannot_end_otherwise():
+    """After a server error or an answer without a length the client is told to close (and not left
+    waiting for a body's end); a HEAD answer has no body, so the connection carries the next request."""
+    from wsgiref.simple_server import make_server
+
+    from hrsync_plugins.winningtemp.sandbox_wsgi import KeepAliveWSGIHandler, KeepAliveWSGIServer
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("the application failed")  # wsgiref prints its traceback (pytest captures it)
+        if environ["PATH_INFO"] == "/unsized":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"no ", b"length"]
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server = make_server("127.0.0.1", 0, app, server_class=KeepAliveWSGIServer, handler_class=KeepAliveWSGIHandler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with requests.Session() as session:
+            head = session.head(f"{url}/ok")
+            assert head.headers["Content-Length"] == "2" and "Connection" not in head.headers
+            assert session.get(f"{url}/ok").text == "ok" and server.connections == 1
+            failed = session.get(f"{url}/boom")
+            assert failed.status_code == 500 and failed.headers["Connection"] == "close"
+            unsized = session.get(f"{url}/unsized")
+            assert unsized.text == "no length" and unsized.headers["Connection"] == "close"
+            assert session.get(f"{url}/ok").text == "ok"
+            assert server.connections == 3  # one until the error, one until the unsized answer, one after
+    finally:
+        server.shutdown()
+        server.server_close()
