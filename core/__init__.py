@@ -29,6 +29,7 @@ from .errors import (
 from .fields import GENDERS, STANDARD_FIELDS, STATUSES, IsoDate, standard_field
 from .network import describe_network_error, network_cause
 from .sandbox import LoopbackServer, Sandbox, SinkSandbox, SourceSandbox, Write, admin_answer
+from .sandbox_server import InFlight, KeepAliveHandler, KeepAliveServer
 from .secrets import Secret, SecretField
 
 __version__ = "0.2.0"
@@ -45,7 +46,10 @@ __all__ = [
     "GENDERS",
     "GuardError",
     "HrsyncError",
+    "InFlight",
     "IsoDate",
+    "KeepAliveHandler",
+    "KeepAliveServer",
     "ListingRefused",
     "LockedError",
     "LoopbackServer",

@@ -85,7 +85,7 @@ class Applier:
         try:
             for batch, limit in ((moves, InFlightLimit(1)), (rest, self.limit)):
                 if not drive(batch, limit=limit, begin=self._begin, attempt=self._attempt, finish=self._finish,
-                             go_on=lambda: not should_stop()):
+                             go_on=lambda: not should_stop(), together=self.state.batch):
                     return False
             return True
         finally:

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 log = logging.getLogger("hrsync.inflight")
@@ -62,51 +63,72 @@ class InFlightLimit:
 _END = object()
 
 
+class _Inline:
+    """Runs each attempt at once, on the calling thread: the executor of a limit of one."""
+
+    def submit(self, attempt: Callable[[T], R], item: T) -> Future[R]:
+        future: Future[R] = Future()
+        try:
+            future.set_result(attempt(item))
+        except BaseException as exc:  # handed over like a worker's exception, raised by future.result()
+            future.set_exception(exc)
+        return future
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None], attempt: Callable[[T], R],
-          finish: Callable[[T, R], None], go_on: Callable[[], bool]) -> bool:
+          finish: Callable[[T, R], None], go_on: Callable[[], bool],
+          together: Callable[[], AbstractContextManager] = nullcontext) -> bool:
     """Run ``attempt(item)`` for each item, up to ``limit.current`` at once; False when ``go_on`` stopped it.
 
     ``begin`` and ``finish`` run on the calling thread - the one that owns the state - so the
     order of each item is kept: ``begin`` before its attempt starts, ``finish`` with its result
-    once it ended. ``go_on`` is asked before each new item. An exception from any of them stops
-    new items from starting; the ones in flight still end and are finished, then the first
-    exception is raised. With a limit of one, everything runs on the calling thread, in order.
+    once it ended. Each round's finishes and begins run inside one ``together()`` block (one
+    transaction), and the round's attempts start only after it closed. ``go_on`` is asked
+    before each new item. An exception from any of them stops new items from starting; the
+    ones in flight still end and are finished, then the first exception is raised. With a
+    limit of one, attempts run on the calling thread, in order.
     """
     queue = iter(items)
-    if limit.maximum == 1:
-        for item in queue:
-            if not go_on():
-                return False
-            begin(item)
-            finish(item, attempt(item))
-        return True
     running: dict[Future[R], T] = {}
+    done: set[Future[R]] = set()
     failure: BaseException | None = None
     stopped = exhausted = False
-    with ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="hrsync-write") as pool:
+    executor = (_Inline() if limit.maximum == 1
+                else ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="hrsync-write"))
+    with executor:
         while True:
-            while failure is None and not (stopped or exhausted) and len(running) < limit.current:
-                item = next(queue, _END)
-                if item is _END:
-                    exhausted = True
-                elif not go_on():
-                    stopped = True
-                else:
+            starting: list[T] = []
+            with together():
+                for future in done:
+                    item = running.pop(future)
                     try:
-                        begin(item)
+                        finish(item, future.result())
                     except Exception as exc:
-                        failure = exc
-                        break
-                    running[pool.submit(attempt, item)] = item
+                        failure = failure or exc
+                while failure is None and not (stopped or exhausted) and len(running) + len(starting) < limit.current:
+                    item = next(queue, _END)
+                    if item is _END:
+                        exhausted = True
+                    elif not go_on():
+                        stopped = True
+                    else:
+                        try:
+                            begin(item)
+                        except Exception as exc:
+                            failure = exc
+                            break
+                        starting.append(item)
+            for item in starting:
+                running[executor.submit(attempt, item)] = item
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                item = running.pop(future)
-                try:
-                    finish(item, future.result())
-                except Exception as exc:
-                    failure = failure or exc
     if failure is not None:
         raise failure
     return not stopped

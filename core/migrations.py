@@ -64,3 +64,9 @@ def m003_dropped_fields(db: Database) -> None:
 def m004_report_delivery(db: Database) -> None:
     db["runs"].add_column("delivery", str)
     db["runs"].add_column("delivery_detail", str)
+
+
+@migrations()
+def m005_compressed_reports(db: Database) -> None:
+    # Reports are stored zlib-compressed from 0.2.x on; older rows keep their JSON in `report`.
+    db["runs"].add_column("report_z", bytes)

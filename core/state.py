@@ -2,10 +2,10 @@
 
 Data flow: the engine reads :class:`Link` rows to plan; the applier records every
 sink write's outcome (:meth:`State.record_applied` / :meth:`State.record_failed`) right
-after the sink confirms it, each in its own ``db.atomic()`` transaction, so a run killed
+after the sink confirms it (grouped with the next intents by :meth:`State.batch`), so a run killed
 at any moment loses at most the write in flight - which the next run repairs (a create
 intent, :meth:`State.intend_create`, makes it list the sink and link instead of
-creating twice). Run reports are stored as :class:`~hrsync.runreport.RunReport` JSON.
+creating twice). Runs and their reports are kept by :class:`~hrsync.history.RunHistory`.
 
 Sensitive values (birthday, gender by default) are never stored: ``applied`` keeps a
 keyed hash for them (:mod:`hrsync.digests`), so the state file alone reveals nothing.
@@ -13,10 +13,11 @@ keyed hash for them (:mod:`hrsync.digests`), so the state file alone reveals not
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ from sqlite_utils import Database
 
 from .digests import Digests
 from .errors import LockedError, RunError
+from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
-from .runreport import RunReport
 
 
 @dataclass
@@ -57,6 +58,22 @@ class LogEntry:
     message: str = ""
 
 
+# The statements of the apply loop, run once or twice per person: plain SQL the sqlite3 module keeps
+# prepared, with none of sqlite-utils' schema lookups (it stays for migrations and inspection).
+_INTEND = ("insert into pending (connection, source_id, email_key, run_id, at) values (?, ?, ?, ?, ?) "
+           "on conflict (connection, source_id) do update set email_key = excluded.email_key, "
+           "run_id = excluded.run_id, at = excluded.at")
+_UPSERT_PERSON = (
+    "insert into people (connection, source_id, sink_id, email_key, origin, applied, deactivated, first_run, "
+    "last_run, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (connection, source_id) do update set "
+    "sink_id = excluded.sink_id, email_key = excluded.email_key, origin = coalesce(excluded.origin, people.origin), "
+    "applied = excluded.applied, deactivated = excluded.deactivated, last_run = excluded.last_run, "
+    "updated_at = excluded.updated_at")
+_FORGET_INTENT = "delete from pending where connection = ? and source_id = ?"
+_LOG = ("insert into changes (run_id, connection, source_id, person, action, fields, outcome, message, at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
 def private(path: Path) -> None:
     """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -64,11 +81,7 @@ def private(path: Path) -> None:
     path.chmod(0o600)
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-class State:
+class State(RunHistory):
     """The state of every connection of one host, in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:
@@ -115,64 +128,6 @@ class State:
                          f"Connection {connection!r} is already running ({{holder}}); wait for it to finish.",
                          connection=connection)
 
-    # -- runs ----------------------------------------------------------------------------
-
-    def start_run(self, connection: str, mode: str) -> int:
-        with self.db.atomic():
-            table = self.db["runs"]
-            table.insert({"connection": connection, "started_at": now(), "status": "running", "mode": mode})
-            return table.last_pk
-
-    def finish_run(self, report: RunReport) -> None:
-        with self.db.atomic():
-            self.db["runs"].update(report.run_id, {
-                "ended_at": report.ended_at or now(), "status": report.status, "counts": json.dumps(report.counts),
-                "message": report.message, "report": json.dumps(report.to_dict(), default=str),
-            })
-
-    _SUMMARY = "id, connection, started_at, ended_at, status, mode, counts, message, delivery, delivery_detail"
-
-    def runs(self, connection: str | None = None, limit: int = 50) -> list[dict]:
-        """Run summaries, newest first (without their reports: see :meth:`run`)."""
-        where, args = ("where connection = ?", [connection]) if connection else ("", [])
-        rows = self.db.query(f"select {self._SUMMARY} from runs {where} order by id desc limit ?", [*args, limit])
-        return [self._summary(r) for r in rows]
-
-    def run(self, run_id: int) -> dict | None:
-        """One run's summary and its ``report`` as a :class:`RunReport` (None while it runs)."""
-        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
-        if not rows:
-            return None
-        row = self._summary(rows[0])
-        row["report"] = RunReport.from_dict(json.loads(rows[0]["report"])) if rows[0].get("report") else None
-        return row
-
-    @staticmethod
-    def _summary(row: dict) -> dict:
-        row = {k: v for k, v in row.items() if k != "report"}
-        row["counts"] = json.loads(row["counts"]) if row.get("counts") else {}
-        return row
-
-    def record_delivery(self, run_id: int, how: str, detail: str) -> None:
-        """How the run's report was delivered (sent, outbox, failed, lost, skipped)."""
-        with self.db.atomic():
-            self.db["runs"].update(run_id, {"delivery": how, "delivery_detail": detail})
-
-    def last_successful_run(self, connection: str) -> dict | None:
-        rows = list(self.db.query(f"select {self._SUMMARY} from runs where connection = ? and status in "
-                                  "('ok', 'partial') order by id desc limit 1", [connection]))
-        return self._summary(rows[0]) if rows else None
-
-    def mark_crashed_runs(self, connection: str) -> None:
-        """A run still marked running when we hold the lock was killed: say so."""
-        with self.db.atomic():
-            self.db.execute(
-                "update runs set status = 'crashed', ended_at = ?, "
-                "message = 'The run was interrupted; this run picked up its work.' "
-                "where connection = ? and status = 'running'",
-                [now(), connection],
-            )
-
     # -- people --------------------------------------------------------------------------
 
     def links(self, connection: str) -> dict[str, Link]:
@@ -185,11 +140,24 @@ class State:
         """Source ids whose create may have reached the sink without its outcome being recorded."""
         return {r["source_id"] for r in self.db["pending"].rows_where("connection = ?", [connection])}
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around several writes' records (each stays whole, as a savepoint), committed
+        even when the block raises: every record in it is a fact the next run must know."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("COMMIT")
+
     def intend_create(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
         """Commit the intent to create, before the create is sent."""
         with self.db.atomic():
-            self.db["pending"].upsert({"connection": connection, "source_id": source_id, "email_key": email_key,
-                                       "run_id": run_id, "at": now()}, pk=("connection", "source_id"))
+            self.db.execute(_INTEND, [connection, source_id, email_key, run_id, now()])
 
     def forget_intents(self, connection: str) -> None:
         """Drop every create intent of the connection (once a listing has resolved them)."""
@@ -199,20 +167,10 @@ class State:
     def record_applied(self, connection: str, entry: LogEntry, link: Link) -> None:
         """Commit one confirmed write: the person's link and applied values, and its change-log row."""
         with self.db.atomic():
-            row: dict[str, Any] = {
-                "connection": connection, "source_id": link.source_id, "sink_id": link.sink_id,
-                "email_key": link.email_key, "applied": json.dumps(link.applied, sort_keys=True),
-                "deactivated": int(link.deactivated), "last_run": entry.run_id, "updated_at": now(),
-            }
-            if link.origin is not None:
-                row["origin"] = link.origin
-            known = self.db.execute("select 1 from people where connection = ? and source_id = ?",
-                                    [connection, link.source_id]).fetchone()
-            if not known:
-                row["first_run"] = entry.run_id
-            self.db["people"].upsert(row, pk=("connection", "source_id"))
-            self.db.execute("delete from pending where connection = ? and source_id = ?",
-                            [connection, link.source_id])
+            self.db.execute(_UPSERT_PERSON, [
+                connection, link.source_id, link.sink_id, link.email_key, link.origin,
+                json.dumps(link.applied, sort_keys=True), int(link.deactivated), entry.run_id, entry.run_id, now()])
+            self.db.execute(_FORGET_INTENT, [connection, link.source_id])
             self._log(connection, entry)
 
     def update_applied(self, connection: str, applied: dict[str, dict[str, Any]]) -> None:
@@ -226,8 +184,7 @@ class State:
         """Commit one failed write's change-log row, dropping the person's create intent if told to."""
         with self.db.atomic():
             if forget_intent:
-                self.db.execute("delete from pending where connection = ? and source_id = ?",
-                                [connection, entry.source_id])
+                self.db.execute(_FORGET_INTENT, [connection, entry.source_id])
             self._log(connection, entry)
 
     def dropped_fields(self, connection: str) -> set[str]:
@@ -244,31 +201,8 @@ class State:
                 self.db.execute("delete from dropped_fields where connection = ? and field = ?", [connection, field])
 
     def _log(self, connection: str, entry: LogEntry) -> None:
-        self.db["changes"].insert({
-            "run_id": entry.run_id, "connection": connection, "source_id": entry.source_id, "person": entry.person,
-            "action": entry.action, "fields": json.dumps(entry.fields, default=str), "outcome": entry.outcome,
-            "message": entry.message, "at": now(),
-        })
-
-    def changes(self, run_id: int) -> list[dict]:
-        rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
-        return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
-
-    def prune(self, older_than: dt.datetime) -> int:
-        """Delete finished runs (and their change logs) that started before ``older_than``.
-
-        Links, last applied values, pending intents and pauses are kept: they are the sync's memory.
-        Returns the number of runs deleted.
-        """
-        cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
-        with self.db.atomic():
-            ids = [r["id"] for r in self.db.query(
-                "select id from runs where started_at < ? and status != 'running'", [cutoff])]
-            for chunk in range(0, len(ids), 500):
-                marks = ",".join("?" * len(ids[chunk:chunk + 500]))
-                self.db.execute(f"delete from changes where run_id in ({marks})", ids[chunk:chunk + 500])
-                self.db.execute(f"delete from runs where id in ({marks})", ids[chunk:chunk + 500])
-        return len(ids)
+        self.db.execute(_LOG, [entry.run_id, connection, entry.source_id, entry.person, entry.action,
+                               json.dumps(entry.fields, default=str), entry.outcome, entry.message, now()])
 
     # -- pauses (quarantine) ----------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from hrsync import LoopbackServer, SourceSandbox
+from hrsync import InFlight, KeepAliveServer, LoopbackServer, PluginError, SourceSandbox
 
 from .sandbox_data import BIRTHDAY_KEY, LABELS, attribute, generate_employees, load_list_response, make_employee
 from .sandbox_http import Handler
@@ -36,6 +36,7 @@ from .sandbox_http import Handler
 class Faults:
     """Switches that make the sandbox misbehave the way the real service sometimes does."""
 
+    latency_ms: float = 0.0  # every API request is answered this much later, as by a remote service
     error_rate: float = 0.0  # share of employee requests answered with a 5xx
     slow_seconds: float = 0.0  # delay before each employee request is answered
     slow_next: int = 0  # only the next N employee requests are slow (0: all, when slow_seconds is set)
@@ -69,6 +70,21 @@ class _Limiter:
         return True
 
 
+class _Server(KeepAliveServer, ThreadingHTTPServer):
+    """HTTP/1.1 keep-alive, a daemon thread per connection (:class:`hrsync.KeepAliveServer`)."""
+
+
+def _milliseconds(value: str | float | None) -> float:
+    """``--personio-latency-ms`` as a number of milliseconds (0 when not given)."""
+    try:
+        latency = float(value or 0)
+    except ValueError:
+        latency = -1.0
+    if not 0 <= latency < float("inf"):
+        raise PluginError(f"--personio-latency-ms takes milliseconds (0 or more), not {value!r}.", plugin="personio")
+    return latency
+
+
 def _attribute_keys(names: Iterable[str] | None) -> set[str] | None:
     """Attribute keys from names; ``birthday`` names the tenant's date-of-birth attribute."""
     return None if names is None else {BIRTHDAY_KEY if n == "birthday" else n for n in names}
@@ -82,7 +98,7 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
     def __init__(self, employees: list[dict[str, Any]] | None = None, *, client_id: str | None = None,
                  client_secret: str | None = None, port: int = 0, readable: Iterable[str] | None = None,
                  rate_limit: bool = True, employees_per_minute: int = 300, burst_per_second: int = 15,
-                 auth_per_minute: int = 60, seed: int = 0) -> None:
+                 auth_per_minute: int = 60, seed: int = 0, latency_ms: float = 0) -> None:
         super().__init__(port=port)
         self.employees: list[dict[str, Any]] = list(employees or [])
         self.client_id = client_id or "papi-sandbox-" + secrets.token_hex(4)
@@ -93,7 +109,8 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         self.rate_limit = rate_limit
         self.limits = _Limiter(employees_per_minute, burst_per_second)
         self.auth_limits = _Limiter(auth_per_minute, None)
-        self.faults = Faults()
+        self.faults = Faults(latency_ms=latency_ms)
+        self.in_flight = InFlight()  # API requests being answered now, and the most at once
         self.tokens: dict[str, set[str] | None] = {}  # token → what its credential may read
         self.requests: list[dict[str, Any]] = []
         self.employee_requests = 0
@@ -103,14 +120,16 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
 
     cli_options = {"personio_readable": "Attributes the sandbox's API credential may read, comma-separated "
                                         "(e.g. first_name,last_name,email,status; birthday names the date of birth); "
-                                        "default all"}
+                                        "default all",
+                   "personio_latency_ms": "Answer each API request this many milliseconds late, like a remote "
+                                          "service (requests in flight overlap); default 0"}
 
     @classmethod
     def create(cls, *, employees: int = 200, seed: int = 1, data_file: str | None = None,
-               personio_readable: str | None = None, **_: Any):
+               personio_readable: str | None = None, personio_latency_ms: str | float | None = None, **_: Any):
         data = load_list_response(data_file) if data_file else generate_employees(employees, seed=seed)
         readable = [a.strip() for a in personio_readable.split(",") if a.strip()] if personio_readable else None
-        return cls(data, readable=readable)
+        return cls(data, readable=readable, latency_ms=_milliseconds(personio_latency_ms))
 
     def secrets(self) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
@@ -136,13 +155,13 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
 
     def make_server(self, port: int) -> ThreadingHTTPServer:
         handler = type("BoundHandler", (Handler,), {"sandbox": self})
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        server.daemon_threads = True
-        return server
+        return _Server(("127.0.0.1", port), handler)
 
     def clear_log(self) -> None:
+        """Forget the logged requests, and start a new peak of requests in flight."""
         with self.lock:
             self.requests.clear()
+        self.in_flight.reset()
 
     # -- credentials ------------------------------------------------------------------
 

@@ -4,8 +4,10 @@
 with ``limit`` 1–100 (50 without paging, 400 beyond), row offsets and Personio's exact
 envelope; ``/v1/company/employees/{id}``; ``/v1/company/employees/attributes``; 401
 without a token, 403 with a bad one, in Personio's error envelope (some messages in
-German); 429 **without** headers. The admin API under ``/_sandbox/`` follows hrsync's
-sandbox convention (:func:`hrsync.admin_answer`) plus ``/_sandbox/employees``.
+German); 429 **without** headers. Each API request is answered after the sandbox's
+``latency_ms``, over HTTP/1.1 keep-alive connections (:class:`hrsync.KeepAliveHandler`).
+The admin API under ``/_sandbox/`` follows hrsync's sandbox convention
+(:func:`hrsync.admin_answer`) plus ``/_sandbox/employees``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from hrsync import admin_answer
+from hrsync import KeepAliveHandler, admin_answer
 
 from .sandbox_data import list_response
 
@@ -29,14 +31,29 @@ def _error(code: int, message: str) -> dict[str, Any]:
     return {"success": False, "error": {"code": code, "message": message}}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
+    """One connection's requests (HTTP/1.1 keep-alive: the handler serves them one after the other)."""
+
     sandbox: PersonioSandbox
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args) -> None:  # quiet: the request log is the record
-        pass
-
     token: str | None = None  # the request's valid token, echoed back as Personio does
+    latency_ms = 0.0  # the latency this request was answered with
+    raw_body = b""
+
+    def parse_request(self) -> bool:
+        """Also forget the previous request and read this one's body, whatever the answer will be: a body
+        left unread would be taken for the next request on the connection."""
+        if not super().parse_request():
+            return False
+        self.token, self.latency_ms, self.raw_body = None, 0.0, b""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "Bad Content-Length")
+            return False
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a chunked body is not read: the connection cannot carry another request
+        self.raw_body = self.rfile.read(length) if length > 0 else b""
+        return True
 
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = b"" if body is None else json.dumps(body).encode()
@@ -52,38 +69,52 @@ class Handler(BaseHTTPRequestHandler):
             with self.sandbox.lock:
                 self.sandbox.requests.append({"method": self.command, "path": url.path, "query": url.query,
                                               "status": status, "app_id": self.headers.get("X-Personio-App-ID"),
-                                              "partner_id": self.headers.get("X-Personio-Partner-ID")})
+                                              "partner_id": self.headers.get("X-Personio-Partner-ID"),
+                                              "latency_ms": self.latency_ms})
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        if status != 204:  # a 204 has no body and no Content-Length (RFC 9110 §8.6)
+            self.send_header("Content-Length", str(len(payload)))
         for key, value in headers.items():
             self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(payload)
+        if status != 204:
+            self.wfile.write(payload)
 
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.raw_body
         if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
             return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         return json.loads(raw or b"null")
 
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
     def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        if url.path.startswith("/_sandbox/"):
-            return self._admin("POST", url)
-        if url.path == "/v1/auth":
-            return self._auth()
-        self._reply(404, _error(404, "Not found"))
+        self._dispatch("POST")
 
     def do_PUT(self) -> None:
-        self._admin("PUT", urlsplit(self.path))
+        self._dispatch("PUT")
 
     def do_PATCH(self) -> None:
-        self._admin("PATCH", urlsplit(self.path))
+        self._dispatch("PATCH")
 
     def do_DELETE(self) -> None:
-        self._admin("DELETE", urlsplit(self.path))
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        if url.path.startswith("/_sandbox/"):
+            return self._admin(method, url)
+        with self.sandbox.in_flight.request(self.sandbox.faults.latency_ms) as latency:
+            self.latency_ms = latency
+            if method == "POST" and url.path == "/v1/auth":
+                return self._auth()
+            if method == "GET":
+                return self._get(url)
+            self._reply(404, _error(404, "Not found"))
 
     def _auth(self) -> None:
         sb = self.sandbox
@@ -103,10 +134,7 @@ class Handler(BaseHTTPRequestHandler):
                                                      "scope": "employees:read"}},
                     headers={"authorization": f"Bearer {token}"})
 
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        if url.path.startswith("/_sandbox/"):
-            return self._admin("GET", url)
+    def _get(self, url) -> None:
         sb = self.sandbox
         auth = self.headers.get("Authorization") or ""
         if not auth.startswith("Bearer "):

@@ -17,14 +17,14 @@ import secrets
 import threading
 from dataclasses import replace
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import make_server
 
 import requests
 
-from hrsync import LoopbackServer, PluginError, SinkSandbox, Write
+from hrsync import InFlight, LoopbackServer, PluginError, SinkSandbox, Write
 
 from .sandbox_profiles import PROFILES, build_provider
-from .sandbox_wsgi import RecordingApp, ScimFaults
+from .sandbox_wsgi import KeepAliveWSGIHandler, KeepAliveWSGIServer, RecordingApp, ScimFaults
 from .settings import DEFAULT_URN
 from .users import CORE_PATHS, EXTENSION_FIELDS, PRIMARY_EMAIL
 
@@ -32,21 +32,18 @@ _PATH_TO_FIELD = {**{path: name for name, path in CORE_PATHS.items()}, "userName
                   PRIMARY_EMAIL: "email", "emails": "email"}
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args) -> None:
-        pass
-
-
 class ScimSandbox(LoopbackServer, SinkSandbox):
     """scim2-server in one of the :data:`PROFILES`, on loopback. A context manager."""
 
     name = "winningtemp"
     kind = "sink"
-    cli_options = {"scim_profile": f"SCIM service profile: {', '.join(PROFILES)}; default documented"}
+    cli_options = {"scim_profile": f"SCIM service profile: {', '.join(PROFILES)}; default documented",
+                   "scim_latency_ms": "Answer each SCIM request this many milliseconds late, like a remote "
+                                      "service (requests in flight overlap); default 0"}
 
     def __init__(self, *, profile: str = "documented", token: str | None = None, urn: str = DEFAULT_URN,
                  port: int = 0, rate_limit: tuple[int, float] | None = None,
-                 extension_attributes: list[str] | None = None) -> None:
+                 extension_attributes: list[str] | None = None, latency_ms: float = 0) -> None:
         super().__init__(port=port)
         try:
             from scim2_server.memory import InMemoryStorage
@@ -63,7 +60,8 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
             self.profile = replace(self.profile, rate_limit=rate_limit)
         self.token = token or secrets.token_urlsafe(24)
         self.urn = urn
-        self.faults = ScimFaults()
+        self.faults = ScimFaults(latency_ms=latency_ms)
+        self.in_flight = InFlight()  # SCIM requests being answered now, and the most at once
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         provider = build_provider(self.profile, urn, extension_attributes)
@@ -73,8 +71,16 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         self._seen = 0
 
     @classmethod
-    def create(cls, *, scim_profile: str | None = None, **_: Any) -> ScimSandbox:
-        return cls(profile=scim_profile or "documented")
+    def create(cls, *, scim_profile: str | None = None, scim_latency_ms: str | float | None = None,
+               **_: Any) -> ScimSandbox:
+        try:
+            latency = float(scim_latency_ms or 0)
+        except ValueError:
+            latency = -1.0
+        if not 0 <= latency < float("inf"):
+            raise PluginError(f"--scim-latency-ms takes milliseconds (0 or more), not {scim_latency_ms!r}.",
+                              plugin="winningtemp")
+        return cls(profile=scim_profile or "documented", latency_ms=latency)
 
     def secrets(self) -> dict[str, str]:
         return {"token": self.token}
@@ -88,10 +94,8 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def make_server(self, port: int):
-        from scim2_server.testserver.cli import ThreadingWSGIServer
-
-        return make_server("127.0.0.1", port, self.app, server_class=ThreadingWSGIServer,
-                           handler_class=_QuietHandler)
+        return make_server("127.0.0.1", port, self.app, server_class=KeepAliveWSGIServer,
+                           handler_class=KeepAliveWSGIHandler)
 
     @property
     def url(self) -> str:
@@ -126,9 +130,11 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         return [r for r in self.requests if r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
 
     def clear_log(self) -> None:
+        """Forget the logged requests, and start a new peak of requests in flight."""
         with self.lock:
             self.requests.clear()
             self._seen = 0
+        self.in_flight.reset()
 
     # -- the sink harness's view (hrsync.SinkSandbox) --------------------------------------------
 

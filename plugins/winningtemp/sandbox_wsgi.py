@@ -6,9 +6,10 @@ be answered by a fault instead of the server: bursts of 429/503 (optionally with
 answered ``200`` with the user instead of ``204``. The sandbox's profile
 (:mod:`.sandbox_profiles`) adds what some real services do: rate-limit headers and their
 429, refusing unfiltered listing, Entra-style answers. Requests carrying
-``X-Sandbox-Seed: 1`` (the sandbox seeding itself) skip the log, the faults and the
-limits. ``/_sandbox/`` is the admin API of hrsync's sandbox convention
-(:func:`hrsync.admin_answer`).
+``X-Sandbox-Seed: 1`` (the sandbox seeding itself) skip the log, the latency, the faults
+and the limits. ``/_sandbox/`` is the admin API of hrsync's sandbox convention
+(:func:`hrsync.admin_answer`). :class:`KeepAliveWSGIHandler` serves it over HTTP/1.1
+keep-alive connections (wsgiref's own handler answers one request per connection).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ import json
 import re
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from hrsync import admin_answer
+from hrsync import KeepAliveHandler, KeepAliveServer, admin_answer
 
 from .sandbox_profiles import entra_dress
 
@@ -37,6 +41,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 @dataclass
 class ScimFaults:
+    latency_ms: float = 0.0  # every SCIM request is answered this much later, as by a remote service
     throttle_next: int = 0  # answer the next N requests with `throttle_status`
     throttle_status: int = 429
     throttle_only: str | None = None  # throttle only this method (e.g. "POST": the service fails writes)
@@ -102,12 +107,14 @@ class RecordingApp:
                 404, {"error": "unknown admin endpoint"})
             return self._answer(start_response, status, [("Content-Type", "application/json")], answer)
         seeding = environ.get("HTTP_X_SANDBOX_SEED") == "1"
+        latency = 0.0 if seeding else float(self.sandbox.faults.latency_ms or 0)
         entry = {"method": method, "path": path, "query": environ.get("QUERY_STRING", ""), "body": body,
-                 "status": None}
+                 "status": None, "latency_ms": latency}
         if not seeding:
             with self.sandbox.lock:
                 self.sandbox.requests.append(entry)
-        status, headers, answer = self._serve(environ, method, path, body, seeding)
+        with nullcontext() if seeding else self.sandbox.in_flight.request(latency):
+            status, headers, answer = self._serve(environ, method, path, body, seeding)
         entry["status"] = status
         return self._answer(start_response, status, headers, answer)
 
@@ -173,6 +180,67 @@ class RecordingApp:
 
     @staticmethod
     def _answer(start_response, status: int, headers: list[tuple[str, str]], body: Any):
-        payload = b"" if body is None else json.dumps(body).encode()
-        start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(payload)))])
+        payload = b"" if body is None or status == 204 else json.dumps(body).encode()
+        length = [] if status == 204 else [("Content-Length", str(len(payload)))]  # a 204 has neither
+        start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, *length])
         return [payload]
+
+
+class _ServerHandler(ServerHandler):
+    """wsgiref's answer writer, answering in HTTP/1.1: a body only where one is allowed, and the
+    connection closed after an answer without a length or one that went wrong."""
+
+    http_version = "1.1"
+
+    def _bodiless(self) -> bool:
+        if not self.status:
+            return False  # wsgiref refuses the write itself
+        code = int(self.status.split()[0])
+        return code in (204, 304) or code < 200 or self.request_handler.command == "HEAD"
+
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        handler = self.request_handler
+        if self._bodiless() and handler.command != "HEAD":
+            del self.headers["Content-Length"]
+        elif "Content-Length" not in self.headers:
+            handler.close_connection = True  # the body ends where the connection does
+        if handler.close_connection:
+            self.headers["Connection"] = "close"
+
+    def write(self, data: bytes) -> None:
+        super().write(b"" if self._bodiless() else data)
+
+    def handle_error(self) -> None:
+        self.request_handler.close_connection = True  # an answer cut short leaves the connection unusable
+        super().handle_error()
+
+
+class KeepAliveWSGIHandler(KeepAliveHandler, WSGIRequestHandler):
+    """wsgiref's request handler, serving a connection's requests one after the other (HTTP/1.1
+    keep-alive) until the client closes or asks to (``Connection: close``)."""
+
+    handle = BaseHTTPRequestHandler.handle  # the loop; wsgiref's own serves one request
+
+    def handle_one_request(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.raw_requestline:  # the client hung up
+            self.close_connection = True
+            return
+        if not self.parse_request():  # an error was sent, and the connection is to be closed
+            return
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a chunked body is not read: the connection cannot carry another request
+        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        handler.request_handler = self
+        handler.run(self.server.get_app())
+        self.wfile.flush()
+
+
+class KeepAliveWSGIServer(KeepAliveServer, WSGIServer):
+    """wsgiref's server with a daemon thread per connection, as scim2-server's test server, and
+    connections counted and closed on stop (:class:`hrsync.KeepAliveServer`)."""

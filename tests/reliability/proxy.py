@@ -8,7 +8,9 @@ import threading
 
 
 class ResettingProxy:
-    """Relays HTTP/1.0 requests to ``target`` (one request per connection, as the SCIM sandbox speaks).
+    """Relays HTTP requests to ``target``, one per connection: each is forwarded with ``Connection: close``
+    (the sandboxes keep HTTP/1.1 connections open otherwise), so the server closes once it has answered
+    and its answer, which says so, tells the client not to reuse the connection either.
 
     ``reset_before(method, n)``: the next n requests of ``method`` are reset before reaching the server.
     ``reset_after(method, n)``: the next n are forwarded, answered by the server, then reset on the client.
@@ -59,8 +61,13 @@ class ResettingProxy:
         length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), 0)
         while len(body) < length:
-            body += sock.recv(65536)
-        return head + b"\r\n\r\n" + body
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        lines = [line for line in head.split(b"\r\n")
+                 if not line.lower().startswith((b"connection:", b"keep-alive:"))]
+        return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body
 
     @staticmethod
     def _reset(sock: socket.socket) -> None:
