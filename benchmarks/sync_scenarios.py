@@ -59,9 +59,8 @@ class Sandboxes:
     starting state before each run: a fresh server per run would add its shutdown (up to half a second)."""
 
     def __init__(self, latency_ms: int) -> None:
-        latency = {"latency_ms": latency_ms} if latency_ms else {}
-        self.personio = PersonioSandbox([], rate_limit=False, **latency)
-        self.scim = ScimSandbox(**latency)
+        self.personio = PersonioSandbox([], rate_limit=False, latency_ms=latency_ms)
+        self.scim = ScimSandbox(latency_ms=latency_ms)
 
     def __enter__(self) -> Sandboxes:
         self.personio.start()
@@ -94,7 +93,7 @@ def hrsync(stage: Stage, settings: Settings, sandboxes: Sandboxes, in_flight: in
     result = run_in_child("hrsync", {"state_dir": str(state_dir), "personio_url": personio.url, "scim_url": scim.url,
                                      "source": UNPACED, "sink": {"max_in_flight": in_flight}}, env=env)
     return {**result, "personio_log": list(personio.requests), "scim_log": list(scim.requests), "state": state_dir,
-            "users": scim.storage.resources}
+            "users": scim.storage.resources, "scim_peak_in_flight": scim.in_flight.peak}
 
 
 def floor(stage: Stage, sandboxes: Sandboxes, in_flight: int, run: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +116,8 @@ def measure(stage: Stage, settings: Settings, sandboxes: Sandboxes, *,
         "in_flight": settings.in_flight, "status": run["status"], "counts": run["counts"],
         "wall_s": run["wall_s"], "people_per_s": settings.people / run["wall_s"], "rss_mb": run["rss_mb"],
         "requests": counts, "minimum": stage.expected, "exact": counts == stage.expected,
-        "scim_reads": reads, "scim_writes": writes, "personio_429": status_count(run["personio_log"], 429),
+        "scim_reads": reads, "scim_writes": writes, "scim_peak_in_flight": run["scim_peak_in_flight"],
+        "personio_429": status_count(run["personio_log"], 429),
     }
     if settings.sequential_floor:
         row["floor_seq"] = _floor_figures(floor(stage, sandboxes, 1, run), run)
