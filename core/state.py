@@ -142,8 +142,9 @@ class State(RunHistory):
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """One transaction around several writes' records (each stays whole, as a savepoint), committed
-        even when the block raises: every record in it is a fact the next run must know."""
+        """One transaction around the records of several writes (a round of the applier), committed when
+        the block ends - also when it raises: every record in it is a fact the next run must know.
+        Each record method is such a transaction on its own, and joins the batch it is called in."""
         if self.db.conn.in_transaction:
             yield
             return
@@ -156,7 +157,7 @@ class State(RunHistory):
 
     def intend_create(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
         """Commit the intent to create, before the create is sent."""
-        with self.db.atomic():
+        with self.batch():
             self.db.execute(_INTEND, [connection, source_id, email_key, run_id, now()])
 
     def forget_intents(self, connection: str) -> None:
@@ -166,7 +167,7 @@ class State(RunHistory):
 
     def record_applied(self, connection: str, entry: LogEntry, link: Link) -> None:
         """Commit one confirmed write: the person's link and applied values, and its change-log row."""
-        with self.db.atomic():
+        with self.batch():
             self.db.execute(_UPSERT_PERSON, [
                 connection, link.source_id, link.sink_id, link.email_key, link.origin,
                 json.dumps(link.applied, sort_keys=True), int(link.deactivated), entry.run_id, entry.run_id, now()])
@@ -182,7 +183,7 @@ class State(RunHistory):
 
     def record_failed(self, connection: str, entry: LogEntry, *, forget_intent: bool) -> None:
         """Commit one failed write's change-log row, dropping the person's create intent if told to."""
-        with self.db.atomic():
+        with self.batch():
             if forget_intent:
                 self.db.execute(_FORGET_INTENT, [connection, entry.source_id])
             self._log(connection, entry)
