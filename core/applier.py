@@ -66,8 +66,7 @@ class Applier:
         """Store per-person digests for unchanged people still holding hrsync 0.1's shared ones (no sink write)."""
         stale = {a.source_id: self.digests.protect(a.desired, self.sensitive, a.source_id)
                  for a in plan.actions if a.kind == UNCHANGED and not a.matched and a.source_id in self.links
-                 and any(isinstance(v, str) and v.startswith(LEGACY_PREFIX)
-                         for v in self.links[a.source_id].applied.values())}
+                 and f'"{LEGACY_PREFIX}' in self.links[a.source_id].applied_json}
         if stale:
             self.state.update_applied(self.connection, stale)
 

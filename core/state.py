@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +31,32 @@ from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
 
 
-@dataclass
 class Link:
-    """What the state remembers of one person: the sink user they are linked to, and what was applied."""
+    """What the state remembers of one person: the sink user they are linked to, and what was applied.
 
-    source_id: str
-    sink_id: str
-    email_key: str | None = None
-    #: The desired state last applied (sensitive values as keyed hashes).
-    applied: dict[str, Any] = field(default_factory=dict)
-    #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
-    origin: str | None = None
-    deactivated: bool = False
+    ``applied`` - the desired state last applied, sensitive values as keyed hashes - is kept as its
+    stored JSON and decoded on each read: a run holds every link of a connection at once, and
+    100,000 decoded dicts would cost most of its memory.
+    """
+
+    __slots__ = ("source_id", "sink_id", "email_key", "applied_json", "origin", "deactivated")
+
+    def __init__(self, source_id: str, sink_id: str, email_key: str | None = None,
+                 applied: dict[str, Any] | str | None = None, origin: str | None = None,
+                 deactivated: bool = False) -> None:
+        self.source_id, self.sink_id, self.email_key = source_id, sink_id, email_key
+        self.applied_json = applied if isinstance(applied, str) else json.dumps(applied or {}, sort_keys=True)
+        #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
+        self.origin = origin
+        self.deactivated = deactivated
+
+    @property
+    def applied(self) -> dict[str, Any]:
+        """A fresh dict of the values last applied."""
+        return json.loads(self.applied_json)
+
+    def __repr__(self) -> str:
+        return f"Link({self.source_id!r} → {self.sink_id!r}, deactivated={self.deactivated})"
 
 
 @dataclass
@@ -132,9 +146,9 @@ class State(RunHistory):
 
     def links(self, connection: str) -> dict[str, Link]:
         """Every person this connection has linked, by source id."""
-        return {row["source_id"]: Link(row["source_id"], row["sink_id"], row["email_key"],
-                                       json.loads(row["applied"] or "{}"), row["origin"], bool(row["deactivated"]))
-                for row in self.db["people"].rows_where("connection = ?", [connection])}
+        rows = self.db.execute("select source_id, sink_id, email_key, applied, origin, deactivated from people "
+                               "where connection = ?", [connection])
+        return {row[0]: Link(row[0], row[1], row[2], row[3] or "{}", row[4], bool(row[5])) for row in rows}
 
     def intents(self, connection: str) -> set[str]:
         """Source ids whose create may have reached the sink without its outcome being recorded."""
@@ -170,7 +184,7 @@ class State(RunHistory):
         with self.batch():
             self.db.execute(_UPSERT_PERSON, [
                 connection, link.source_id, link.sink_id, link.email_key, link.origin,
-                json.dumps(link.applied, sort_keys=True), int(link.deactivated), entry.run_id, entry.run_id, now()])
+                link.applied_json, int(link.deactivated), entry.run_id, entry.run_id, now()])
             self.db.execute(_FORGET_INTENT, [connection, link.source_id])
             self._log(connection, entry)
 
