@@ -174,7 +174,7 @@ class _Run:
         unknown = conn.mapping.targets_of(source.unavailable_fields())
         # Validated as it is read: the raw records are never all held at once.
         records = RecordValidator(conn, source, sink).validate(self._read(source))
-        links = self.state.links(conn.name)
+        links = self.state.links(conn.name, with_applied=False)
         if options.only:
             records = records.only(options.only, connection=conn.name)
         elif not options.override_guards:
@@ -185,7 +185,8 @@ class _Run:
                          intents=self.state.intents(conn.name)):
             listed, complete = self._list(sink, records.people, links)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
-                          dropped=self.state.dropped_fields(conn.name), unknown=unknown)
+                          dropped=self.state.dropped_fields(conn.name), unknown=unknown,
+                          applied=lambda ids: self.state.applied(conn.name, ids))
         self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
                                                            include_missing=not options.only)
         if not options.only:

@@ -35,17 +35,20 @@ class Link:
     """What the state remembers of one person: the sink user they are linked to, and what was applied.
 
     ``applied`` - the desired state last applied, sensitive values as keyed hashes - is kept as its
-    stored JSON and decoded on each read: a run holds every link of a connection at once, and
-    100,000 decoded dicts would cost most of its memory.
+    stored JSON, decoded on each read, and a run's links leave it in the database altogether
+    (:meth:`State.applied` reads it in batches): a run holds every link of a connection at once.
+    ``active`` is the applied ``active`` flag, always at hand.
     """
 
-    __slots__ = ("source_id", "sink_id", "email_key", "applied_json", "origin", "deactivated")
+    __slots__ = ("source_id", "sink_id", "email_key", "applied_json", "active", "origin", "deactivated")
 
     def __init__(self, source_id: str, sink_id: str, email_key: str | None = None,
                  applied: dict[str, Any] | str | None = None, origin: str | None = None,
-                 deactivated: bool = False) -> None:
+                 deactivated: bool = False, *, active: bool | None = None) -> None:
         self.source_id, self.sink_id, self.email_key = source_id, sink_id, email_key
-        self.applied_json = applied if isinstance(applied, str) else json.dumps(applied or {}, sort_keys=True)
+        if isinstance(applied, dict):
+            applied, active = json.dumps(applied, sort_keys=True), applied.get("active")
+        self.applied_json, self.active = applied, active
         #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
         self.origin = origin
         self.deactivated = deactivated
@@ -53,6 +56,8 @@ class Link:
     @property
     def applied(self) -> dict[str, Any]:
         """A fresh dict of the values last applied."""
+        if self.applied_json is None:
+            raise LookupError(f"the applied values of {self.source_id} were not read: use State.applied()")
         return json.loads(self.applied_json)
 
     def __repr__(self) -> str:
@@ -144,11 +149,27 @@ class State(RunHistory):
 
     # -- people --------------------------------------------------------------------------
 
-    def links(self, connection: str) -> dict[str, Link]:
-        """Every person this connection has linked, by source id."""
-        rows = self.db.execute("select source_id, sink_id, email_key, applied, origin, deactivated from people "
+    def links(self, connection: str, *, with_applied: bool = True) -> dict[str, Link]:
+        """Every person this connection has linked, by source id; ``with_applied=False`` leaves their
+        applied values in the database (a run reads them in batches with :meth:`applied`)."""
+        rows = self.db.execute(f"select source_id, sink_id, email_key, {'applied' if with_applied else 'null'}, "
+                               "origin, deactivated, json_extract(applied, '$.active') from people "
                                "where connection = ?", [connection])
-        return {row[0]: Link(row[0], row[1], row[2], row[3] or "{}", row[4], bool(row[5])) for row in rows}
+        return {row[0]: Link(row[0], row[1], row[2], row[3] or ("{}" if with_applied else None), row[4],
+                             bool(row[5]), active=None if row[6] is None else bool(row[6])) for row in rows}
+
+    def applied(self, connection: str, source_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The values last applied to these people (ask for a few hundred at a time)."""
+        marks = ",".join("?" * len(source_ids))
+        rows = self.db.execute(f"select source_id, applied from people where connection = ? and source_id in "
+                               f"({marks})", [connection, *source_ids])
+        return {source_id: json.loads(text or "{}") for source_id, text in rows}
+
+    def legacy_digests(self, connection: str) -> set[str]:
+        """Source ids whose applied values still hold hrsync 0.1's shared digests (``hmac:``)."""
+        rows = self.db.execute("select source_id from people where connection = ? and applied like '%\"hmac:%'",
+                               [connection])
+        return {source_id for (source_id,) in rows}
 
     def intents(self, connection: str) -> set[str]:
         """Source ids whose create may have reached the sink without its outcome being recorded."""
@@ -184,7 +205,7 @@ class State(RunHistory):
         with self.batch():
             self.db.execute(_UPSERT_PERSON, [
                 connection, link.source_id, link.sink_id, link.email_key, link.origin,
-                link.applied_json, int(link.deactivated), entry.run_id, entry.run_id, now()])
+                link.applied_json or "{}", int(link.deactivated), entry.run_id, entry.run_id, now()])
             self.db.execute(_FORGET_INTENT, [connection, link.source_id])
             self._log(connection, entry)
 
