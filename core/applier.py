@@ -28,7 +28,6 @@ from collections.abc import Callable
 from typing import Any
 
 from .connectors import MATCH_FIELD, Sink, SinkPerson
-from .digests import LEGACY_PREFIX
 from .errors import ConflictError, RecordError, RetriableError, SinkError
 from .inflight import InFlightLimit, drive
 from .plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
@@ -64,10 +63,9 @@ class Applier:
 
     def _rekey(self, plan: Plan) -> None:
         """Store per-person digests for unchanged people still holding hrsync 0.1's shared ones (no sink write)."""
+        legacy = self.state.legacy_digests(self.connection)
         stale = {a.source_id: self.digests.protect(a.desired, self.sensitive, a.source_id)
-                 for a in plan.actions if a.kind == UNCHANGED and not a.matched and a.source_id in self.links
-                 and any(isinstance(v, str) and v.startswith(LEGACY_PREFIX)
-                         for v in self.links[a.source_id].applied.values())}
+                 for a in plan.actions if a.kind == UNCHANGED and not a.matched and a.source_id in legacy}
         if stale:
             self.state.update_applied(self.connection, stale)
 
@@ -197,8 +195,9 @@ class Applier:
         action.outcome = APPLIED
         if action.kind == DEACTIVATE:
             previous = self.links.get(action.source_id)
+            before = self.state.applied(self.connection, [action.source_id]).get(action.source_id, {})
             link = Link(action.source_id, action.sink_id, previous.email_key if previous else action.email,
-                        {**(previous.applied if previous else {}), "active": False}, deactivated=True)
+                        {**before, "active": False}, deactivated=True)
         else:
             link = Link(action.source_id, action.sink_id, action.email,
                         self.digests.protect(action.desired, self.sensitive, action.source_id),

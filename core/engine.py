@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from . import guards
@@ -172,20 +172,21 @@ class _Run:
         source.open()
         sink.open()
         unknown = conn.mapping.targets_of(source.unavailable_fields())
-        raw_records = self._read(source)
-        links = self.state.links(conn.name)
-        records = RecordValidator(conn, source, sink).validate(raw_records)
+        # Validated as it is read: the raw records are never all held at once.
+        records = RecordValidator(conn, source, sink).validate(self._read(source))
+        links = self.state.links(conn.name, with_applied=False)
         if options.only:
             records = records.only(options.only, connection=conn.name)
         elif not options.override_guards:
-            guards.check_source_size(len(raw_records), links, conn.guards, source=self.source_cls.label(),
+            guards.check_source_size(records.read, links, conn.guards, source=self.source_cls.label(),
                                      connection=conn.name)
         listed, complete = None, True
         if needs_listing(records.people, links, full=options.full, first_run=self.first_run,
                          intents=self.state.intents(conn.name)):
             listed, complete = self._list(sink, records.people, links)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
-                          dropped=self.state.dropped_fields(conn.name), unknown=unknown)
+                          dropped=self.state.dropped_fields(conn.name), unknown=unknown,
+                          applied=lambda ids: self.state.applied(conn.name, ids))
         self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
                                                            include_missing=not options.only)
         if not options.only:
@@ -206,15 +207,15 @@ class _Run:
         return applier.apply(self.plan, should_stop=options.should_stop,
                              progress=(lambda done, total: progress("apply", done, total)) if progress else None)
 
-    def _read(self, source: Source) -> list[dict]:
-        records: list[dict] = []
-        for record in source.read():
-            records.append(record)
-            if self.options.progress and len(records) % 50 == 0:
-                self.options.progress("read", len(records), None)
+    def _read(self, source: Source) -> Iterator[dict]:
+        """The source's records, one at a time, with the read's progress."""
+        count = 0
+        for count, record in enumerate(source.read(), start=1):
+            yield record
+            if self.options.progress and count % 50 == 0:
+                self.options.progress("read", count, None)
         if self.options.progress:
-            self.options.progress("read", len(records), None)
-        return records
+            self.options.progress("read", count, None)
 
     def _list(self, sink: Sink, people: list[Person], links: Mapping[str, Link]) -> tuple[dict[str, SinkPerson], bool]:
         """Everyone the sink holds, by sink id, and whether that is everyone.

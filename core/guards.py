@@ -61,7 +61,7 @@ def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], li
     """
     returning = [a for a in actions if a.kind == UPDATE and a.source_id in links
                  and "active" in a.changes and a.changes["active"].new is True
-                 and links[a.source_id].applied.get("active") is False]
+                 and links[a.source_id].active is False]
     if returning:
         _cap(len(returning), len(links), limits["max_reactivations"], limits["max_reactivation_percent"],
              "make inactive people active again:", "This is what a source that stopped showing status or "

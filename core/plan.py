@@ -38,7 +38,7 @@ class Change(NamedTuple):
 Changes = dict[str, Change]
 
 
-@dataclass
+@dataclass(slots=True)
 class Action:
     """What happens to one person in this run."""
 

@@ -11,7 +11,7 @@ here and by the applier when a create meets an existing user.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .config import ConnectionConfig
@@ -25,6 +25,8 @@ from .state import Link
 MISSING = "no longer in the source (or out of scope)"
 #: The sink field that carries the source's person id, when the sink keeps it (Winningtemp: externalId).
 SOURCE_ID = "id"
+#: People planned per read of their applied values: bounded memory, few queries.
+BATCH = 500
 
 
 def owned_by_another(user: SinkPerson, source_id: str) -> bool:
@@ -47,8 +49,11 @@ class Planner:
 
     def __init__(self, conn: ConnectionConfig, sink: Sink, links: Mapping[str, Link], digests: Digests,
                  listed: Mapping[str, SinkPerson] | None = None, *, listing_complete: bool = True,
-                 dropped: set[str] = frozenset(), unknown: set[str] = frozenset()) -> None:
+                 dropped: set[str] = frozenset(), unknown: set[str] = frozenset(),
+                 applied: Callable[[list[str]], Mapping[str, dict[str, Any]]] | None = None) -> None:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
+        # What was last applied, read for a batch of people at a time (State.applied); by default from the links.
+        self.applied = applied or (lambda ids: {i: links[i].applied for i in ids})
         self.linked_ids = {link.sink_id for link in links.values()}
         self.listing_complete = listing_complete
         self.create_leavers = conn.create_leavers
@@ -87,7 +92,11 @@ class Planner:
         by_email = self._unlinked_by_email()
         by_source_id = self._unlinked_by_source_id()
         actions = []
-        for p in people:
+        applied: Mapping[str, dict[str, Any]] = {}
+        for number, p in enumerate(people):
+            if number % BATCH == 0:
+                batch = people[number:number + BATCH]
+                applied = self.applied([q.source_id for q in batch if q.source_id in self.links])
             link = self.links.get(p.source_id)
             if link is not None and self.listing_complete and self.listed is not None \
                     and link.sink_id not in self.listed:
@@ -96,7 +105,7 @@ class Planner:
             elif link is not None:
                 seen = self.listed.get(link.sink_id) if self.listed is not None else None
                 observed = seen.record if seen is not None else None
-                actions.append(self._update(p, link.sink_id, applied=link.applied, observed=observed))
+                actions.append(self._update(p, link.sink_id, applied=applied.get(p.source_id), observed=observed))
             elif p.source_id in by_source_id:
                 # A sink user carrying this person's source id is this person, whatever e-mail it holds now
                 # (a create whose outcome was lost, then an e-mail change): never a second user.
@@ -168,4 +177,4 @@ class Planner:
         return [Action(DEACTIVATE, link.email_key or source_id, source_id, link.email_key, sink_id=link.sink_id,
                        reason=MISSING, changes={"active": Change(True, False)})
                 for source_id, link in self.links.items()
-                if source_id not in present and not link.deactivated and link.applied.get("active") is not False]
+                if source_id not in present and not link.deactivated and link.active is not False]

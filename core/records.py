@@ -10,6 +10,7 @@ people sharing one e-mail are both skipped. Pure: nothing here reads or writes s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ def normalise_email(value: Any) -> str | None:
     return value.strip().lower()
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     """One valid, in-scope source person, as the sink should hold them."""
 
@@ -47,6 +48,8 @@ class Records:
     actions: list[Action] = field(default_factory=list)
     #: Source ids read but out of the connection's scope (present in the source, not to be carried).
     out_of_scope: set[str] = field(default_factory=set)
+    #: How many records the source gave (valid or not).
+    read: int = 0
 
     @property
     def seen_ids(self) -> set[str]:
@@ -57,7 +60,8 @@ class Records:
         """The records of one person (``--only``); a RunError when the source has nobody with that e-mail."""
         wanted = normalise_email(email)
         kept = Records([p for p in self.people if p.email_key == wanted],
-                       [a for a in self.actions if normalise_email(a.email) == wanted], self.out_of_scope)
+                       [a for a in self.actions if normalise_email(a.email) == wanted], self.out_of_scope,
+                       self.read)
         if not kept.people and not kept.actions:
             raise RunError(f"Nobody with e-mail {email} is in the source.", connection=connection)
         return kept
@@ -73,12 +77,14 @@ class RecordValidator:
         self.source_label = type(source).label()
         self.sensitive = set(conn.sensitive_fields)
 
-    def validate(self, raw_records: list[dict[str, Any]]) -> Records:
+    def validate(self, raw_records: Iterable[dict[str, Any]]) -> Records:
+        """Every record of one read, taken one at a time (a stream is read once, never held whole)."""
         out = Records()
         key = type(self.source).key_field
         seen_ids: set[str] = set()
         candidates: list[Person] = []
         for raw in raw_records:
+            out.read += 1
             display = self.source.describe(raw)
             if raw.get(key) in (None, ""):
                 out.actions.append(self._skip(display, None, raw.get("email"),

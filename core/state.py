@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +31,37 @@ from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
 
 
-@dataclass
 class Link:
-    """What the state remembers of one person: the sink user they are linked to, and what was applied."""
+    """What the state remembers of one person: the sink user they are linked to, and what was applied.
 
-    source_id: str
-    sink_id: str
-    email_key: str | None = None
-    #: The desired state last applied (sensitive values as keyed hashes).
-    applied: dict[str, Any] = field(default_factory=dict)
-    #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
-    origin: str | None = None
-    deactivated: bool = False
+    ``applied`` - the desired state last applied, sensitive values as keyed hashes - is kept as its
+    stored JSON, decoded on each read, and a run's links leave it in the database altogether
+    (:meth:`State.applied` reads it in batches): a run holds every link of a connection at once.
+    ``active`` is the applied ``active`` flag, always at hand.
+    """
+
+    __slots__ = ("source_id", "sink_id", "email_key", "applied_json", "active", "origin", "deactivated")
+
+    def __init__(self, source_id: str, sink_id: str, email_key: str | None = None,
+                 applied: dict[str, Any] | str | None = None, origin: str | None = None,
+                 deactivated: bool = False, *, active: bool | None = None) -> None:
+        self.source_id, self.sink_id, self.email_key = source_id, sink_id, email_key
+        if isinstance(applied, dict):
+            applied, active = json.dumps(applied, sort_keys=True), applied.get("active")
+        self.applied_json, self.active = applied, active
+        #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
+        self.origin = origin
+        self.deactivated = deactivated
+
+    @property
+    def applied(self) -> dict[str, Any]:
+        """A fresh dict of the values last applied."""
+        if self.applied_json is None:
+            raise LookupError(f"the applied values of {self.source_id} were not read: use State.applied()")
+        return json.loads(self.applied_json)
+
+    def __repr__(self) -> str:
+        return f"Link({self.source_id!r} → {self.sink_id!r}, deactivated={self.deactivated})"
 
 
 @dataclass
@@ -130,11 +149,27 @@ class State(RunHistory):
 
     # -- people --------------------------------------------------------------------------
 
-    def links(self, connection: str) -> dict[str, Link]:
-        """Every person this connection has linked, by source id."""
-        return {row["source_id"]: Link(row["source_id"], row["sink_id"], row["email_key"],
-                                       json.loads(row["applied"] or "{}"), row["origin"], bool(row["deactivated"]))
-                for row in self.db["people"].rows_where("connection = ?", [connection])}
+    def links(self, connection: str, *, with_applied: bool = True) -> dict[str, Link]:
+        """Every person this connection has linked, by source id; ``with_applied=False`` leaves their
+        applied values in the database (a run reads them in batches with :meth:`applied`)."""
+        rows = self.db.execute(f"select source_id, sink_id, email_key, {'applied' if with_applied else 'null'}, "
+                               "origin, deactivated, json_extract(applied, '$.active') from people "
+                               "where connection = ?", [connection])
+        return {row[0]: Link(row[0], row[1], row[2], row[3] or ("{}" if with_applied else None), row[4],
+                             bool(row[5]), active=None if row[6] is None else bool(row[6])) for row in rows}
+
+    def applied(self, connection: str, source_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The values last applied to these people (ask for a few hundred at a time)."""
+        marks = ",".join("?" * len(source_ids))
+        rows = self.db.execute(f"select source_id, applied from people where connection = ? and source_id in "
+                               f"({marks})", [connection, *source_ids])
+        return {source_id: json.loads(text or "{}") for source_id, text in rows}
+
+    def legacy_digests(self, connection: str) -> set[str]:
+        """Source ids whose applied values still hold hrsync 0.1's shared digests (``hmac:``)."""
+        rows = self.db.execute("select source_id from people where connection = ? and applied like '%\"hmac:%'",
+                               [connection])
+        return {source_id for (source_id,) in rows}
 
     def intents(self, connection: str) -> set[str]:
         """Source ids whose create may have reached the sink without its outcome being recorded."""
@@ -142,8 +177,9 @@ class State(RunHistory):
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """One transaction around several writes' records (each stays whole, as a savepoint), committed
-        even when the block raises: every record in it is a fact the next run must know."""
+        """One transaction around the records of several writes (a round of the applier), committed when
+        the block ends - also when it raises: every record in it is a fact the next run must know.
+        Each record method is such a transaction on its own, and joins the batch it is called in."""
         if self.db.conn.in_transaction:
             yield
             return
@@ -156,7 +192,7 @@ class State(RunHistory):
 
     def intend_create(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
         """Commit the intent to create, before the create is sent."""
-        with self.db.atomic():
+        with self.batch():
             self.db.execute(_INTEND, [connection, source_id, email_key, run_id, now()])
 
     def forget_intents(self, connection: str) -> None:
@@ -166,10 +202,10 @@ class State(RunHistory):
 
     def record_applied(self, connection: str, entry: LogEntry, link: Link) -> None:
         """Commit one confirmed write: the person's link and applied values, and its change-log row."""
-        with self.db.atomic():
+        with self.batch():
             self.db.execute(_UPSERT_PERSON, [
                 connection, link.source_id, link.sink_id, link.email_key, link.origin,
-                json.dumps(link.applied, sort_keys=True), int(link.deactivated), entry.run_id, entry.run_id, now()])
+                link.applied_json or "{}", int(link.deactivated), entry.run_id, entry.run_id, now()])
             self.db.execute(_FORGET_INTENT, [connection, link.source_id])
             self._log(connection, entry)
 
@@ -182,7 +218,7 @@ class State(RunHistory):
 
     def record_failed(self, connection: str, entry: LogEntry, *, forget_intent: bool) -> None:
         """Commit one failed write's change-log row, dropping the person's create intent if told to."""
-        with self.db.atomic():
+        with self.batch():
             if forget_intent:
                 self.db.execute(_FORGET_INTENT, [connection, entry.source_id])
             self._log(connection, entry)

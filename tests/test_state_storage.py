@@ -81,3 +81,16 @@ def test_commits_lost_with_the_power_are_repaired_by_conflict_lookup_and_link(me
     state.close()
     assert {link.sink_id for link in links.values()} == set(memory_world.users)
     assert {line.source_id for line in repaired.report.actions if line.matched} == {str(i) for i in range(10, 20)}
+
+
+def test_a_reports_stored_form_is_what_its_schema_writes_and_reads(memory_config, memory_world):
+    from hrsync.runreport import SCHEMA
+
+    memory_world.people = people(6) + [{"id": "90", "email": "not-an-address", "status": "active"}]
+    memory_world.fail_emails.add("p2@example.com")
+    memory_world.users["x1"] = {"email": "outsider@example.com", "first_name": "Out", "last_name": "Sider"}
+    config, plugins = memory_config()
+    report = run_connection(config, "mem", plugins).report
+    assert {line.action for line in report.actions} >= {"create", "skip"} and report.unmatched
+    assert report.to_dict() == SCHEMA.dump(report)
+    assert SCHEMA.load(report.to_dict()) == report
