@@ -39,19 +39,19 @@ def _first_sync(results: dict[str, Any]) -> list[Target]:
     out = []
     name = "First sync 10k, latency 0: ≤ 1.15× the sequential floor"
     rows = [r for r in _rows(results, "sync", "first sync", people=10000, latency_ms=0) if "floor_seq" in r]
-    out.append(Target(name, f"{rows[0]['floor_seq']['ratio']:.2f}× ({rows[0]['wall_s']:.1f} s vs "
+    out.append(Target(name, f"{rows[0]['floor_seq']['ratio']:.3f}× ({rows[0]['wall_s']:.1f} s vs "
                             f"{rows[0]['floor_seq']['wall_s']:.1f} s)", rows[0]["floor_seq"]["ratio"] <= 1.15)
                if rows else _not_run(name))
     slow = [r for r in _rows(results, "sync", "first sync", latency_ms=50)]
     name = "First sync, latency 50 ms: ≤ 1.2× the floor with the same in-flight limit"
     pooled = [r for r in slow if "floor_pool" in r]
-    out.append(Target(name, "; ".join(f"{r['people']:,} people: {r['floor_pool']['ratio']:.2f}× ({r['wall_s']:.1f} s "
+    out.append(Target(name, "; ".join(f"{r['people']:,} people: {r['floor_pool']['ratio']:.3f}× ({r['wall_s']:.1f} s "
                                       f"vs {r['floor_pool']['wall_s']:.1f} s, {r['in_flight']} in flight)"
                                       for r in pooled), all(r["floor_pool"]["ratio"] <= 1.2 for r in pooled))
                if pooled else _not_run(name))
     name = "First sync, latency 50 ms: ≥ 3.5× faster than sequential apply (max_in_flight 1)"
     compared = [r for r in slow if "sequential_apply" in r]
-    out.append(Target(name, "; ".join(f"{r['people']:,} people: {r['sequential_apply']['speedup']:.2f}× "
+    out.append(Target(name, "; ".join(f"{r['people']:,} people: {r['sequential_apply']['speedup']:.3f}× "
                                       f"({r['sequential_apply']['wall_s']:.1f} s → {r['wall_s']:.1f} s)"
                                       for r in compared),
                       all(r["sequential_apply"]["speedup"] >= 3.5 for r in compared))
@@ -90,7 +90,7 @@ def _engine(results: dict[str, Any]) -> list[Target]:
                                                                                 people=100000)
         if small and large:
             ratio = large[0]["us_per_person"] / small[0]["us_per_person"]
-            out.append(Target(name, f"{ratio:.2f}× ({small[0]['us_per_person']:.0f} → "
+            out.append(Target(name, f"{ratio:.3f}× ({small[0]['us_per_person']:.0f} → "
                                     f"{large[0]['us_per_person']:.0f} µs/person)", ratio <= 1.2))
         else:
             out.append(_not_run(name))
@@ -108,15 +108,20 @@ def _pacing(results: dict[str, Any]) -> list[Target]:
 
 
 def tenants_per_night(results: dict[str, Any]) -> Target:
-    """Not one of the issue's pass/miss targets: the figure it asks to state."""
+    """Not one of the issue's pass/miss targets: the figure it asks to state. By CPU (the in-memory nightly
+    cycle), and one run at a time against services 50 ms away (the sandboxed 1 %-changed run at 50 ms)."""
     rows = _rows(results, "tenants", "nightly cycle")
     name = f"Many tenants: tenants one host carries in a {NIGHT_HOURS}-hour night"
     if not rows:
         return _not_run(name)
-    r = rows[0]
-    carried = int(r["tenants"] * NIGHT_HOURS * 3600 / r["wall_s"])
-    return Target(name, f"~{carried:,} of {r['people']} people ({r['tenants']} in {r['wall_s']:.0f} s, "
-                        f"{r['rss_mb']:.0f} MB peak RSS; hrsync's own cost only)", None, info=True)
+    r, night = rows[0], NIGHT_HOURS * 3600
+    measured = (f"~{int(r['tenants'] * night / r['wall_s']):,} of {r['people']} people by hrsync's CPU "
+                f"({r['tenants']} in {r['wall_s']:.0f} s, {r['rss_mb']:.0f} MB peak RSS)")
+    remote = _rows(results, "sync", "1 % changed", latency_ms=50)
+    if remote:
+        measured += (f"; ~{int(night / remote[0]['wall_s']):,} one at a time at 50 ms a request "
+                     f"({remote[0]['wall_s']:.1f} s a run of {remote[0]['people']:,}, 1 % changed)")
+    return Target(name, measured, None, info=True)
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
