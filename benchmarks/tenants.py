@@ -34,9 +34,9 @@ from .child import run_in_child
 from .people import GeneratedPeople
 
 #: One run at a time. With 2 (the default), runs sharing the state file crash with "database is locked": a
-#: deferred transaction that reads before it writes (sqlite-utils' update/upsert) gets SQLITE_BUSY_SNAPSHOT
-#: at once, without waiting busy_timeout. In-memory runs are CPU-bound under the GIL, so one at a time
-#: costs this measurement nothing.
+#: deferred transaction that reads before it writes (History.record_delivery: sqlite-utils' update SELECTs
+#: first) gets SQLITE_BUSY_SNAPSHOT at once, without waiting busy_timeout. In-memory runs are CPU-bound
+#: under the GIL, so one at a time costs this measurement nothing.
 MAX_CONCURRENT = 1
 #: Each tenant's world, by tenant name (filled in the daemon's process before it starts).
 WORLDS: dict[str, MemoryWorld] = {}
