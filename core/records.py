@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import EXCLUDE, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError
 
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Defer, Sink, Source
@@ -76,6 +76,8 @@ class RecordValidator:
         self.sink_schema = type(sink).RecordSchema(unknown=EXCLUDE)
         self.source_label = type(source).label()
         self.sensitive = set(conn.sensitive_fields)
+        self.checked_once = _checked_once(conn, self.source_schema, self.sink_schema)
+        self.sink_order = list(self.sink_schema.load_fields)
 
     def validate(self, raw_records: Iterable[dict[str, Any]]) -> Records:
         """Every record of one read, taken one at a time (a stream is read once, never held whole)."""
@@ -118,7 +120,7 @@ class RecordValidator:
             return None
         mapped[MATCH_FIELD] = email
         try:
-            loaded = self.sink_schema.load(mapped)
+            loaded = self._load_for_sink(mapped)
         except ValidationError as exc:
             out.actions.append(self._skip(display, source_id, email, self._invalid_reason(
                 display, exc, email, f"correct it in {self.source_label} or adjust the mapping")))
@@ -128,6 +130,15 @@ class RecordValidator:
             out.actions.append(Action(DEFER, display, source_id, email, reason=desired.reason))
             return None
         return Person(source_id, display, email, desired)
+
+    def _load_for_sink(self, mapped: dict[str, Any]) -> dict[str, Any]:
+        """The sink schema's load of ``mapped``, skipping the values the source schema already checked
+        the same way (a plain copy between identical standard fields): each value is validated once."""
+        if not self.checked_once:
+            return self.sink_schema.load(mapped)
+        result = self.sink_schema.load({k: v for k, v in mapped.items() if k not in self.checked_once})
+        return {k: result[k] if k in result else mapped[k] for k in self.sink_order
+                if k in result or (k in self.checked_once and k in mapped)}
 
     def _unique_emails(self, candidates: list[Person], out: Records) -> list[Person]:
         groups: dict[str, list[Person]] = {}
@@ -159,3 +170,20 @@ class RecordValidator:
     def _skip(display: str, source_id: Any, email: Any, reason: str) -> Action:
         return Action(SKIP, display, None if source_id is None else str(source_id), normalise_email(email),
                       reason=reason)
+
+
+def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> frozenset[str]:
+    """Sink fields whose value is a plain copy of a source field of the same standard field, type and
+    validators (the source schema checked it as the sink's would), and which the sink does not require.
+    None when the sink schema has hooks: they may look at the whole record."""
+    if any(sink._hooks.values()):
+        return frozenset()
+    same = set()
+    for rule in conn.mapping.rules:
+        src, dst = source.fields.get(rule.source or ""), sink.fields.get(rule.target)
+        plain = not (rule.has_constant or rule.transforms or rule.value_map is not None or rule.default is not None)
+        if plain and src is not None and dst is not None and not dst.required and type(src) is type(dst) \
+                and src.metadata.get("standard") == dst.metadata.get("standard") is not None \
+                and src.allow_none == dst.allow_none and repr(src.validators) == repr(dst.validators):
+            same.add(rule.target)
+    return frozenset(same)
