@@ -45,7 +45,7 @@ def test_reports_are_stored_compressed_and_reports_stored_as_json_still_load(mem
     db = sqlite3.connect(tmp_path / "state.db")
     plain, packed = db.execute("select report, report_z from runs where id = ?", [result.run_id]).fetchone()
     assert plain is None and len(packed) * 4 < len(json.dumps(result.report.to_dict()))
-    # A run stored before compression (hrsync 0.2.0): its JSON in the report column.
+    # A run stored before compression (hrsync 0.2): its JSON in the report column.
     db.execute("update runs set report = ?, report_z = null where id = ?",
                [json.dumps(result.report.to_dict()), result.run_id])
     db.commit()
