@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow.decorators import PRE_LOAD
 
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Defer, Sink, Source
@@ -72,12 +73,18 @@ class RecordValidator:
 
     def __init__(self, conn: ConnectionConfig, source: Source, sink: Sink) -> None:
         self.conn, self.source, self.sink = conn, source, sink
-        self.source_schema = type(source).RecordSchema(unknown=EXCLUDE)
-        self.sink_schema = type(sink).RecordSchema(unknown=EXCLUDE)
+        source_cls, sink_cls = type(source).RecordSchema, type(sink).RecordSchema
+        # Only the source fields this connection uses are loaded: a bad value in a field it never
+        # carries does not hold a person back (a schema with hooks that read the whole record loads it all).
+        used = conn.wanted_source_fields(type(source).key_field) & set(source_cls().load_fields)
+        self.source_schema = source_cls(unknown=EXCLUDE, **({} if _hooked(source_cls) else {"only": used}))
+        self.sink_schema = sink_cls(unknown=EXCLUDE)
         self.source_label = type(source).label()
         self.sensitive = set(conn.sensitive_fields)
         self.checked_once = _checked_once(conn, self.source_schema, self.sink_schema)
         self.sink_order = list(self.sink_schema.load_fields)
+        to_check = [name for name in self.sink_order if name not in self.checked_once]
+        self.sink_check = sink_cls(unknown=EXCLUDE, only=to_check) if self.checked_once and to_check else None
 
     def validate(self, raw_records: Iterable[dict[str, Any]]) -> Records:
         """Every record of one read, taken one at a time (a stream is read once, never held whole)."""
@@ -136,7 +143,8 @@ class RecordValidator:
         the same way (a plain copy between identical standard fields): each value is validated once."""
         if not self.checked_once:
             return self.sink_schema.load(mapped)
-        result = self.sink_schema.load({k: v for k, v in mapped.items() if k not in self.checked_once})
+        checked = {k: v for k, v in mapped.items() if k not in self.checked_once}
+        result = self.sink_check.load(checked) if self.sink_check is not None else {}
         return {k: result[k] if k in result else mapped[k] for k in self.sink_order
                 if k in result or (k in self.checked_once and k in mapped)}
 
@@ -187,3 +195,8 @@ def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> froze
                 and src.allow_none == dst.allow_none and repr(src.validators) == repr(dst.validators):
             same.add(rule.target)
     return frozenset(same)
+
+
+def _hooked(schema: type[Schema]) -> bool:
+    """Whether a schema has hooks that may read fields beyond the ones loaded (all but pre_load)."""
+    return any(hooks for tag, hooks in schema._hooks.items() if tag != PRE_LOAD)
