@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.decorators import PRE_LOAD
 
 from .config import ConnectionConfig
@@ -181,20 +181,35 @@ class RecordValidator:
 
 
 def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> frozenset[str]:
-    """Sink fields whose value is a plain copy of a source field of the same standard field, type and
-    validators (the source schema checked it as the sink's would), and which the sink does not require.
-    None when the sink schema has hooks: they may look at the whole record."""
-    if any(sink._hooks.values()):
+    """Sink fields whose value the source schema already checked exactly as the sink schema would.
+
+    A field qualifies when its mapping rule is a plain copy, both fields are the same scalar class for
+    the same standard field with the same settings (validators included), and the sink accepts None -
+    the value a missing source key becomes. None qualifies when either schema has hooks that may look
+    at or change the whole record.
+    """
+    if any(sink._hooks.values()) or _hooked(type(source)):
         return frozenset()
     same = set()
     for rule in conn.mapping.rules:
         src, dst = source.fields.get(rule.source or ""), sink.fields.get(rule.target)
         plain = not (rule.has_constant or rule.transforms or rule.value_map is not None or rule.default is not None)
-        if plain and src is not None and dst is not None and not dst.required and type(src) is type(dst) \
+        if plain and src is not None and dst is not None and isinstance(dst, _SCALARS) and type(src) is type(dst) \
+                and dst.allow_none and not dst.required \
                 and src.metadata.get("standard") == dst.metadata.get("standard") is not None \
-                and src.allow_none == dst.allow_none and repr(src.validators) == repr(dst.validators):
+                and _settings(src) == _settings(dst):
             same.add(rule.target)
     return frozenset(same)
+
+
+#: Field classes whose load checks one plain value (containers and callables may hide more).
+_SCALARS = (fields.String, fields.Boolean, fields.Integer, fields.Float, fields.Date)
+
+
+def _settings(declared: fields.Field) -> str:
+    """What decides how a field loads a value: everything but its description, binding and messages."""
+    return repr({k: v for k, v in vars(declared).items()
+                 if k not in ("metadata", "name", "parent", "root", "error_messages", "dump_default")})
 
 
 def _hooked(schema: type[Schema]) -> bool:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
+from types import SimpleNamespace
+
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, validates_schema
 
 from hrsync.engine import run_connection
+from hrsync.mapping import FieldRule
 from hrsync.records import _checked_once
 from hrsync.testing.memory import MemoryRecord, MemorySinkRecord
 
 
 class StricterSink(MemorySinkRecord):
     status = fields.String(allow_none=True, validate=validate.OneOf(["active"]), metadata={"standard": "status"})
+
+
+class NoNullSink(MemorySinkRecord):
+    first_name = fields.String(metadata={"standard": "first_name"})  # a missing name is refused, not None
+
+
+class ListSource(MemoryRecord):
+    office = fields.List(fields.String(), metadata={"standard": "office"})
+
+
+class ListSink(MemorySinkRecord):
+    office = fields.List(fields.String(validate=validate.Length(max=3)), metadata={"standard": "office"})
+
+
+class ReshapingSource(MemoryRecord):
+    @post_load
+    def _shout(self, data, **kwargs):
+        return {**data, "first_name": (data.get("first_name") or "").upper()}
 
 
 class HookedSink(MemorySinkRecord):
@@ -30,7 +51,11 @@ def test_only_plain_copies_between_identical_standard_fields_skip_the_sink_schem
     assert "last_name" not in once  # transformed: the sink checks what the transform made
     assert "email" not in once  # the sink requires it: it checks it itself
     assert "status" not in _checked_once(conn, source, StricterSink(unknown=EXCLUDE))
+    assert "first_name" not in _checked_once(conn, source, NoNullSink(unknown=EXCLUDE))  # None would pass
     assert _checked_once(conn, source, HookedSink(unknown=EXCLUDE)) == frozenset()
+    assert _checked_once(conn, ReshapingSource(unknown=EXCLUDE), MemorySinkRecord(unknown=EXCLUDE)) == frozenset()
+    lists = SimpleNamespace(mapping=SimpleNamespace(rules=[FieldRule("office", "office")]))
+    assert "office" not in _checked_once(lists, ListSource(unknown=EXCLUDE), ListSink(unknown=EXCLUDE))
 
 
 def test_a_value_the_source_accepts_and_the_sink_refuses_is_still_skipped(memory_config, memory_world, monkeypatch):
