@@ -94,3 +94,17 @@ def test_a_reports_stored_form_is_what_its_schema_writes_and_reads(memory_config
     assert {line.action for line in report.actions} >= {"create", "skip"} and report.unmatched
     assert report.to_dict() == SCHEMA.dump(report)
     assert SCHEMA.load(report.to_dict()) == report
+
+
+def test_a_round_of_the_applier_never_joins_an_open_transaction(tmp_path):
+    import pytest
+
+    state = open_state(tmp_path / "state.db")
+    with state.batch():
+        with pytest.raises(RuntimeError, match="would not be committed before their writes"):
+            with state.batch(outermost=True):
+                pass
+    with state.batch(outermost=True):  # once committed, a round opens its own
+        assert state.db.conn.in_transaction
+    assert not state.db.conn.in_transaction
+    state.close()
