@@ -32,7 +32,7 @@ from .sandbox import LoopbackServer, Sandbox, SinkSandbox, SourceSandbox, Write,
 from .sandbox_server import InFlight, KeepAliveHandler, KeepAliveServer
 from .secrets import Secret, SecretField
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 hookimpl = pluggy.HookimplMarker("hrsync")
 

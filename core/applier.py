@@ -83,7 +83,7 @@ class Applier:
         try:
             for batch, limit in ((moves, InFlightLimit(1)), (rest, self.limit)):
                 if not drive(batch, limit=limit, begin=self._begin, attempt=self._attempt, finish=self._finish,
-                             go_on=lambda: not should_stop(), together=self.state.batch):
+                             go_on=lambda: not should_stop(), together=lambda: self.state.batch(outermost=True)):
                     return False
             return True
         finally:
@@ -133,7 +133,7 @@ class Applier:
                 self._read_back(action.desired, answer)
             self._applied(action, origin=origin)
             self._streak = 0
-            self.limit.confirmed()
+        self.limit.ended(confirmed=not isinstance(answer, RecordError))
         self._done += 1
         if self._progress:
             self._progress(self._done, self._total)
@@ -192,7 +192,6 @@ class Applier:
                         action.public_changes(self.sensitive), outcome, message)
 
     def _applied(self, action: Action, origin: str | None = None) -> None:
-        action.outcome = APPLIED
         if action.kind == DEACTIVATE:
             previous = self.links.get(action.source_id)
             before = self.state.applied(self.connection, [action.source_id]).get(action.source_id, {})
@@ -203,6 +202,7 @@ class Applier:
                         self.digests.protect(action.desired, self.sensitive, action.source_id),
                         origin=origin or ("linked" if action.matched else None))
         self.state.record_applied(self.connection, self._entry(action, APPLIED, "; ".join(action.notes)), link)
+        action.outcome = APPLIED
 
     def _failed(self, action: Action, exc: RecordError) -> None:
         action.outcome, action.message = FAILED, str(exc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ def schema_fields(schema: type[Schema]) -> frozenset[str]:
 class EmptySchema(Schema):
     class Meta:
         unknown = EXCLUDE
+
+
+#: Guards every run's warnings list: a sink with writes in flight may warn from several threads.
+_WARNINGS = threading.Lock()
 
 
 @dataclass
@@ -74,9 +79,10 @@ class RunContext:
         return not self.stopping()
 
     def warn(self, message: str) -> None:
-        """Add a run-level warning to the report, once per distinct message."""
-        if message not in self.warnings:
-            self.warnings.append(message)
+        """Add a run-level warning to the report, once per distinct message (from any thread)."""
+        with _WARNINGS:
+            if message not in self.warnings:
+                self.warnings.append(message)
 
 
 #: The sink field people are matched on: trimmed and lower-cased, it is the link of last resort.

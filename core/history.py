@@ -68,7 +68,7 @@ class RunHistory:
             return None
         row = self._summary(rows[0])
         stored = rows[0].get("report_z")
-        text = zlib.decompress(stored) if stored else rows[0].get("report")  # reports before 0.2.x: plain JSON
+        text = zlib.decompress(stored) if stored else rows[0].get("report")  # reports before 0.3: plain JSON
         row["report"] = RunReport.from_dict(json.loads(text)) if text else None
         return row
 

@@ -29,6 +29,8 @@ GROW_AFTER = 10
 class InFlightLimit:
     """The number of writes allowed in flight: ``maximum`` at first, halved on throttling, regrown slowly.
 
+    Halving happens at most once per window of writes: the writes already out when it happened were
+    sent under the old limit, and their 429s (and the retries of one stubborn request) say nothing new.
     Thread-safe: ``throttled()`` is called from the threads that talk to the sink.
     """
 
@@ -38,6 +40,7 @@ class InFlightLimit:
         self.maximum = self.current = self.lowest = maximum
         self.throttles = 0
         self._confirmed = 0
+        self._grace = 0  # writes still to end before a throttle may halve the limit again
         self._lock = threading.Lock()
 
     def throttled(self) -> None:
@@ -45,15 +48,18 @@ class InFlightLimit:
         with self._lock:
             self.throttles += 1
             self._confirmed = 0
-            if self.current > 1:
-                self.current //= 2
-                self.lowest = min(self.lowest, self.current)
-                log.info("the sink's service is throttling: %d write(s) in flight from now", self.current)
+            if self._grace or self.current == 1:
+                return
+            self._grace = self.current
+            self.current //= 2
+            self.lowest = min(self.lowest, self.current)
+            log.info("the sink's service is throttling: %d write(s) in flight from now", self.current)
 
-    def confirmed(self) -> None:
-        """A write went through: after enough of them without a throttle, allow one more in flight."""
+    def ended(self, *, confirmed: bool) -> None:
+        """A write ended; after enough confirmed ones without a throttle, allow one more in flight."""
         with self._lock:
-            if self.current >= self.maximum:
+            self._grace = max(0, self._grace - 1)
+            if not confirmed or self.current >= self.maximum:
                 return
             self._confirmed += 1
             if self._confirmed >= GROW_AFTER * self.current:
@@ -74,10 +80,7 @@ class _Inline:
             future.set_exception(exc)
         return future
 
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         pass
 
 
@@ -101,7 +104,7 @@ def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None
     stopped = exhausted = False
     executor = (_Inline() if limit.maximum == 1
                 else ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="hrsync-write"))
-    with executor:
+    try:
         while True:
             starting: list[T] = []
             with together():
@@ -129,6 +132,11 @@ def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+    except BaseException:
+        # Aborted (a second Ctrl-C): start nothing more and do not wait here for the requests out.
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown()
     if failure is not None:
         raise failure
     return not stopped

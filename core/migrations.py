@@ -68,5 +68,5 @@ def m004_report_delivery(db: Database) -> None:
 
 @migrations()
 def m005_compressed_reports(db: Database) -> None:
-    # Reports are stored zlib-compressed from 0.2.x on; older rows keep their JSON in `report`.
+    # Reports are stored zlib-compressed from 0.3 on; older rows keep their JSON in `report`.
     db["runs"].add_column("report_z", bytes)

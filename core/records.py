@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import EXCLUDE, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow.decorators import PRE_LOAD
 
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Defer, Sink, Source
@@ -72,10 +73,18 @@ class RecordValidator:
 
     def __init__(self, conn: ConnectionConfig, source: Source, sink: Sink) -> None:
         self.conn, self.source, self.sink = conn, source, sink
-        self.source_schema = type(source).RecordSchema(unknown=EXCLUDE)
-        self.sink_schema = type(sink).RecordSchema(unknown=EXCLUDE)
+        source_cls, sink_cls = type(source).RecordSchema, type(sink).RecordSchema
+        # Only the source fields this connection uses are loaded: a bad value in a field it never
+        # carries does not hold a person back (a schema with hooks that read the whole record loads it all).
+        used = conn.wanted_source_fields(type(source).key_field) & set(source_cls().load_fields)
+        self.source_schema = source_cls(unknown=EXCLUDE, **({} if _hooked(source_cls) else {"only": used}))
+        self.sink_schema = sink_cls(unknown=EXCLUDE)
         self.source_label = type(source).label()
         self.sensitive = set(conn.sensitive_fields)
+        self.checked_once = _checked_once(conn, self.source_schema, self.sink_schema)
+        self.sink_order = list(self.sink_schema.load_fields)
+        to_check = [name for name in self.sink_order if name not in self.checked_once]
+        self.sink_check = sink_cls(unknown=EXCLUDE, only=to_check) if self.checked_once and to_check else None
 
     def validate(self, raw_records: Iterable[dict[str, Any]]) -> Records:
         """Every record of one read, taken one at a time (a stream is read once, never held whole)."""
@@ -118,7 +127,7 @@ class RecordValidator:
             return None
         mapped[MATCH_FIELD] = email
         try:
-            loaded = self.sink_schema.load(mapped)
+            loaded = self._load_for_sink(mapped)
         except ValidationError as exc:
             out.actions.append(self._skip(display, source_id, email, self._invalid_reason(
                 display, exc, email, f"correct it in {self.source_label} or adjust the mapping")))
@@ -128,6 +137,16 @@ class RecordValidator:
             out.actions.append(Action(DEFER, display, source_id, email, reason=desired.reason))
             return None
         return Person(source_id, display, email, desired)
+
+    def _load_for_sink(self, mapped: dict[str, Any]) -> dict[str, Any]:
+        """The sink schema's load of ``mapped``, skipping the values the source schema already checked
+        the same way (a plain copy between identical standard fields): each value is validated once."""
+        if not self.checked_once:
+            return self.sink_schema.load(mapped)
+        checked = {k: v for k, v in mapped.items() if k not in self.checked_once}
+        result = self.sink_check.load(checked) if self.sink_check is not None else {}
+        return {k: result[k] if k in result else mapped[k] for k in self.sink_order
+                if k in result or (k in self.checked_once and k in mapped)}
 
     def _unique_emails(self, candidates: list[Person], out: Records) -> list[Person]:
         groups: dict[str, list[Person]] = {}
@@ -159,3 +178,40 @@ class RecordValidator:
     def _skip(display: str, source_id: Any, email: Any, reason: str) -> Action:
         return Action(SKIP, display, None if source_id is None else str(source_id), normalise_email(email),
                       reason=reason)
+
+
+def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> frozenset[str]:
+    """Sink fields whose value the source schema already checked exactly as the sink schema would.
+
+    A field qualifies when its mapping rule is a plain copy, both fields are the same scalar class for
+    the same standard field with the same settings (validators included), and the sink accepts None -
+    the value a missing source key becomes. None qualifies when either schema has hooks that may look
+    at or change the whole record.
+    """
+    if any(sink._hooks.values()) or _hooked(type(source)):
+        return frozenset()
+    same = set()
+    for rule in conn.mapping.rules:
+        src, dst = source.fields.get(rule.source or ""), sink.fields.get(rule.target)
+        plain = not (rule.has_constant or rule.transforms or rule.value_map is not None or rule.default is not None)
+        if plain and src is not None and dst is not None and isinstance(dst, _SCALARS) and type(src) is type(dst) \
+                and dst.allow_none and not dst.required \
+                and src.metadata.get("standard") == dst.metadata.get("standard") is not None \
+                and _settings(src) == _settings(dst):
+            same.add(rule.target)
+    return frozenset(same)
+
+
+#: Field classes whose load checks one plain value (containers and callables may hide more).
+_SCALARS = (fields.String, fields.Boolean, fields.Integer, fields.Float, fields.Date)
+
+
+def _settings(declared: fields.Field) -> str:
+    """What decides how a field loads a value: everything but its description, binding and messages."""
+    return repr({k: v for k, v in vars(declared).items()
+                 if k not in ("metadata", "name", "parent", "root", "error_messages", "dump_default")})
+
+
+def _hooked(schema: type[Schema]) -> bool:
+    """Whether a schema has hooks that may read fields beyond the ones loaded (all but pre_load)."""
+    return any(hooks for tag, hooks in schema._hooks.items() if tag != PRE_LOAD)

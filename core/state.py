@@ -176,19 +176,31 @@ class State(RunHistory):
         return {r["source_id"] for r in self.db["pending"].rows_where("connection = ?", [connection])}
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, outermost: bool = False) -> Iterator[None]:
         """One transaction around the records of several writes (a round of the applier), committed when
         the block ends - also when it raises: every record in it is a fact the next run must know.
-        Each record method is such a transaction on its own, and joins the batch it is called in."""
-        if self.db.conn.in_transaction:
+        Each record method is such a transaction on its own, and joins the batch it is called in;
+        ``outermost`` refuses to join one (the applier's rounds must commit before their writes start).
+
+        ``BEGIN IMMEDIATE`` takes the write lock at once, so another writer of the file (a daemon's
+        other connection) is waited for (busy_timeout) instead of failing the round half-way.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            if outermost:
+                raise RuntimeError("a transaction is already open: the intents of this round would not be "
+                                   "committed before their writes start")
             yield
             return
-        self.db.conn.execute("BEGIN")
+        conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         finally:
-            if self.db.conn.in_transaction:
-                self.db.conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")  # never leave a transaction open for later records to join
+                raise
 
     def intend_create(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
         """Commit the intent to create, before the create is sent."""

@@ -132,7 +132,7 @@ def test_registering_a_non_plugin_class_is_refused():
 
 
 def test_cli_version_and_the_documented_commands():
-    assert run_cli("--version").stdout.strip().endswith("0.2.0")
+    assert run_cli("--version").stdout.strip().endswith("0.3.0")
     listed = run_cli("--help").stdout
     commands = ("plugins", "check", "run", "runs", "report", "daemon", "status", "resume", "prune", "sandbox", "demo")
     for command in commands:

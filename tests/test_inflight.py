@@ -11,19 +11,24 @@ from hrsync.inflight import GROW_AFTER, InFlightLimit, drive
 from hrsync.state import open_state
 
 
-def test_the_limit_halves_on_throttling_and_grows_back_one_at_a_time():
+def test_the_limit_halves_once_per_window_of_writes_and_grows_back_one_at_a_time():
     limit = InFlightLimit(8)
     limit.throttled()
+    limit.throttled()  # a write already out when the limit halved: no news
+    assert (limit.current, limit.lowest, limit.throttles) == (4, 4, 2)
+    for _ in range(8):  # the eight writes sent under the old limit end
+        limit.ended(confirmed=False)
     limit.throttled()
-    assert (limit.current, limit.lowest, limit.throttles) == (2, 2, 2)
-    for _ in range(GROW_AFTER * 2 - 1):
-        limit.confirmed()
     assert limit.current == 2
-    limit.confirmed()
+    for _ in range(GROW_AFTER * 2 - 1):
+        limit.ended(confirmed=True)
+    assert limit.current == 2
+    limit.ended(confirmed=True)
     assert limit.current == 3
-    limit.throttled()
-    limit.throttled()
-    limit.throttled()
+    for _ in range(3):
+        limit.throttled()
+        for _ in range(limit.current):
+            limit.ended(confirmed=False)
     assert (limit.current, limit.lowest) == (1, 1)
     with pytest.raises(ValueError):
         InFlightLimit(0)
@@ -115,12 +120,12 @@ def test_with_writes_in_flight_everyone_is_created_once_and_every_outcome_is_kep
 
 def test_a_throttling_sink_halves_the_writes_in_flight_and_the_report_says_so(memory_config, memory_world):
     memory_world.people = [person(i) for i in range(40)]
-    memory_world.busy_next = 3  # three "slow down" answers, each retried
+    memory_world.busy_next = 3  # three "slow down" answers, each retried, while the first writes are out
     config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 8})
     result = run_connection(config, "mem", plugins)
     assert result.status == "ok" and len(memory_world.users) == 40
     (warning,) = [w for w in result.report.warnings if "slow down" in w]
-    assert "3 time(s)" in warning and "went down to 1 of 8" in warning
+    assert "3 time(s)" in warning and "went down to 4 of 8" in warning
 
 
 def test_an_address_freed_by_a_change_is_taken_by_a_new_hire_in_the_same_run(memory_config, memory_world):

@@ -45,7 +45,7 @@ def test_reports_are_stored_compressed_and_reports_stored_as_json_still_load(mem
     db = sqlite3.connect(tmp_path / "state.db")
     plain, packed = db.execute("select report, report_z from runs where id = ?", [result.run_id]).fetchone()
     assert plain is None and len(packed) * 4 < len(json.dumps(result.report.to_dict()))
-    # A run stored before compression (hrsync 0.2.0): its JSON in the report column.
+    # A run stored before compression (hrsync 0.2): its JSON in the report column.
     db.execute("update runs set report = ?, report_z = null where id = ?",
                [json.dumps(result.report.to_dict()), result.run_id])
     db.commit()
@@ -94,3 +94,17 @@ def test_a_reports_stored_form_is_what_its_schema_writes_and_reads(memory_config
     assert {line.action for line in report.actions} >= {"create", "skip"} and report.unmatched
     assert report.to_dict() == SCHEMA.dump(report)
     assert SCHEMA.load(report.to_dict()) == report
+
+
+def test_a_round_of_the_applier_never_joins_an_open_transaction(tmp_path):
+    import pytest
+
+    state = open_state(tmp_path / "state.db")
+    with state.batch():
+        with pytest.raises(RuntimeError, match="would not be committed before their writes"):
+            with state.batch(outermost=True):
+                pass
+    with state.batch(outermost=True):  # once committed, a round opens its own
+        assert state.db.conn.in_transaction
+    assert not state.db.conn.in_transaction
+    state.close()

@@ -92,26 +92,25 @@ class RateLimitGate:
         self._resume_at = 0.0  # no request before this (a Retry-After)
         self._left: int | None = None  # requests the current window still allows, as far as we know
         self._reset_at = 0.0
-        self._window: str | None = None  # the window's X-RateLimit-Reset, as announced
         self._out = 0  # requests sent and not answered yet
 
     def observe(self, response: requests.Response | None) -> None:
         """Called once per request sent, with its answer (None when it got none)."""
         headers = response.headers if response is not None else {}
         left = scim.remaining(headers.get("X-RateLimit-Remaining"))
-        window = headers.get("X-RateLimit-Reset")
-        delay = scim.reset_delay(window)
+        delay = scim.reset_delay(headers.get("X-RateLimit-Reset"))
         with self._lock:
             self._out = max(0, self._out - 1)
             if left is None or not delay:
                 return  # no window announced, or the answer of a window already over
             # Requests still out may not be counted in `left` yet: count them as spent. Answers of one
             # window can arrive out of order: the lowest count it announced is the one that holds.
-            estimate = left - self._out
-            if window == self._window and self._left is not None:
+            estimate, reset_at = left - self._out, time.monotonic() + delay
+            # One window: the same reset instant (however it is written: a timestamp, or seconds counting down).
+            if self._left is not None and abs(reset_at - self._reset_at) < 0.5:
                 self._left = min(self._left, estimate)
             else:
-                self._window, self._left, self._reset_at = window, estimate, time.monotonic() + delay
+                self._left, self._reset_at = estimate, reset_at
 
     def hold(self, seconds: float) -> None:
         """Make every request wait ``seconds`` from now (a 429's Retry-After holds the whole run back)."""
