@@ -21,7 +21,8 @@ from typing import Any
 
 import requests
 
-WRITES = ("POST", "PATCH", "PUT", "DELETE")
+from .counts import WRITES
+
 SCIM_JSON = "application/scim+json"
 
 

@@ -65,9 +65,6 @@ class GeneratedPeople:
     def __init__(self, count: int, *, prefix: str = "p", changed_every: int = 0) -> None:
         self.count, self.prefix, self.changed_every = count, prefix, changed_every
 
-    def __len__(self) -> int:
-        return self.count
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (self.person(i) for i in range(self.count))
 
