@@ -41,13 +41,13 @@ class RunHistory:
     db: Database
 
     def start_run(self, connection: str, mode: str) -> int:
-        with self.db.atomic():
+        with self.batch():
             table = self.db["runs"]
             table.insert({"connection": connection, "started_at": now(), "status": "running", "mode": mode})
             return table.last_pk
 
     def finish_run(self, report: RunReport) -> None:
-        with self.db.atomic():
+        with self.batch():
             self.db.execute(
                 "update runs set ended_at = ?, status = ?, counts = ?, message = ?, report = null, report_z = ? "
                 "where id = ?", [report.ended_at or now(), report.status, json.dumps(report.counts), report.message,
@@ -79,7 +79,7 @@ class RunHistory:
 
     def record_delivery(self, run_id: int, how: str, detail: str) -> None:
         """How the run's report was delivered (sent, outbox, failed, lost, skipped)."""
-        with self.db.atomic():
+        with self.batch():
             self.db["runs"].update(run_id, {"delivery": how, "delivery_detail": detail})
 
     def last_successful_run(self, connection: str) -> dict | None:
@@ -89,7 +89,7 @@ class RunHistory:
 
     def mark_crashed_runs(self, connection: str) -> None:
         """A run still marked running when we hold the lock was killed: say so."""
-        with self.db.atomic():
+        with self.batch():
             self.db.execute(
                 "update runs set status = 'crashed', ended_at = ?, "
                 "message = 'The run was interrupted; this run picked up its work.' "
@@ -108,7 +108,7 @@ class RunHistory:
         Returns the number of runs deleted.
         """
         cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
-        with self.db.atomic():
+        with self.batch():
             ids = [r["id"] for r in self.db.query(
                 "select id from runs where started_at < ? and status != 'running'", [cutoff])]
             for chunk in range(0, len(ids), 500):

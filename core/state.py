@@ -209,7 +209,7 @@ class State(RunHistory):
 
     def forget_intents(self, connection: str) -> None:
         """Drop every create intent of the connection (once a listing has resolved them)."""
-        with self.db.atomic():
+        with self.batch():
             self.db.execute("delete from pending where connection = ?", [connection])
 
     def record_applied(self, connection: str, entry: LogEntry, link: Link) -> None:
@@ -223,7 +223,7 @@ class State(RunHistory):
 
     def update_applied(self, connection: str, applied: dict[str, dict[str, Any]]) -> None:
         """Replace the stored applied values of these people (source id → values), in one transaction."""
-        with self.db.atomic():
+        with self.batch():
             for source_id, values in applied.items():
                 self.db.execute("update people set applied = ? where connection = ? and source_id = ?",
                                 [json.dumps(values, sort_keys=True), connection, source_id])
@@ -241,7 +241,7 @@ class State(RunHistory):
         return {r["field"] for r in table.rows_where("connection = ?", [connection])} if table.exists() else set()
 
     def mark_dropped(self, connection: str, field: str, dropped: bool) -> None:
-        with self.db.atomic():
+        with self.batch():
             if dropped:
                 self.db["dropped_fields"].upsert({"connection": connection, "field": field, "since": now()},
                                                  pk=("connection", "field"))
@@ -260,12 +260,12 @@ class State(RunHistory):
         return [dict(r) for r in table.rows] if table.exists() else []
 
     def pause(self, connection: str, reason: str, config_hash: str) -> None:
-        with self.db.atomic():
+        with self.batch():
             self.db["pauses"].upsert({"connection": connection, "reason": reason, "config_hash": config_hash,
                                       "paused_at": now()}, pk="connection")
 
     def resume(self, connection: str) -> bool:
-        with self.db.atomic():
+        with self.batch():
             cursor = self.db.execute("delete from pauses where connection = ?", [connection])
             return cursor.rowcount > 0
 

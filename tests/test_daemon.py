@@ -230,3 +230,23 @@ def test_a_second_daemon_on_the_same_state_is_refused(tmp_path, personio, scim, 
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=60) == 0
+
+
+def test_connections_running_at_once_share_the_state_file_without_lock_errors(tmp_path, personio, scim,
+                                                                                 secrets_env):
+    from hrsync_plugins.winningtemp.sandbox import ScimSandbox
+
+    personio.employees = generate_employees(60, seed=8)
+    sinks = [ScimSandbox(token=scim.token).start() for _ in range(4)]
+    try:
+        connections = {f"c{i}": connection_dict(personio, sink, create_leavers=True) for i, sink in enumerate(sinks)}
+        daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
+                                    daemon={"max_concurrent": 4}))
+        for _ in range(2):  # a first sync each, then a no-change run each: all four at once
+            futures = [daemon.submit(name) for name in connections]
+            assert [future.result(timeout=120) for future in futures] == ["ok"] * 4
+        daemon.shutdown()
+        assert all(len(sink.users()) == 60 for sink in sinks)
+    finally:
+        for sink in sinks:
+            sink.stop()
