@@ -33,11 +33,6 @@ from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource, Users
 from .child import run_in_child
 from .people import GeneratedPeople
 
-#: One run at a time. With 2 (the default), runs sharing the state file crash with "database is locked": a
-#: deferred transaction that reads before it writes (History.record_delivery: sqlite-utils' update SELECTs
-#: first) gets SQLITE_BUSY_SNAPSHOT at once, without waiting busy_timeout. In-memory runs are CPU-bound
-#: under the GIL, so one at a time costs this measurement nothing.
-MAX_CONCURRENT = 1
 #: Each tenant's world, by tenant name (filled in the daemon's process before it starts).
 WORLDS: dict[str, MemoryWorld] = {}
 
@@ -93,7 +88,7 @@ def write_hosts(folder: Path, tenants: int) -> Path:
     path = folder / "hosts.yaml"
     connections = {name: {"source": {"plugin": "tenant", "tenant": name}, "sink": {"plugin": "tenant", "tenant": name}}
                    for name in names(tenants)}
-    host = {"state": "state.db", "outbox": "outbox", "daemon": {"max_concurrent": MAX_CONCURRENT}}
+    host = {"state": "state.db", "outbox": "outbox"}  # the daemon's defaults: max_concurrent 2
     path.write_text(yaml.safe_dump({"host": host, "connections": connections}))
     return path
 
