@@ -10,6 +10,7 @@ prune) and in :mod:`hrsync.cli_sandbox` (sandbox, demo).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -188,6 +189,14 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
                          should_stop=stop.is_set, progress=progress)
     try:
         result, delivery = sync(config, connection, plugins, options)
+    except KeyboardInterrupt:
+        # The second Ctrl-C: leave now, as a kill would, without waiting for the requests still out (their
+        # threads would hold the exit up to the read timeout). The next run repairs what was in flight.
+        if progress is not None:
+            progress.close()
+        click.echo("Aborted. The next run finishes the work and repairs the writes that were in flight.", err=True)
+        sys.stderr.flush()
+        os._exit(130)
     finally:
         if progress is not None:
             progress.close()

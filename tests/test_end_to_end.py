@@ -156,6 +156,27 @@ def test_sigkill_with_eight_writes_in_flight_then_rerun_leaves_every_person_once
     assert_exactly_once(scim, personio, path.parent / "state.db")
 
 
+def test_a_second_ctrl_c_aborts_at_once_with_writes_out_and_a_rerun_repairs(hosts_file, personio, scim):
+    personio.employees = generate_employees(300, seed=49)
+    path = hosts_file(create_leavers=True)
+    proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: any(r["method"] == "POST" for r in scim.requests))
+    scim.faults.slow_seconds = 3600  # from now on, writes never answer while this run lives
+    wait_for(lambda: len([r for r in scim.requests if r["method"] == "POST" and r["status"] is None]) == 4)
+    proc.send_signal(signal.SIGINT)
+    for line in proc.stderr:  # the first Ctrl-C is taken: a second one now aborts
+        if "Stopping after the writes in flight" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]  # not the hour the four writes would take
+    assert proc.returncode == 130 and "Aborted" in err
+    scim.faults.slow_seconds = 0
+    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert_exactly_once(scim, personio, path.parent / "state.db")
+
+
 def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
     path = hosts_file()
     dry = subprocess.run([HRSYNC, "--config", str(path), "run", "acme", "--dry-run"], capture_output=True,
