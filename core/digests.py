@@ -8,7 +8,6 @@ alone reveals nothing.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -81,7 +80,7 @@ class Digests:
 
     def _hmac(self, payload: Any) -> str:
         data = json.dumps(payload, sort_keys=True, default=str).encode()
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._key, data, "sha256").hex()[:32]  # the one-shot form: same bytes, faster
 
 
 class Refused(Digests):
