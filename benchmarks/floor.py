@@ -1,7 +1,7 @@
 """The floor: the HTTP calls an hrsync run made, replayed with plain ``requests`` and nothing else.
 
 From the sandboxes' request logs of an hrsync run (method, path, query, body), the same
-calls go to fresh sandboxes in the same starting state: Personio's (its own token first),
+calls go to the sandboxes reset to the same starting state: Personio's (its own token first),
 then SCIM's. ``in_flight`` 1 replays them one after the other on one ``requests.Session``;
 a larger ``in_flight`` replays the SCIM writes (from the first write on) on a thread pool of
 that size, one session per thread - the reads before them stay sequential, as in hrsync.

@@ -3,7 +3,7 @@
 Data flow: the engine reads :class:`Link` rows to plan; the applier records every
 sink write's outcome (:meth:`State.record_applied` / :meth:`State.record_failed`) right
 after the sink confirms it (grouped with the next intents by :meth:`State.batch`), so a run killed
-at any moment loses at most the write in flight - which the next run repairs (a create
+at any moment loses at most the writes in flight - which the next run repairs (a create
 intent, :meth:`State.intend_create`, makes it list the sink and link instead of
 creating twice). Runs and their reports are kept by :class:`~hrsync.history.RunHistory`.
 
