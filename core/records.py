@@ -82,6 +82,9 @@ class RecordValidator:
         self.source_label = type(source).label()
         self.sensitive = set(conn.sensitive_fields)
         self.checked_once = _checked_once(conn, self.source_schema, self.sink_schema)
+        # Of those, the ones the sink refuses as None (required, or not nullable): checked once only when present.
+        self.needs_value = {name for name in self.checked_once
+                            if self.sink_schema.fields[name].required or not self.sink_schema.fields[name].allow_none}
         self.sink_order = list(self.sink_schema.load_fields)
         to_check = [name for name in self.sink_order if name not in self.checked_once]
         self.sink_check = sink_cls(unknown=EXCLUDE, only=to_check) if self.checked_once and to_check else None
@@ -141,8 +144,8 @@ class RecordValidator:
     def _load_for_sink(self, mapped: dict[str, Any]) -> dict[str, Any]:
         """The sink schema's load of ``mapped``, skipping the values the source schema already checked
         the same way (a plain copy between identical standard fields): each value is validated once."""
-        if not self.checked_once:
-            return self.sink_schema.load(mapped)
+        if not self.checked_once or any(mapped.get(name) is None for name in self.needs_value):
+            return self.sink_schema.load(mapped)  # a value the sink requires is missing: it says so itself
         checked = {k: v for k, v in mapped.items() if k not in self.checked_once}
         result = self.sink_check.load(checked) if self.sink_check is not None else {}
         return {k: result[k] if k in result else mapped[k] for k in self.sink_order
@@ -183,10 +186,10 @@ class RecordValidator:
 def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> frozenset[str]:
     """Sink fields whose value the source schema already checked exactly as the sink schema would.
 
-    A field qualifies when its mapping rule is a plain copy, both fields are the same scalar class for
-    the same standard field with the same settings (validators included), and the sink accepts None -
-    the value a missing source key becomes. None qualifies when either schema has hooks that may look
-    at or change the whole record.
+    A field qualifies when its mapping rule is a plain copy and both fields are the same scalar class for
+    the same standard field with the same settings (validators included). Whether None is allowed may
+    differ: a None the sink refuses is left to the sink's schema (``RecordValidator.needs_value``). None
+    qualifies when either schema has hooks that may look at or change the whole record.
     """
     if any(sink._hooks.values()) or _hooked(type(source)):
         return frozenset()
@@ -195,7 +198,6 @@ def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> froze
         src, dst = source.fields.get(rule.source or ""), sink.fields.get(rule.target)
         plain = not (rule.has_constant or rule.transforms or rule.value_map is not None or rule.default is not None)
         if plain and src is not None and dst is not None and isinstance(dst, _SCALARS) and type(src) is type(dst) \
-                and dst.allow_none and not dst.required \
                 and src.metadata.get("standard") == dst.metadata.get("standard") is not None \
                 and _settings(src) == _settings(dst):
             same.add(rule.target)
@@ -207,9 +209,11 @@ _SCALARS = (fields.String, fields.Boolean, fields.Integer, fields.Float, fields.
 
 
 def _settings(declared: fields.Field) -> str:
-    """What decides how a field loads a value: everything but its description, binding and messages."""
+    """What decides how a field loads a value that is there: everything but its description, binding,
+    messages, defaults and whether it may be missing or None."""
     return repr({k: v for k, v in vars(declared).items()
-                 if k not in ("metadata", "name", "parent", "root", "error_messages", "dump_default")})
+                 if k not in ("metadata", "name", "parent", "root", "error_messages", "dump_default", "load_default",
+                              "required", "allow_none")})
 
 
 def _hooked(schema: type[Schema]) -> bool:

@@ -49,9 +49,8 @@ def test_only_plain_copies_between_identical_standard_fields_skip_the_sink_schem
     once = _checked_once(conn, source, MemorySinkRecord(unknown=EXCLUDE))
     assert "first_name" in once and "gender" in once
     assert "last_name" not in once  # transformed: the sink checks what the transform made
-    assert "email" not in once  # the sink requires it: it checks it itself
+    assert "email" in once  # required by the sink: the sink's schema checks it only when it is missing
     assert "status" not in _checked_once(conn, source, StricterSink(unknown=EXCLUDE))
-    assert "first_name" not in _checked_once(conn, source, NoNullSink(unknown=EXCLUDE))  # None would pass
     assert _checked_once(conn, source, HookedSink(unknown=EXCLUDE)) == frozenset()
     assert _checked_once(conn, ReshapingSource(unknown=EXCLUDE), MemorySinkRecord(unknown=EXCLUDE)) == frozenset()
     lists = SimpleNamespace(mapping=SimpleNamespace(rules=[FieldRule("office", "office")]))
@@ -68,4 +67,17 @@ def test_a_value_the_source_accepts_and_the_sink_refuses_is_still_skipped(memory
     result = run_connection(config, "mem", plugins)
     (skipped,) = result.plan.of("skip")
     assert skipped.source_id == "2" and "status" in skipped.reason
+    assert [u["email"] for u in memory_world.users.values()] == ["a@example.com"]
+
+
+def test_a_value_the_sink_refuses_as_missing_is_still_refused(memory_config, memory_world, monkeypatch):
+    from hrsync.testing.memory import MemorySink
+
+    monkeypatch.setattr(MemorySink, "RecordSchema", NoNullSink)
+    memory_world.people = [{"id": "1", "email": "a@example.com", "first_name": "A", "status": "active"},
+                           {"id": "2", "email": "b@example.com", "status": "active"}]  # no first name
+    config, plugins = memory_config()
+    result = run_connection(config, "mem", plugins)
+    (skipped,) = result.plan.of("skip")
+    assert skipped.source_id == "2" and "first_name" in skipped.reason
     assert [u["email"] for u in memory_world.users.values()] == ["a@example.com"]
