@@ -77,8 +77,9 @@ class Applier:
         the address one of them frees.
         """
         writes = plan.writes
-        moves = [a for a in writes if a.kind == UPDATE and MATCH_FIELD in a.changes]
-        rest = [a for a in writes if not (a.kind == UPDATE and MATCH_FIELD in a.changes)]
+        moving = [a.kind == UPDATE and MATCH_FIELD in a.changes for a in writes]
+        moves = [a for a, move in zip(writes, moving, strict=True) if move]
+        rest = [a for a, move in zip(writes, moving, strict=True) if not move]
         self._done, self._total, self._streak, self._progress = 0, len(writes), 0, progress
         try:
             for batch, limit in ((moves, InFlightLimit(1)), (rest, self.limit)):

@@ -204,7 +204,7 @@ def test_check_tests_each_connections_credentials(hosts_file, personio, scim, mo
     assert scim.write_requests() == []
 
 
-def test_sigterm_during_a_cli_run_finishes_the_person_in_flight(hosts_file, personio, scim):
+def test_sigterm_during_a_cli_run_finishes_the_writes_in_flight(hosts_file, personio, scim):
     personio.employees = generate_employees(120, seed=43)
     scim.faults.slow_seconds = 0.02
     path = hosts_file(create_leavers=True)
