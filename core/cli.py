@@ -175,9 +175,14 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     stop = threading.Event()
 
     def request_stop(signum, frame):
+        # The check comes first and the announcement last: a second signal can run this handler again
+        # before the first call returns, and must then find the stop already requested.
+        if stop.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         stop.set()
         click.echo("Stopping after the writes in flight (Ctrl-C again to abort)…", err=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
