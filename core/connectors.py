@@ -166,7 +166,7 @@ class Source(Connector):
     @staticmethod
     def describe(raw: Mapping[str, Any]) -> str:
         """A short, human way to name a raw record in a report (never sensitive fields)."""
-        name = " ".join(str(raw.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+        name = f"{str(raw.get('first_name') or '').strip()} {str(raw.get('last_name') or '').strip()}".strip()
         ident = raw.get("id")
         return f"{name} (id {ident})" if name and ident is not None else name or f"id {ident}"
 
@@ -222,7 +222,7 @@ class Sink(Connector):
         """Drop changes the sink's own rules forbid (e.g. reactivating a paused user).
 
         ``observed`` is the person as the sink holds them, when this run listed the sink.
-        Returns the changes to apply and a note for each one dropped.
+        Returns the changes to apply and a note for each one dropped. Called only when there are changes.
         """
         return changes, []
 

@@ -111,6 +111,12 @@ class FieldRule:
     value_map: dict[str, Any] | None = None
     transforms: list[Callable[[Any], Any]] = field(default_factory=list)
     create_only: bool = False
+    #: The rule passes the source value on as it is (no constant, transform, map or default).
+    copies: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.copies = bool(self.source) and not (self.has_constant or self.transforms or self.value_map is not None
+                                                 or self.default is not None)
 
     def value(self, record: Mapping[str, Any]) -> Any:
         if self.has_constant:
@@ -132,7 +138,8 @@ class FieldMapping:
     rules: list[FieldRule]
 
     def apply(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {rule.target: rule.value(record) for rule in self.rules}
+        get = record.get  # it runs per person and field: plain copies skip the rule's method
+        return {rule.target: get(rule.source) if rule.copies else rule.value(record) for rule in self.rules}
 
     @property
     def create_only(self) -> set[str]:

@@ -84,6 +84,8 @@ class Planner:
                 differs = new != old
             if differs:
                 changes[name] = Change(None if name in self.sensitive else old, new)
+        if not changes:
+            return changes, []
         kept, notes = self.sink.keep_as_is({k: c.new for k, c in changes.items()}, observed)
         return {k: c for k, c in changes.items() if k in kept}, notes
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
-from marshmallow.decorators import PRE_LOAD
 
 from .config import ConnectionConfig
 from .connectors import MATCH_FIELD, Defer, Sink, Source
 from .errors import RunError
+from .loading import SCALARS, RecordLoader, hooked
 from .mapping import flatten_errors
 from .plan import DEFER, SKIP, Action
 
@@ -77,7 +77,7 @@ class RecordValidator:
         # Only the source fields this connection uses are loaded: a bad value in a field it never
         # carries does not hold a person back (a schema with hooks that read the whole record loads it all).
         used = conn.wanted_source_fields(type(source).key_field) & set(source_cls().load_fields)
-        self.source_schema = source_cls(unknown=EXCLUDE, **({} if _hooked(source_cls) else {"only": used}))
+        self.source_schema = source_cls(unknown=EXCLUDE, **({} if hooked(source_cls) else {"only": used}))
         self.sink_schema = sink_cls(unknown=EXCLUDE)
         self.source_label = type(source).label()
         self.sensitive = set(conn.sensitive_fields)
@@ -87,7 +87,9 @@ class RecordValidator:
                             if self.sink_schema.fields[name].required or not self.sink_schema.fields[name].allow_none}
         self.sink_order = list(self.sink_schema.load_fields)
         to_check = [name for name in self.sink_order if name not in self.checked_once]
-        self.sink_check = sink_cls(unknown=EXCLUDE, only=to_check) if self.checked_once and to_check else None
+        sink_check = sink_cls(unknown=EXCLUDE, only=to_check) if self.checked_once and to_check else None
+        self.source_loader, self.sink_loader = RecordLoader(self.source_schema), RecordLoader(self.sink_schema)
+        self.sink_check = RecordLoader(sink_check) if sink_check is not None else None
 
     def validate(self, raw_records: Iterable[dict[str, Any]]) -> Records:
         """Every record of one read, taken one at a time (a stream is read once, never held whole)."""
@@ -103,7 +105,7 @@ class RecordValidator:
                                               f"{display} has no {key} in {self.source_label}"))
                 continue
             try:
-                record = self.source_schema.load(raw)
+                record = self.source_loader.load(raw)
             except ValidationError as exc:
                 out.actions.append(self._skip(display, raw.get(key), raw.get("email"), self._invalid_reason(
                     display, exc, raw.get("email"), "correct it there")))
@@ -145,7 +147,7 @@ class RecordValidator:
         """The sink schema's load of ``mapped``, skipping the values the source schema already checked
         the same way (a plain copy between identical standard fields): each value is validated once."""
         if not self.checked_once or any(mapped.get(name) is None for name in self.needs_value):
-            return self.sink_schema.load(mapped)  # a value the sink requires is missing: it says so itself
+            return self.sink_loader.load(mapped)  # a value the sink requires is missing: it says so itself
         checked = {k: v for k, v in mapped.items() if k not in self.checked_once}
         result = self.sink_check.load(checked) if self.sink_check is not None else {}
         return {k: result[k] if k in result else mapped[k] for k in self.sink_order
@@ -191,21 +193,16 @@ def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> froze
     differ: a None the sink refuses is left to the sink's schema (``RecordValidator.needs_value``). None
     qualifies when either schema has hooks that may look at or change the whole record.
     """
-    if any(sink._hooks.values()) or _hooked(type(source)):
+    if any(sink._hooks.values()) or hooked(type(source)):
         return frozenset()
     same = set()
     for rule in conn.mapping.rules:
         src, dst = source.fields.get(rule.source or ""), sink.fields.get(rule.target)
-        plain = not (rule.has_constant or rule.transforms or rule.value_map is not None or rule.default is not None)
-        if plain and src is not None and dst is not None and isinstance(dst, _SCALARS) and type(src) is type(dst) \
+        if rule.copies and src is not None and dst is not None and isinstance(dst, SCALARS) and type(src) is type(dst) \
                 and src.metadata.get("standard") == dst.metadata.get("standard") is not None \
                 and _settings(src) == _settings(dst):
             same.add(rule.target)
     return frozenset(same)
-
-
-#: Field classes whose load checks one plain value (containers and callables may hide more).
-_SCALARS = (fields.String, fields.Boolean, fields.Integer, fields.Float, fields.Date)
 
 
 def _settings(declared: fields.Field) -> str:
@@ -215,7 +212,3 @@ def _settings(declared: fields.Field) -> str:
                  if k not in ("metadata", "name", "parent", "root", "error_messages", "dump_default", "load_default",
                               "required", "allow_none")})
 
-
-def _hooked(schema: type[Schema]) -> bool:
-    """Whether a schema has hooks that may read fields beyond the ones loaded (all but pre_load)."""
-    return any(hooks for tag, hooks in schema._hooks.items() if tag != PRE_LOAD)
