@@ -19,17 +19,27 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 from marshmallow.decorators import PRE_LOAD
 
 #: Distinct values remembered per field. Ids and e-mails never repeat: their memos stop growing here.
 MEMO_SIZE = 4096
 #: Field classes that check one plain value (containers and callables may look at more than the value).
 SCALARS = (fields.String, fields.Boolean, fields.Integer, fields.Float, fields.Date)
-#: Modules whose field and validator code is known to depend on nothing but the value.
-_KNOWN_CODE = frozenset({"marshmallow.fields", "marshmallow.validate", "hrsync.fields"})
+#: Modules whose field classes are known to depend on nothing but the value.
+_KNOWN_CODE = frozenset({"marshmallow.fields", "hrsync.fields", "typing", "builtins"})  # Generic, object
+#: marshmallow validators that check the value against their own settings alone (And and Predicate
+#: call other code, so they are not among them).
+_KNOWN_CHECKS = (validate.Email, validate.URL, validate.Length, validate.Range, validate.Regexp, validate.OneOf,
+                 validate.NoneOf, validate.Equal)
+#: Values remembered: their equality is their identity to a field (floats are not: 0.0 == -0.0; nor are
+#: datetimes: the same instant in two time zones is equal) - up to a length, as the memo keeps them.
+_KEYS = (str, int, bool, type(None))
+_LONGEST = 256
 #: Answers that can be handed out again: nobody can change them in place.
 _IMMUTABLE = (str, int, float, bool, type(None), dt.date)
+#: Schema methods the loader stands in for: a schema that overrides one of them is loaded by its own code.
+_STOOD_IN_FOR = ("load", "_do_load", "_deserialize", "_invoke_field_validators", "_invoke_load_processors")
 
 
 def hooked(schema: type[Schema]) -> bool:
@@ -45,11 +55,12 @@ class RecordLoader:
         # The loop below is Schema._deserialize for the one case hrsync builds: one record, unknown
         # keys excluded, nothing partial, results stored under plain names.
         self.plain = (schema.unknown == EXCLUDE and not schema.many and not schema.partial
-                      and not hooked(type(schema))
+                      and schema.dict_class is dict and not hooked(type(schema))
+                      and all(getattr(type(schema), name) is getattr(Schema, name) for name in _STOOD_IN_FOR)
                       and all("." not in (f.attribute or "") for f in schema.load_fields.values()))
         self.pre_load = bool(schema._hooks[PRE_LOAD])
-        self.fields = [(field.attribute or name, field.data_key or name, field, {} if _rememberable(field) else None)
-                       for name, field in schema.load_fields.items()]
+        self.fields = [(field.attribute or name, name if field.data_key is None else field.data_key, field,
+                        {} if _rememberable(field) else None) for name, field in schema.load_fields.items()]
 
     def load(self, data: Any) -> dict[str, Any]:
         """The record as ``schema.load(data)`` gives it; raises its ValidationError when it is invalid."""
@@ -58,26 +69,27 @@ class RecordLoader:
         given = data
         if self.pre_load:
             try:
-                data = self.schema._invoke_load_processors(PRE_LOAD, data, many=False, original_data=data,
+                # On a copy: a hook that changes the record in place must not change what a refused
+                # record is loaded again from. (Hooks run twice for a refused record: keep them pure.)
+                data = self.schema._invoke_load_processors(PRE_LOAD, dict(data), many=False, original_data=given,
                                                            partial=None, unknown=EXCLUDE)
             except ValidationError:
+                return self.schema.load(given)
+            if not isinstance(data, Mapping):
                 return self.schema.load(given)
         out: dict[str, Any] = {}
         for name, key, field, memo in self.fields:
             value = data.get(key, missing)
-            try:
-                loaded = _MISS if memo is None or value is missing else memo.get((type(value), value), _MISS)
-            except TypeError:  # an unhashable value (a list where a string belongs): not remembered
-                loaded, memo = _MISS, None
+            # (type, value): True and 1 are equal keys, but not the same value to a field.
+            slot = (type(value), value) if memo is not None and _rememberable_value(value) else None
+            loaded = _MISS if slot is None else memo.get(slot, _MISS)
             if loaded is _MISS:
                 try:
                     loaded = field.deserialize(value, key, data)
                 except ValidationError:
                     return self.schema.load(given)  # raises with every message of the record
-                # (type, value): True and 1 are equal keys, but not the same value to a field.
-                if memo is not None and value is not missing and len(memo) < MEMO_SIZE \
-                        and isinstance(loaded, _IMMUTABLE):
-                    memo[(type(value), value)] = loaded
+                if slot is not None and len(memo) < MEMO_SIZE and isinstance(loaded, _IMMUTABLE):
+                    memo[slot] = loaded
             if loaded is not missing:
                 out[name] = loaded
         return out
@@ -87,10 +99,13 @@ _MISS = object()
 
 
 def _rememberable(field: fields.Field) -> bool:
-    """Whether a field's answer depends on the value alone: a scalar field whose code and validators
-    are marshmallow's or hrsync's own (a plugin's field class or validator function may look elsewhere)."""
-    cls = type(field)
-    return (isinstance(field, SCALARS)
-            and all(getattr(cls, name).__module__ in _KNOWN_CODE for name in ("deserialize", "_deserialize",
-                                                                                "_validate"))
-            and all(type(check).__module__ in _KNOWN_CODE for check in field.validators))
+    """Whether a field's answer depends on the value alone: a scalar field of marshmallow's or hrsync's
+    own classes, checked by marshmallow's own validators and no field-level processors (a plugin's
+    class, validator or processor may look beyond the value)."""
+    return (isinstance(field, SCALARS) and not field.pre_load and not field.post_load
+            and all(cls.__module__ in _KNOWN_CODE for cls in type(field).__mro__)
+            and all(type(check) in _KNOWN_CHECKS for check in field.validators))
+
+
+def _rememberable_value(value: Any) -> bool:
+    return type(value) in _KEYS and not (type(value) is str and len(value) > _LONGEST)

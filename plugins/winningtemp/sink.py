@@ -124,7 +124,8 @@ class WinningtempSink(Sink):
         status = record.get("status")
         active = (status is None or status in self.settings["active_statuses"]) and not (
             termination and dt.date.fromisoformat(termination) < today)
-        desired = {k: v for k, v in record.items() if k in self.carried_fields()}
+        carried = self.carried_fields()
+        desired = {k: v for k, v in record.items() if k in carried}
         desired["active"] = active
         return desired
 
