@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hrsync.engine import tune_collector
+
 ROOT = Path(__file__).resolve().parent.parent
 #: task name → "module:function" taking the spec and returning a dict of results.
 TASKS = {
@@ -55,8 +57,14 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status: the benchmarks measure memory on Linux only")
 
 
+#: Tasks that stand for an ``hrsync`` process: they set the process up as the command does.
+HRSYNC_TASKS = {"hrsync", "engine", "tenants"}
+
+
 def main() -> None:
     task, spec_file = sys.argv[1], Path(sys.argv[2])
+    if task in HRSYNC_TASKS:
+        tune_collector()
     module, function = TASKS[task].split(":")
     result = getattr(importlib.import_module(module), function)(json.loads(spec_file.read_text()))
     result["rss_mb"] = peak_rss_mb()

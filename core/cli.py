@@ -25,7 +25,7 @@ from .cli_sandbox import demo, sandbox
 from .config import config_path
 from .connectors import RunContext
 from .daemon import Daemon, connection_status
-from .engine import RunOptions
+from .engine import RunOptions, tune_collector
 from .errors import ConfigError, DeliveryError, RunError
 from .mailer import probe_smtp
 from .registry import load_plugins
@@ -49,6 +49,7 @@ def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str | No
     """hrsync keeps the people records of downstream apps in step with the HR system of record."""
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, debug=debug)
+    tune_collector()
     default = "INFO" if ctx.invoked_subcommand == "daemon" else "WARNING"
     setup_logging("DEBUG" if debug else log_level or default)
 

@@ -14,6 +14,7 @@ skipped or failed with a reason and retried next run.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
@@ -75,6 +76,21 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return self.report.exit_code
+
+
+#: The cyclic garbage collector's thresholds in a process that runs syncs (:func:`tune_collector`).
+COLLECTOR_THRESHOLDS = (50_000, 10, 10)
+
+
+def tune_collector() -> None:
+    """Let Python's cyclic garbage collector run less often, for a process that runs syncs.
+
+    A run keeps every person's plan and report line alive until it ends and makes almost no
+    reference cycles; with the default thresholds (700, 10, 10) the collector scans that growing
+    heap again and again - about a fifth of a first sync's time. The setting is process-wide, so
+    the process's entry point calls it (the ``hrsync`` command does), never a library call.
+    """
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def run_connection(config: Config, name: str, plugins: Plugins, options: RunOptions | None = None) -> RunResult:

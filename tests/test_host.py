@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from hrsync import PluginError
+from hrsync.cli import cli
+from hrsync.engine import COLLECTOR_THRESHOLDS
 from hrsync.registry import load_plugins
 from tests.helpers import run_cli
 
@@ -179,3 +183,16 @@ def test_auth_errors_say_which_side_refused():
     assert issubclass(SourceAuthError, AuthError) and issubclass(SourceAuthError, SourceError)
     assert issubclass(SinkAuthError, AuthError) and issubclass(SinkAuthError, SinkError)
     assert not issubclass(SinkAuthError, SourceError) and issubclass(AuthError, RunError)
+
+
+def test_the_hrsync_command_lets_the_garbage_collector_run_less_often():
+    """A run keeps its whole plan alive: the default thresholds would rescan it again and again."""
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        result = CliRunner().invoke(cli, ["plugins"])
+        assert result.exit_code == 0, result.output
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+        assert COLLECTOR_THRESHOLDS[0] > 700
+    finally:
+        gc.set_threshold(*before)
