@@ -34,7 +34,7 @@ _KNOWN_CHECKS = (validate.Email, validate.URL, validate.Length, validate.Range, 
                  validate.NoneOf, validate.Equal)
 #: Values remembered: their equality is their identity to a field (floats are not: 0.0 == -0.0; nor are
 #: datetimes: the same instant in two time zones is equal) - up to a length, as the memo keeps them.
-_KEYS = (str, int, bool, type(None))
+_KEYS = frozenset({str, int, bool, type(None)})
 _LONGEST = 256
 #: Answers that can be handed out again: nobody can change them in place.
 _IMMUTABLE = (str, int, float, bool, type(None), dt.date)
@@ -64,7 +64,7 @@ class RecordLoader:
 
     def load(self, data: Any) -> dict[str, Any]:
         """The record as ``schema.load(data)`` gives it; raises its ValidationError when it is invalid."""
-        if not self.plain or not isinstance(data, Mapping):
+        if not self.plain or not (type(data) is dict or isinstance(data, Mapping)):  # the ABC check is slow
             return self.schema.load(data)
         given = data
         if self.pre_load:
@@ -80,9 +80,12 @@ class RecordLoader:
         out: dict[str, Any] = {}
         for name, key, field, memo in self.fields:
             value = data.get(key, missing)
-            # (type, value): True and 1 are equal keys, but not the same value to a field.
-            slot = (type(value), value) if memo is not None and _rememberable_value(value) else None
-            loaded = _MISS if slot is None else memo.get(slot, _MISS)
+            kind = type(value)
+            if memo is not None and kind in _KEYS and (kind is not str or len(value) <= _LONGEST):
+                slot = (kind, value)  # True and 1 are equal keys, but not the same value to a field
+                loaded = memo.get(slot, _MISS)
+            else:
+                slot, loaded = None, _MISS
             if loaded is _MISS:
                 try:
                     loaded = field.deserialize(value, key, data)
@@ -105,7 +108,3 @@ def _rememberable(field: fields.Field) -> bool:
     return (isinstance(field, SCALARS) and not field.pre_load and not field.post_load
             and all(cls.__module__ in _KNOWN_CODE for cls in type(field).__mro__)
             and all(type(check) in _KNOWN_CHECKS for check in field.validators))
-
-
-def _rememberable_value(value: Any) -> bool:
-    return type(value) in _KEYS and not (type(value) is str and len(value) > _LONGEST)

@@ -13,11 +13,9 @@ keyed hash for them (:mod:`hrsync.digests`), so the state file alone reveals not
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,10 @@ from .errors import LockedError, RunError
 from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
+
+# The encodings of the apply path, built once (json.dumps with options builds an encoder per call).
+_APPLIED_JSON = json.JSONEncoder(sort_keys=True).encode
+_LOG_JSON = json.JSONEncoder(default=str).encode
 
 
 class Link:
@@ -47,7 +49,7 @@ class Link:
                  deactivated: bool = False, *, active: bool | None = None) -> None:
         self.source_id, self.sink_id, self.email_key = source_id, sink_id, email_key
         if isinstance(applied, dict):
-            applied, active = json.dumps(applied, sort_keys=True), applied.get("active")
+            applied, active = _APPLIED_JSON(applied), applied.get("active")
         self.applied_json, self.active = applied, active
         #: created (by this connection) | linked (matched an existing user); None keeps the stored origin.
         self.origin = origin
@@ -91,6 +93,35 @@ _UPSERT_PERSON = (
 _FORGET_INTENT = "delete from pending where connection = ? and source_id = ?"
 _LOG = ("insert into changes (run_id, connection, source_id, person, action, fields, outcome, message, at) "
         "values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+class Batch:
+    """The context manager of :meth:`State.batch` (a class: the apply path enters a few per person).
+
+    ``BEGIN IMMEDIATE`` takes the write lock at once, so another writer of the file (a daemon's
+    other connection) is waited for (busy_timeout) instead of failing the round half-way.
+    """
+
+    __slots__ = ("conn", "opens")
+
+    def __init__(self, conn: sqlite3.Connection, *, outermost: bool) -> None:
+        self.conn, self.opens = conn, not conn.in_transaction
+        if outermost and not self.opens:
+            raise RuntimeError("a transaction is already open: the intents of this round would not be "
+                               "committed before their writes start")
+
+    def __enter__(self) -> None:
+        if self.opens:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.opens:
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error:
+            self.conn.execute("ROLLBACK")  # never leave a transaction open for later records to join
+            raise
 
 
 def private(path: Path) -> None:
@@ -175,32 +206,13 @@ class State(RunHistory):
         """Source ids whose create may have reached the sink without its outcome being recorded."""
         return {r["source_id"] for r in self.db["pending"].rows_where("connection = ?", [connection])}
 
-    @contextlib.contextmanager
-    def batch(self, *, outermost: bool = False) -> Iterator[None]:
+    def batch(self, *, outermost: bool = False) -> Batch:
         """One transaction around the records of several writes (a round of the applier), committed when
         the block ends - also when it raises: every record in it is a fact the next run must know.
         Each record method is such a transaction on its own, and joins the batch it is called in;
         ``outermost`` refuses to join one (the applier's rounds must commit before their writes start).
-
-        ``BEGIN IMMEDIATE`` takes the write lock at once, so another writer of the file (a daemon's
-        other connection) is waited for (busy_timeout) instead of failing the round half-way.
         """
-        conn = self.db.conn
-        if conn.in_transaction:
-            if outermost:
-                raise RuntimeError("a transaction is already open: the intents of this round would not be "
-                                   "committed before their writes start")
-            yield
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error:
-                conn.execute("ROLLBACK")  # never leave a transaction open for later records to join
-                raise
+        return Batch(self.db.conn, outermost=outermost)
 
     def intend_create(self, connection: str, source_id: str, email_key: str, run_id: int) -> None:
         """Commit the intent to create, before the create is sent."""
@@ -226,7 +238,7 @@ class State(RunHistory):
         with self.batch():
             for source_id, values in applied.items():
                 self.db.execute("update people set applied = ? where connection = ? and source_id = ?",
-                                [json.dumps(values, sort_keys=True), connection, source_id])
+                                [_APPLIED_JSON(values), connection, source_id])
 
     def record_failed(self, connection: str, entry: LogEntry, *, forget_intent: bool) -> None:
         """Commit one failed write's change-log row, dropping the person's create intent if told to."""
@@ -250,7 +262,7 @@ class State(RunHistory):
 
     def _log(self, connection: str, entry: LogEntry) -> None:
         self.db.execute(_LOG, [entry.run_id, connection, entry.source_id, entry.person, entry.action,
-                               json.dumps(entry.fields, default=str), entry.outcome, entry.message, now()])
+                               _LOG_JSON(entry.fields), entry.outcome, entry.message, now()])
 
     # -- pauses (quarantine) ----------------------------------------------------------------
 
