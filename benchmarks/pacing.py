@@ -4,8 +4,8 @@ The sandbox enforces Personio's documented limits (bursts of 15 requests per sec
 minute, answered 429 without headers); hrsync's client paces itself (defaults 14/s and 290/min).
 One dry run of hrsync reads 40,000 people at ``page_size`` 100 (the issue's figure): 402 requests,
 more than one minute's 300, so both windows are exercised - a client pacing bursts only would be
-refused at request 301. It spends most of its 70 s waiting, so ``make bench`` runs it beside the
-latency scenarios.
+refused at request 301. It spends most of its 70 s waiting; ``make bench`` still runs it on its own,
+after the sandboxed scenarios: its sandbox serves from the benchmark's process, whose GIL theirs share.
 """
 
 from __future__ import annotations
