@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
@@ -69,21 +69,6 @@ class InFlightLimit:
 _END = object()
 
 
-class _Inline:
-    """Runs each attempt at once, on the calling thread: the executor of a limit of one."""
-
-    def submit(self, attempt: Callable[[T], R], item: T) -> Future[R]:
-        future: Future[R] = Future()
-        try:
-            future.set_result(attempt(item))
-        except BaseException as exc:  # handed over like a worker's exception, raised by future.result()
-            future.set_exception(exc)
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        pass
-
-
 def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None], attempt: Callable[[T], R],
           finish: Callable[[T, R], None], go_on: Callable[[], bool],
           together: Callable[[], AbstractContextManager] = nullcontext) -> bool:
@@ -98,12 +83,13 @@ def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None
     limit of one, attempts run on the calling thread, in order.
     """
     queue = iter(items)
+    if limit.maximum == 1:
+        return _one_at_a_time(queue, begin=begin, attempt=attempt, finish=finish, go_on=go_on, together=together)
     running: dict[Future[R], T] = {}
     done: set[Future[R]] = set()
     failure: BaseException | None = None
     stopped = exhausted = False
-    executor = (_Inline() if limit.maximum == 1
-                else ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="hrsync-write"))
+    executor = ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="hrsync-write")
     try:
         while True:
             starting: list[T] = []
@@ -140,3 +126,24 @@ def drive(items: Iterable[T], *, limit: InFlightLimit, begin: Callable[[T], None
     if failure is not None:
         raise failure
     return not stopped
+
+
+def _one_at_a_time(queue: Iterator[T], *, begin: Callable[[T], None], attempt: Callable[[T], R],
+                   finish: Callable[[T, R], None], go_on: Callable[[], bool],
+                   together: Callable[[], AbstractContextManager]) -> bool:
+    """:func:`drive` with one write in flight, on the calling thread: each round finishes the last item
+    and begins the next in one ``together()`` block, then attempts it. Any exception ends it (the block
+    still closes); with nothing else in flight there is nothing to wait for."""
+    item: T | object = _END
+    result: R | None = None
+    while True:
+        with together():
+            if item is not _END:
+                finish(item, result)
+            item = next(queue, _END)
+            if item is _END:
+                return True
+            if not go_on():
+                return False
+            begin(item)
+        result = attempt(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -97,6 +98,45 @@ def test_drive_stops_starting_when_asked_and_returns_false():
     done = drive(range(50), limit=InFlightLimit(3), begin=begin, attempt=lambda item: item,
                  finish=lambda item, result: finished.append(item), go_on=lambda: not stop.is_set())
     assert done is False and len(begun) == 5 and sorted(finished) == sorted(begun)
+
+
+def test_one_at_a_time_each_round_finishes_the_last_write_and_begins_the_next_in_one_block():
+    events = []
+
+    @contextlib.contextmanager
+    def together():
+        events.append("open")
+        yield
+        events.append("close")
+
+    done = drive(range(3), limit=InFlightLimit(1), begin=lambda i: events.append(f"begin {i}"),
+                 attempt=lambda i: events.append(f"attempt {i} on {threading.current_thread().name}"),
+                 finish=lambda i, result: events.append(f"finish {i}"), go_on=lambda: True, together=together)
+    caller = threading.current_thread().name
+    assert done is True
+    assert events == ["open", "begin 0", "close", f"attempt 0 on {caller}",
+                      "open", "finish 0", "begin 1", "close", f"attempt 1 on {caller}",
+                      "open", "finish 1", "begin 2", "close", f"attempt 2 on {caller}",
+                      "open", "finish 2", "close"]
+
+
+def test_one_at_a_time_stops_when_asked_and_raises_what_a_write_raised():
+    begun, finished = [], []
+    done = drive(range(10), limit=InFlightLimit(1), begin=begun.append, attempt=lambda item: item,
+                 finish=lambda item, result: finished.append(result), go_on=lambda: len(begun) < 3)
+    assert done is False and begun == finished == [0, 1, 2]
+
+    def attempt(item):
+        if item == 1:
+            raise RuntimeError("the sink broke")
+        return item
+
+    begun.clear()
+    finished.clear()
+    with pytest.raises(RuntimeError, match="the sink broke"):
+        drive(range(10), limit=InFlightLimit(1), begin=begun.append, attempt=attempt,
+              finish=lambda item, result: finished.append(result), go_on=lambda: True)
+    assert begun == [0, 1] and finished == [0]
 
 
 def person(i, **values):
