@@ -18,8 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hrsync.engine import tune_collector
-
 ROOT = Path(__file__).resolve().parent.parent
 #: task name → "module:function" taking the spec and returning a dict of results.
 TASKS = {
@@ -64,6 +62,8 @@ HRSYNC_TASKS = {"hrsync", "engine", "tenants"}
 def main() -> None:
     task, spec_file = sys.argv[1], Path(sys.argv[2])
     if task in HRSYNC_TASKS:
+        from hrsync.engine import tune_collector  # here: a floor's figures must not carry hrsync's imports
+
         tune_collector()
     module, function = TASKS[task].split(":")
     result = getattr(importlib.import_module(module), function)(json.loads(spec_file.read_text()))

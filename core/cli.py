@@ -174,11 +174,13 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
                        connection=connection)
     # Ctrl-C or SIGTERM lets the writes in flight finish and be recorded; a second Ctrl-C aborts.
     stop = threading.Event()
+    signals: list[int] = []
 
     def request_stop(signum, frame):
-        # The check comes first and the announcement last: a second signal can run this handler again
-        # before the first call returns, and must then find the stop already requested.
-        if stop.is_set():
+        # A second signal can run this handler again before the first call returns: the count comes first
+        # and takes no lock (Event.set does), so a nested call never waits on the call it interrupted.
+        signals.append(signum)
+        if len(signals) > 1:
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
             return
