@@ -108,3 +108,15 @@ def test_a_round_of_the_applier_never_joins_an_open_transaction(tmp_path):
         assert state.db.conn.in_transaction
     assert not state.db.conn.in_transaction
     state.close()
+
+
+def test_the_state_commits_without_fsync_and_checkpoints_rarely(tmp_path):
+    """WAL + synchronous=NORMAL: a commit is not an fsync; checkpoints (the fsyncs) every 16,000 pages."""
+    state = open_state(tmp_path / "state.db")
+    try:
+        pragma = {name: state.db.execute(f"PRAGMA {name}").fetchone()[0]
+                  for name in ("journal_mode", "synchronous", "wal_autocheckpoint", "journal_size_limit")}
+    finally:
+        state.close()
+    assert pragma == {"journal_mode": "wal", "synchronous": 1, "wal_autocheckpoint": 16000,
+                      "journal_size_limit": 64 * 1024 * 1024}
