@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import time
-import types
 from concurrent.futures import wait
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ from typing import Any
 import yaml
 from marshmallow import fields
 
-from hrsync import hookimpl
 from hrsync.daemon import Daemon
 from hrsync.registry import load_plugins
 from hrsync.testing import MemoryWorld
-from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource, Users
+from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource, Users, connectors_plugin
 
 from .child import run_in_child
 from .people import GeneratedPeople
@@ -65,19 +63,8 @@ class TenantSink(_OfTenant, MemorySink):
     ConfigSchema = TenantConfig
 
 
-@hookimpl(specname="register_sources")
-def _register_sources(register):
-    register(TenantSource)
-
-
-@hookimpl(specname="register_sinks")
-def _register_sinks(register):
-    register(TenantSink)
-
-
 def tenant_plugins():
-    plugin = types.SimpleNamespace(register_sources=_register_sources, register_sinks=_register_sinks)
-    return load_plugins(entry_points=False, plugins=[("tenants", plugin)])
+    return load_plugins(entry_points=False, plugins=[("tenants", connectors_plugin(TenantSource, TenantSink))])
 
 
 def names(tenants: int) -> list[str]:

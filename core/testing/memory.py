@@ -196,19 +196,23 @@ class MemorySink(_InWorld, Sink):
             self.world.users[sink_id]["active"] = False
 
 
-@hookimpl(specname="register_sources")
-def _register_sources(register):
-    register(MemorySource)
+def connectors_plugin(source: type[Source], sink: type[Sink]) -> types.SimpleNamespace:
+    """A plugin object registering one source and one sink class, for ``load_plugins(plugins=[(name, ...)])``."""
 
+    @hookimpl(specname="register_sources")
+    def register_sources(register):
+        register(source)
 
-@hookimpl(specname="register_sinks")
-def _register_sinks(register):
-    register(MemorySink)
+    @hookimpl(specname="register_sinks")
+    def register_sinks(register):
+        register(sink)
+
+    return types.SimpleNamespace(register_sources=register_sources, register_sinks=register_sinks)
 
 
 def memory_plugin() -> types.SimpleNamespace:
     """A plugin object registering the memory source and sink, for ``load_plugins(plugins=[("memory", ...)])``."""
-    return types.SimpleNamespace(register_sources=_register_sources, register_sinks=_register_sinks)
+    return connectors_plugin(MemorySource, MemorySink)
 
 
 class MemorySinkSandbox(SinkSandbox):
