@@ -62,7 +62,7 @@ HRSYNC_TASKS = {"hrsync", "engine", "tenants"}
 def main() -> None:
     task, spec_file = sys.argv[1], Path(sys.argv[2])
     if task in HRSYNC_TASKS:
-        from hrsync.engine import tune_collector  # here: a floor's figures must not carry hrsync's imports
+        from hrsync.sync.engine import tune_collector  # here: a floor's figures must not carry hrsync's imports
 
         tune_collector()
     module, function = TASKS[task].split(":")

@@ -1,7 +1,7 @@
 """Engine-only scenarios: hrsync's own cost per person, with the in-memory source and sink (no HTTP).
 
 At each size, a **first sync** (every held person created) from a new state, then a **no-change** run
-on the state it left, each in its own process: wall time of :func:`~hrsync.engine.run_connection`
+on the state it left, each in its own process: wall time of :func:`~hrsync.sync.engine.sync_connection`
 (the fastest of a few repeats), people/s, cost per person and peak RSS. The memory source's people
 are made while they are read (:class:`~benchmarks.people.GeneratedPeople`), so only hrsync's own
 memory counts - and, in a first sync, the memory sink's users. A no-change run never calls the sink,
@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hrsync.config import parse_config
-from hrsync.engine import RunOptions, run_connection
+from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
+from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync.testing import MemoryWorld, memory_plugin
 
 from .child import run_in_child
@@ -33,7 +33,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "source": {"plugin": "memory", "world": world}, "sink": {"plugin": "memory", "world": world}}}}
     config = parse_config(data, plugins, path=state_dir / "hosts.yaml")
     started = time.perf_counter()
-    result = run_connection(config, "mem", plugins, RunOptions())
+    result = sync_connection(config, "mem", plugins, RunOptions())
     wall = time.perf_counter() - started
     return {"wall_s": wall, "status": result.status, "counts": {k: v for k, v in result.report.counts.items() if v},
             "sink_writes": len(world.writes())}

@@ -1,7 +1,7 @@
 """One hrsync run (the engine, as ``hrsync run`` does it) from the Personio sandbox to the SCIM sandbox.
 
 Runs in a child process (:mod:`benchmarks.child`). The wall time is that of
-:func:`hrsync.engine.run_connection`: state, source read, plan, writes, report - not the
+:func:`hrsync.sync.engine.sync_connection`: state, source read, plan, writes, report - not the
 interpreter's start. Secrets travel in the environment, as hosts.yaml wants them.
 """
 
@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hrsync.config import parse_config
-from hrsync.engine import RunOptions, run_connection
+from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
+from hrsync.sync.engine import RunOptions, sync_connection
 
 SECRETS_ENV = {"client_id": "BENCH_PERSONIO_ID", "client_secret": "BENCH_PERSONIO_SECRET", "token": "BENCH_SCIM_TOKEN"}
 
@@ -34,7 +34,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     data = {"host": {"state": str(state_dir / "state.db")}, "connections": {"bench": connection(spec)}}
     config = parse_config(data, plugins, path=state_dir / "hosts.yaml")
     started = time.perf_counter()
-    result = run_connection(config, "bench", plugins, RunOptions(dry_run=spec.get("dry_run", False)))
+    result = sync_connection(config, "bench", plugins, RunOptions(dry_run=spec.get("dry_run", False)))
     wall = time.perf_counter() - started
     return {"wall_s": wall, "status": result.status, "message": result.message,
             "counts": {k: v for k, v in result.report.counts.items() if v}}

@@ -1,4 +1,4 @@
-"""Many tenants: one daemon (:class:`hrsync.daemon.Daemon`) running 200 connections of 500 people.
+"""Many tenants: one daemon (:class:`hrsync.service.daemon.Daemon`) running 200 connections of 500 people.
 
 Each tenant is a connection between the in-memory reference connectors (its own source people and
 sink users, registered by tenant name, since hosts.yaml cannot hold a Python object); all tenants share
@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 from marshmallow import fields
 
-from hrsync.daemon import Daemon
 from hrsync.registry import load_plugins
+from hrsync.service.daemon import Daemon
 from hrsync.testing import MemoryWorld
 from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource, Users, connectors_plugin
 

@@ -1,13 +1,25 @@
 """hrsync: keep the people records of downstream apps in step with the HR system of record.
 
-The public surface a plugin imports: connector and sandbox base classes, errors, the
-field vocabulary, secrets and ``hookimpl``. Nothing here loads plugins: see
-:func:`hrsync.registry.load_plugins`. The test harness is :mod:`hrsync.testing`.
+The public surface a plugin imports: ``hookimpl``, the connector base classes, the errors, the
+field vocabulary and secrets. Sandbox building blocks are in :mod:`hrsync.sandbox`, the test
+harness in :mod:`hrsync.testing`; every other module is internal and may change in any release.
+Nothing here loads plugins: see :func:`hrsync.registry.load_plugins`.
+
+The promise (docs/plugins.md, "Stability"): a name listed in ``__all__`` (here, in
+:mod:`hrsync.sandbox` and in :mod:`hrsync.testing`) keeps working through every 0.x minor
+release; one that is renamed or moved stays importable under its old name, with a
+:class:`DeprecationWarning`, for at least one minor release before it goes.
 """
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
 
 import pluggy
 
-from .connectors import MATCH_FIELD, Connector, Defer, RunContext, Sink, SinkPerson, Source
+from .connectors import Connector, Defer, RunContext, Sink, SinkPerson, Source
 from .errors import (
     AuthError,
     ConfigError,
@@ -26,13 +38,11 @@ from .errors import (
     SourceAuthError,
     SourceError,
 )
-from .fields import GENDERS, STANDARD_FIELDS, STATUSES, IsoDate, standard_field
+from .fields import STANDARD_FIELDS, STATUSES, standard_field
 from .network import describe_network_error, network_cause
-from .sandbox import LoopbackServer, Sandbox, SinkSandbox, SourceSandbox, Write, admin_answer
-from .sandbox_server import InFlight, KeepAliveHandler, KeepAliveServer
 from .secrets import Secret, SecretField
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 hookimpl = pluggy.HookimplMarker("hrsync")
 
@@ -43,17 +53,10 @@ __all__ = [
     "Connector",
     "Defer",
     "DeliveryError",
-    "GENDERS",
     "GuardError",
     "HrsyncError",
-    "InFlight",
-    "IsoDate",
-    "KeepAliveHandler",
-    "KeepAliveServer",
     "ListingRefused",
     "LockedError",
-    "LoopbackServer",
-    "MATCH_FIELD",
     "PluginError",
     "RecordError",
     "RetriableError",
@@ -61,22 +64,43 @@ __all__ = [
     "RunError",
     "STANDARD_FIELDS",
     "STATUSES",
-    "Sandbox",
     "Secret",
     "SecretField",
     "Sink",
     "SinkAuthError",
     "SinkError",
     "SinkPerson",
-    "SinkSandbox",
     "Source",
     "SourceAuthError",
     "SourceError",
-    "SourceSandbox",
-    "Write",
-    "admin_answer",
     "describe_network_error",
     "hookimpl",
     "network_cause",
     "standard_field",
 ]
+
+#: Names that 0.3 exported here, and where they live now (module, name). Importing one still works,
+#: with a DeprecationWarning, through the 0.4 releases; 0.5 removes them.
+MOVED = {
+    "InFlight": ("hrsync.sandbox", "RequestCounter"),
+    "KeepAliveHandler": ("hrsync.sandbox", "KeepAliveHandler"),
+    "KeepAliveServer": ("hrsync.sandbox", "KeepAliveServer"),
+    "LoopbackServer": ("hrsync.sandbox", "LoopbackServer"),
+    "Sandbox": ("hrsync.sandbox", "Sandbox"),
+    "SinkSandbox": ("hrsync.sandbox", "SinkSandbox"),
+    "SourceSandbox": ("hrsync.sandbox", "SourceSandbox"),
+    "Write": ("hrsync.sandbox", "Write"),
+    "admin_answer": ("hrsync.sandbox", "admin_answer"),
+    "GENDERS": ("hrsync.fields", "GENDERS"),
+    "IsoDate": ("hrsync.fields", "IsoDate"),
+    "MATCH_FIELD": ("hrsync.connectors", "MATCH_FIELD"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in MOVED:
+        module, new = MOVED[name]
+        warnings.warn(f"hrsync.{name} moved to {module}.{new}; the old name goes in hrsync 0.5",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(module), new)
+    raise AttributeError(f"module 'hrsync' has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """The plan of a run: one :class:`Action` per person, what will change and why.
 
-Data flow: the planner (:mod:`hrsync.planner`) builds a :class:`Plan` before any write;
-``--dry-run`` prints it; the applier (:mod:`hrsync.applier`) fills in each action's
-outcome; the run report (:mod:`hrsync.runreport`) is the same plan after execution.
+Data flow: the planner (:mod:`hrsync.sync.planner`) builds a :class:`Plan` before any write;
+``--dry-run`` prints it; the applier (:mod:`hrsync.sync.applier`) fills in each action's
+outcome; the run report (:mod:`hrsync.results`) is the same plan after execution.
 Values of sensitive fields never leave a plan as values: :meth:`Action.public_changes`
 shows them only as "changed".
 """

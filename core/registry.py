@@ -20,7 +20,7 @@ import pluggy
 from . import hookspecs
 from .connectors import Connector, Sink, Source
 from .errors import PluginError
-from .sandbox import Sandbox
+from .sandbox.contract import Sandbox
 
 ENTRY_POINT_GROUP = "hrsync"
 DISABLE_ENV = "HRSYNC_DISABLE_PLUGINS"

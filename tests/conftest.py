@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hrsync.config import parse_config
+from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
 from hrsync.testing import memory_plugin
 from tests.helpers import connection_dict

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hrsync import ConfigError
-from hrsync.config import load_config, parse_config
+from hrsync.config.load import load_config, parse_config
 from hrsync.registry import load_plugins
 from hrsync.secrets import REDACTOR, Secret
 from tests.helpers import run_cli

@@ -7,7 +7,8 @@ import functools
 import pytest
 import requests
 
-from hrsync import SinkPerson, SourceSandbox
+from hrsync import SinkPerson
+from hrsync.sandbox import SourceSandbox
 from hrsync.testing import SINK_SCENARIOS, MemorySink, MemorySinkSandbox, SinkHarness, sink_tests, source_tests
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
@@ -99,7 +100,7 @@ def test_every_server_sandbox_speaks_one_admin_api(make):
 
 
 def test_a_server_sandbox_with_its_bases_in_the_wrong_order_is_refused_at_once():
-    from hrsync import LoopbackServer, SourceSandbox
+    from hrsync.sandbox import LoopbackServer, SourceSandbox
 
     with pytest.raises(TypeError, match="list LoopbackServer before Sandbox"):
         type("Backwards", (SourceSandbox, LoopbackServer), {"name": "backwards"})

@@ -12,8 +12,8 @@ import pytest
 import time_machine
 import yaml
 
-from hrsync.daemon import Daemon, connection_status
-from hrsync.state import open_state
+from hrsync.service.daemon import Daemon, connection_status
+from hrsync.state.store import open_state
 from hrsync_plugins.personio.sandbox_data import generate_employees
 from tests.helpers import HRSYNC, connection_dict, run_cli
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hrsync import config_schema, hookspecs
-from hrsync.mapping import RuleSchema
+from hrsync import hookspecs
+from hrsync.config import schema as config_schema
+from hrsync.config.mapping import RuleSchema
+from hrsync.config.scope import ScopeSchema
 from hrsync.registry import load_plugins
-from hrsync.scope import ScopeSchema
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from hrsync.engine import run_connection
-from hrsync.records import normalise_email
-from hrsync.state import open_state
+from hrsync.state.store import open_state
+from hrsync.sync.engine import sync_connection
+from hrsync.sync.records import normalise_email
 from hrsync_plugins.personio.sandbox_data import BIRTHDAY_KEY, generate_employees
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN as URN
 from tests.helpers import HRSYNC
@@ -37,7 +37,7 @@ def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_c
     personio.employees = generate_employees(500, seed=31)
     loaded = e2e_config(create_leavers=True)
     cfg, host = loaded
-    first = run_connection(cfg, "acme", host)
+    first = sync_connection(cfg, "acme", host)
     assert first.status == "ok", first.message
     assert len(scim.users()) == 500
     today = dt.date.today()
@@ -56,7 +56,7 @@ def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_c
         assert user["externalId"] == str(value(employee, "id"))
 
     scim.clear_log()
-    second = run_connection(cfg, "acme", host)
+    second = sync_connection(cfg, "acme", host)
     assert second.plan.counts()["unchanged"] == 500 and scim.write_requests() == []
     # Linked people need no listing either: only the service's capabilities are read.
     assert [r["path"] for r in scim.requests] == ["/v2/ServiceProviderConfig", "/v2/ResourceTypes", "/v2/Schemas"]
@@ -67,7 +67,7 @@ def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_c
     personio.change(renamed, last_name="Åström-Nieminen")
     personio.change(leaver, status="inactive", termination_date=f"{yesterday}T00:00:00+0100")
     personio.change(mover, email="New.Mover@Example.com")
-    third = run_connection(cfg, "acme", host)
+    third = sync_connection(cfg, "acme", host)
     assert third.plan.counts()["updated"] == 3 and third.plan.counts()["created"] == 0
     by_user = {r["path"].rsplit("/", 1)[1]: r["body"]["Operations"] for r in scim.write_requests()}
     actions = {a.source_id: a for a in third.plan.of("update")}

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from hrsync.engine import RunOptions, run_connection
-from hrsync.report import render_json, render_text
-from hrsync.runner import prune_history
-from hrsync.state import open_state
+from hrsync.report.render import render_json, render_text
+from hrsync.service.runner import prune_history
+from hrsync.state.store import open_state
+from hrsync.sync.engine import RunOptions, sync_connection
 from tests.helpers import run_cli
 
 
@@ -28,7 +28,7 @@ def world(memory_world):
 
 def run(load, world, **options):
     cfg, host = load() if not isinstance(load, tuple) else load
-    return run_connection(cfg, "mem", host, RunOptions(**options))
+    return sync_connection(cfg, "mem", host, RunOptions(**options))
 
 
 def test_first_run_creates_everyone_and_second_run_writes_nothing(memory_config, world):
@@ -321,7 +321,7 @@ def test_old_run_history_is_pruned_and_links_are_kept(memory_config, world):
 
 def test_sink_notices_reach_the_report_of_a_run_stopped_after_some_writes(memory_config, world):
     from hrsync import SinkError, SinkPerson, hookimpl
-    from hrsync.config import parse_config
+    from hrsync.config.load import parse_config
     from hrsync.registry import load_plugins
     from hrsync.testing import memory_plugin
     from hrsync.testing.memory import MemorySink
@@ -348,6 +348,6 @@ def test_sink_notices_reach_the_report_of_a_run_stopped_after_some_writes(memory
     config = parse_config({"host": {"state": "state.db"}, "connections": {"mem": {
         "source": {"plugin": "memory", "world": world}, "sink": {"plugin": "inviting", "world": world}}}},
         plugins, path=memory_config()[0].path)
-    result = run_connection(config, "mem", plugins)
+    result = sync_connection(config, "mem", plugins)
     assert result.status == "stopped" and result.report.counts["invited"] == 2
     assert result.report.notices == ["asked the app to invite 2"]

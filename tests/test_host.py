@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import hrsync
 from hrsync import PluginError
 from hrsync.cli import cli
-from hrsync.engine import COLLECTOR_THRESHOLDS
 from hrsync.registry import load_plugins
+from hrsync.sync.engine import COLLECTOR_THRESHOLDS
 from tests.helpers import run_cli
 
 PLUGIN_SOURCE = '''
@@ -136,7 +137,7 @@ def test_registering_a_non_plugin_class_is_refused():
 
 
 def test_cli_version_and_the_documented_commands():
-    assert run_cli("--version").stdout.strip().endswith("0.3.0")
+    assert run_cli("--version").stdout.strip().endswith(hrsync.__version__)
     listed = run_cli("--help").stdout
     commands = ("plugins", "check", "run", "runs", "report", "daemon", "status", "resume", "prune", "sandbox", "demo")
     for command in commands:

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from hrsync.engine import run_connection
-from hrsync.inflight import GROW_AFTER, InFlightLimit, drive
-from hrsync.state import open_state
+from hrsync.state.store import open_state
+from hrsync.sync.engine import sync_connection
+from hrsync.sync.writes_in_flight import GROW_AFTER, InFlightLimit, drive
 
 
 def test_the_limit_halves_once_per_window_of_writes_and_grows_back_one_at_a_time():
@@ -148,7 +148,7 @@ def test_with_writes_in_flight_everyone_is_created_once_and_every_outcome_is_kep
                                                                                     tmp_path):
     memory_world.people = [person(i) for i in range(300)]
     config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 6})
-    result = run_connection(config, "mem", plugins)
+    result = sync_connection(config, "mem", plugins)
     assert result.status == "ok" and result.plan.counts()["created"] == 300
     state = open_state(tmp_path / "state.db", read_only=True)
     links, changes = state.links("mem"), state.changes(result.run_id)
@@ -162,7 +162,7 @@ def test_a_throttling_sink_halves_the_writes_in_flight_and_the_report_says_so(me
     memory_world.people = [person(i) for i in range(40)]
     memory_world.busy_next = 3  # three "slow down" answers, each retried, while the first writes are out
     config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 8})
-    result = run_connection(config, "mem", plugins)
+    result = sync_connection(config, "mem", plugins)
     assert result.status == "ok" and len(memory_world.users) == 40
     (warning,) = [w for w in result.report.warnings if "slow down" in w]
     assert "3 time(s)" in warning and "went down to 4 of 8" in warning
@@ -171,10 +171,10 @@ def test_a_throttling_sink_halves_the_writes_in_flight_and_the_report_says_so(me
 def test_an_address_freed_by_a_change_is_taken_by_a_new_hire_in_the_same_run(memory_config, memory_world):
     memory_world.people = [person(i) for i in range(10)]
     config, plugins = memory_config(sink={"plugin": "memory", "world": memory_world, "max_in_flight": 4})
-    assert run_connection(config, "mem", plugins).status == "ok"
+    assert sync_connection(config, "mem", plugins).status == "ok"
     memory_world.people[9]["email"] = "p9.new@example.com"
     memory_world.people.insert(0, person(100, email="p9@example.com"))  # planned before the change
-    result = run_connection(config, "mem", plugins)
+    result = sync_connection(config, "mem", plugins)
     assert result.status == "ok", [line.message for line in result.report.attention]
     assert result.plan.counts()["created"] == 1 and result.plan.counts()["updated"] == 1
     assert sorted(u["email"] for u in memory_world.users.values())[-2:] == ["p9.new@example.com", "p9@example.com"]

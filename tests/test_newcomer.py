@@ -74,8 +74,9 @@ def test_sandbox_help_lists_the_source_data_option():
 
 
 def test_sandbox_choice_is_required_when_two_of_a_kind_are_installed():
-    from hrsync import PluginError, SourceSandbox, hookimpl
-    from hrsync.sandbox_setup import pick
+    from hrsync import PluginError, hookimpl
+    from hrsync.cli.launch import pick
+    from hrsync.sandbox import SourceSandbox
 
     class OtherSandbox(SourceSandbox):
         name = "other"

@@ -156,9 +156,9 @@ def test_invalid_record_becomes_a_skipped_person_in_a_run(e2e_config, personio, 
     personio.employees = generate_employees(10, seed=12)
     personio.change(1003, hire_date="not a date", status="retired")
     cfg, host = e2e_config()
-    from hrsync.engine import run_connection
+    from hrsync.sync.engine import sync_connection
 
-    result = run_connection(cfg, "acme", host)
+    result = sync_connection(cfg, "acme", host)
     (skip,) = result.plan.of("skip")
     assert skip.source_id == "1003" and "hire_date" in skip.reason and "status" in skip.reason
     assert len(scim.users()) == 9 and result.exit_code == 1

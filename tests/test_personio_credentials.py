@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 import yaml
 
-from hrsync.engine import run_connection
+from hrsync.sync.engine import sync_connection
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import BIRTHDAY_KEY, generate_employees, make_employee
 from hrsync_plugins.winningtemp.settings import DEFAULT_URN as URN
@@ -35,7 +35,7 @@ def test_a_credential_that_cannot_read_status_stops_the_run_before_any_write(e2e
                                                                              monkeypatch):
     use_credential(personio, monkeypatch, "status")
     config, plugins = e2e_config()
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     assert result.status == "stopped" and result.exit_code == 2
     assert "cannot read status" in result.message and "Marketplace → Connected integrations" in result.message
     assert scim.write_requests() == [] and employees_requests(personio) == []
@@ -46,12 +46,12 @@ def test_without_the_birthday_attribute_birthdays_stay_as_they_are(e2e_config, p
     personio.employees = [make_employee(id=1, first_name="Ann", last_name="Ek", email="ann@example.com",
                                         status="active", birthday="1980-05-06")]
     config, plugins = e2e_config()
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     assert scim.users()[0][URN]["birthDate"] == "1980-05-06"
     use_credential(personio, monkeypatch, "birthday")
     scim.clear_log()
     config, plugins = e2e_config()
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     assert result.status == "ok" and scim.write_requests() == []
     assert scim.users()[0][URN]["birthDate"] == "1980-05-06"
     assert [w for w in result.report.warnings if "birthday" in w.lower()], result.report.warnings
@@ -63,7 +63,7 @@ def test_former_employees_are_not_created_and_a_linked_leaver_is_deactivated(e2e
         employee["status"]["value"] = "inactive"
     personio.employees = employees
     config, plugins = e2e_config()
-    first = run_connection(config, "acme", plugins)
+    first = sync_connection(config, "acme", plugins)
     assert first.status == "ok"
     left = {str(e["id"]["value"]) for e in employees if e["status"]["value"] == "inactive"}
     held = {u["externalId"] for u in scim.users()}
@@ -73,7 +73,7 @@ def test_former_employees_are_not_created_and_a_linked_leaver_is_deactivated(e2e
     assert {a.source_id for a in named} == left and all(a.email is None for a in named)
     stayer = next(e for e in employees[12:] if e["status"]["value"] == "active")
     personio.change(stayer["id"]["value"], status="inactive")
-    second = run_connection(config, "acme", plugins)
+    second = sync_connection(config, "acme", plugins)
     assert second.report.counts["updated"] == 1 and second.report.counts["not_created"] == len(left)
     assert scim.by_user_name(stayer["email"]["value"].strip())["active"] is False
     assert not [a for a in second.report.actions if a.action == "left"]  # named once, on the first sync
@@ -81,7 +81,7 @@ def test_former_employees_are_not_created_and_a_linked_leaver_is_deactivated(e2e
 
 def test_list_requests_ask_only_for_the_attributes_the_mapping_uses(e2e_config, personio, scim):
     config, plugins = e2e_config(mapping={"gender": {"skip": True}})
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     for request in employees_requests(personio):
         asked = set(parse_qs(request["query"])["attributes[]"])
         assert asked == {"first_name", "last_name", "email", "status", "hire_date", "termination_date",
@@ -92,14 +92,14 @@ def test_sunset_and_deprecation_headers_reach_the_report(e2e_config, personio, s
     personio.faults.sunset = "Wed, 30 Jun 2027 23:59:59 GMT"
     personio.faults.deprecation = "@1767225600"
     config, plugins = e2e_config()
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     (warning,) = [w for w in result.report.warnings if "being retired" in w]
     assert "Sunset: Wed, 30 Jun 2027 23:59:59 GMT" in warning and "Deprecation: @1767225600" in warning
 
 
 def test_the_partner_id_travels_on_every_request(e2e_config, personio, scim):
     config, plugins = e2e_config(source={"partner_id": "ACME_PARTNER"})
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     assert personio.requests and all(r["partner_id"] == "ACME_PARTNER" for r in personio.requests
                                      if r["path"] != "/v1/auth")
 

@@ -10,7 +10,7 @@ import pytest
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from hrsync.fields import standard_field
-from hrsync.loading import MEMO_SIZE, RecordLoader
+from hrsync.sync.loading import MEMO_SIZE, RecordLoader
 from hrsync.testing.memory import MemoryRecord, MemorySinkRecord
 from hrsync_plugins.personio.source import RecordSchema as PersonioRecord
 

@@ -7,8 +7,8 @@ import re
 import signal
 import subprocess
 
-from hrsync.engine import RunOptions, run_connection
-from hrsync.report import render_html, render_text
+from hrsync.report.render import render_html, render_text
+from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
 from tests.helpers import HRSYNC, run_cli
 from tests.test_end_to_end import wait_for
@@ -53,11 +53,11 @@ def test_a_first_run_into_a_populated_sink_shows_whom_it_links_and_whom_nobody_m
                         "emails": [{"value": f"old{i}@example.com", "type": "work", "primary": True}]}
                        for i in (1, 2)])
     config, plugins = e2e_config()
-    dry = run_connection(config, "acme", plugins, RunOptions(dry_run=True))
+    dry = sync_connection(config, "acme", plugins, RunOptions(dry_run=True))
     text = render_text(dry.report)
     assert "To link to existing Winningtemp users by e-mail (3)" in text
     assert "In Winningtemp, not in Personio (2)" in text and "old1@example.com" in text
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     html = render_html(result.report)
     assert "Linked to existing Winningtemp users by e-mail (3)" in html
     assert "In Winningtemp, not in Personio (2)" in html and "Old 2" in html
@@ -67,7 +67,7 @@ def test_a_first_run_into_a_populated_sink_shows_whom_it_links_and_whom_nobody_m
 def test_a_report_smtp_refuses_is_kept_in_the_outbox_and_can_be_sent_again(tmp_path, personio, scim, secrets_env):
     import yaml
 
-    from hrsync.mailbox import SmtpCapture
+    from hrsync.sandbox.smtp import SmtpCapture
     from tests.helpers import connection_dict
 
     personio.employees = generate_employees(5, seed=2)
@@ -179,7 +179,7 @@ def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_fi
 
 def test_a_run_against_an_unreachable_source_says_how_long_it_tried(e2e_config, personio, scim):
     config, plugins = e2e_config(source={"base_url": "http://127.0.0.1:1", "max_retries": 2, "retry_backoff": 0.6})
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     assert result.status == "stopped"
     assert "http://127.0.0.1:1/v1/company/employees/attributes: connection refused, after trying for" in \
         result.message or "http://127.0.0.1:1/v1/auth: connection refused, after trying for" in result.message

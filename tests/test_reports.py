@@ -9,13 +9,13 @@ import pytest
 import trustme
 import yaml
 
-from hrsync.config import parse_config
-from hrsync.engine import RunOptions
-from hrsync.mailbox import SmtpCapture
+from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
-from hrsync.report import render_html, render_text
-from hrsync.runner import sync
-from hrsync.runreport import PersonLine, RunReport
+from hrsync.report.render import render_html, render_text
+from hrsync.results import PersonLine, RunReport
+from hrsync.sandbox.smtp import SmtpCapture
+from hrsync.service.runner import run_and_report
+from hrsync.sync.engine import RunOptions
 from hrsync_plugins.personio.sandbox_data import make_employee
 from tests.helpers import HRSYNC, connection_dict, run_cli
 
@@ -73,7 +73,7 @@ def test_plain_smtp_delivers_both_parts_with_escaping(tmp_path, personio, scim, 
     with SmtpCapture() as smtp:
         cfg, host = config(tmp_path, personio, scim, smtp={"host": "127.0.0.1", "port": smtp.port,
                                                            "security": "none", "sender": "hrsync@example.com"})
-        result, delivery = sync(cfg, "acme", host)
+        result, delivery = run_and_report(cfg, "acme", host)
         (received,) = smtp.wait_for(1)
     assert delivery.how == "sent"
     message = received.message
@@ -96,7 +96,7 @@ def test_starttls_with_auth(tmp_path, personio, scim, secrets_env, server_tls, c
         cfg, host = config(tmp_path, personio, scim, smtp={
             "host": "127.0.0.1", "port": smtp.port, "security": "starttls", "username": "reporter",
             "password": "${SMTP_PASSWORD}", "sender": "hrsync@example.com", "ca_file": ca_file})
-        _, delivery = sync(cfg, "acme", host)
+        _, delivery = run_and_report(cfg, "acme", host)
         (received,) = smtp.wait_for(1)
     assert delivery.how == "sent" and received.authenticated_as == "reporter"
     assert_clean(received.data)
@@ -108,7 +108,7 @@ def test_implicit_tls(tmp_path, personio, scim, secrets_env, server_tls, ca_file
         cfg, host = config(tmp_path, personio, scim, smtp={
             "host": "127.0.0.1", "port": smtp.port, "security": "tls", "sender": "hrsync@example.com",
             "ca_file": ca_file})
-        _, delivery = sync(cfg, "acme", host)
+        _, delivery = run_and_report(cfg, "acme", host)
         smtp.wait_for(1)
     assert delivery.how == "sent"
 
@@ -121,7 +121,7 @@ def test_wrong_smtp_password_is_reported_without_the_password(tmp_path, personio
         cfg, host = config(tmp_path, personio, scim, smtp={
             "host": "127.0.0.1", "port": smtp.port, "username": "reporter", "password": "${SMTP_PASSWORD}",
             "sender": "hrsync@example.com", "ca_file": ca_file})
-        result, delivery = sync(cfg, "acme", host)
+        result, delivery = run_and_report(cfg, "acme", host)
     assert result.status == "partial"  # the run itself is unaffected
     assert delivery.how == "failed" and "host.smtp.password" in delivery.detail
     assert SMTP_PASSWORD not in delivery.detail
@@ -133,7 +133,7 @@ def test_run_level_failure_still_sends_a_report(tmp_path, personio, scim, secret
     with SmtpCapture() as smtp:
         cfg, host = config(tmp_path, personio, scim, smtp={"host": "127.0.0.1", "port": smtp.port,
                                                            "security": "none", "sender": "hrsync@example.com"})
-        result, _ = sync(cfg, "acme", host)
+        result, _ = run_and_report(cfg, "acme", host)
         (received,) = smtp.wait_for(1)
     assert result.status == "stopped"
     assert received.message["Subject"] == "Personio → Winningtemp: run stopped — action needed"
@@ -146,14 +146,14 @@ def test_outbox_fallback_and_send_policy(tmp_path, personio, scim, secrets_env):
     personio.employees = [make_employee(id=1, first_name="A", last_name="B", email="a@example.com",
                                         status="active")]
     cfg, host = config(tmp_path, personio, scim)
-    _, delivery = sync(cfg, "acme", host)
+    _, delivery = run_and_report(cfg, "acme", host)
     assert delivery.how == "outbox" and delivery.path.exists()
     assert delivery.path.parent == tmp_path / "outbox"
     assert b"Subject: =?utf-8?" in delivery.path.read_bytes() or b"Subject:" in delivery.path.read_bytes()
     quiet, host = config(tmp_path, personio, scim, report={"recipients": ["hr@example.com"], "send": "changes"})
-    _, second = sync(quiet, "acme", host)
+    _, second = run_and_report(quiet, "acme", host)
     assert second.how == "skipped" and len(list((tmp_path / "outbox").iterdir())) == 1
-    _, dry = sync(quiet, "acme", host, RunOptions(dry_run=True))
+    _, dry = run_and_report(quiet, "acme", host, RunOptions(dry_run=True))
     assert dry.how == "skipped"
 
 
@@ -204,14 +204,10 @@ def test_check_probes_the_smtp_login_without_sending(tmp_path, personio, scim, s
     assert smtp.messages == [] and SMTP_PASSWORD not in good.stdout + bad.stdout
 
 
-def test_stored_reports_round_trip_and_reports_of_version_0_1_still_load():
+def test_stored_reports_round_trip():
     report = RunReport("acme", run_id=4, status="partial", counts={"created": 1, "failed": 1}, actions=[
         PersonLine("create", "Ann", "1", "ann@example.com", changes={"first_name": {"old": None, "new": "Ann"}},
                    outcome="applied", matched=True),
         PersonLine("update", "Bo", "2", "bo@example.com", outcome="failed", message="refused")])
     assert RunReport.from_dict(report.to_dict()) == report
     assert [a.person for a in report.attention] == ["Bo"] and report.exit_code == 1
-    old = {"connection": "acme", "status": "ok", "counts": {"created": 1}, "actions": [
-        {"action": "update", "person": "Cy", "link": "linked", "changes": {}, "outcome": "applied"}]}
-    (line,) = RunReport.from_dict(old).actions
-    assert line.matched and RunReport.from_dict(old).counts["updated"] == 0

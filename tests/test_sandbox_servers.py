@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from hrsync import PluginError
+from hrsync.cli.launch import start_sandboxes
 from hrsync.registry import load_plugins
-from hrsync.sandbox_setup import start_sandboxes
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 import yaml
 
-from hrsync.config import parse_config
-from hrsync.engine import RunOptions, run_connection
+from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
-from hrsync.state import open_state
+from hrsync.state.store import open_state
+from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
 from hrsync_plugins.winningtemp import scim as scim_reading
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
@@ -39,7 +39,7 @@ def connect(tmp_path, personio, monkeypatch):
 
 def run(loaded, **options):
     config, plugins = loaded
-    return run_connection(config, "acme", plugins, RunOptions(**options))
+    return sync_connection(config, "acme", plugins, RunOptions(**options))
 
 
 def value(employee, key):

@@ -1,4 +1,5 @@
-"""The shape stays as docs/architecture.md says: no import cycle, core names no plugin, public surface only."""
+"""The shape stays as docs/architecture.md says: stages import only earlier stages, no import cycle
+(in core or in a plugin, type-only imports included), core names no plugin, plugins use the public surface."""
 
 from __future__ import annotations
 
@@ -8,13 +9,39 @@ from pathlib import Path
 from tests.helpers import ROOT
 
 CORE = ROOT / "core"
+PLUGINS = ROOT / "plugins"
+
+#: The stages in the order a run passes them; a module may import its own stage or an earlier one.
+STAGES = [
+    {"hrsync", "hrsync.errors", "hrsync.fields", "hrsync.secrets", "hrsync.network", "hrsync.printable",
+     "hrsync.plan", "hrsync.results", "hrsync.connectors", "hrsync.hookspecs"},
+    {"hrsync.sandbox"},
+    {"hrsync.registry"},
+    {"hrsync.config"},
+    {"hrsync.state"},
+    {"hrsync.sync"},
+    {"hrsync.report"},
+    {"hrsync.service"},
+    {"hrsync.testing", "hrsync.cli"},
+]
+
+#: What a plugin may import of hrsync: the public surface.
+PUBLIC = {"hrsync", "hrsync.sandbox", "hrsync.testing"}
 
 
 def module_name(path: Path) -> str:
-    parts = list(path.relative_to(CORE).with_suffix("").parts)
+    root, top = (CORE, "hrsync") if path.is_relative_to(CORE) else (PLUGINS, "hrsync_plugins")
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join(["hrsync", *parts])
+    return ".".join([top, *parts])
+
+
+def stage(module: str) -> int:
+    for level, names in enumerate(STAGES):
+        if module in names or any(module.startswith(f"{name}.") for name in names - {"hrsync"}):
+            return level
+    raise AssertionError(f"{module} belongs to no stage: add it to STAGES and to docs/architecture.md")
 
 
 def imports(path: Path) -> set[str]:
@@ -32,7 +59,7 @@ def imports(path: Path) -> set[str]:
                     target = ".".join(base + ([child.module] if child.module else []))
                 else:
                     target = child.module or ""
-                if target.startswith("hrsync"):
+                if target.split(".")[0] in ("hrsync", "hrsync_plugins"):
                     found.add(target)
                     found.update(f"{target}.{a.name}" for a in child.names)
             visit(child)
@@ -41,8 +68,27 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-def test_core_has_no_import_cycle():
+def test_no_stage_imports_a_later_stage():
     modules = {module_name(p): p for p in CORE.rglob("*.py")}
+    for name, path in modules.items():
+        for target in imports(path):
+            if target in modules and stage(target) > stage(name):
+                raise AssertionError(f"{name} (stage {stage(name)}) imports {target} (stage {stage(target)})")
+
+
+def test_setup_cfg_lists_every_package():
+    listed = set()
+    lines = (ROOT / "setup.cfg").read_text(encoding="utf-8").split("packages =\n", 1)[1].splitlines()
+    for line in lines:
+        if not line.startswith("    "):
+            break
+        listed.add(line.strip())
+    found = {module_name(p.parent / "__init__.py") for p in [*CORE.rglob("__init__.py"), *PLUGINS.rglob("__init__.py")]}
+    assert found == listed
+
+
+def test_no_import_cycle_in_core_or_plugins():
+    modules = {module_name(p): p for p in [*CORE.rglob("*.py"), *PLUGINS.rglob("*.py")]}
     graph = {name: {t for t in imports(path) if t in modules and t != name} for name, path in modules.items()}
     done: set[str] = set()
 
@@ -79,4 +125,4 @@ def test_plugins_import_only_the_public_surface():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("hrsync."):
-                raise AssertionError(f"{path} imports {node.module}; plugins import only `hrsync`")
+                assert node.module in PUBLIC, f"{path} imports {node.module}; plugins import only {sorted(PUBLIC)}"

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, validates_schema
 
-from hrsync.engine import run_connection
-from hrsync.mapping import FieldRule
-from hrsync.records import _checked_once
+from hrsync.config.mapping import FieldRule
+from hrsync.sync.engine import sync_connection
+from hrsync.sync.records import _checked_once
 from hrsync.testing.memory import MemoryRecord, MemorySinkRecord
 
 
@@ -64,7 +64,7 @@ def test_a_value_the_source_accepts_and_the_sink_refuses_is_still_skipped(memory
     memory_world.people = [{"id": "1", "email": "a@example.com", "first_name": "A", "status": "active"},
                            {"id": "2", "email": "b@example.com", "first_name": "B", "status": "leave"}]
     config, plugins = memory_config()
-    result = run_connection(config, "mem", plugins)
+    result = sync_connection(config, "mem", plugins)
     (skipped,) = result.plan.of("skip")
     assert skipped.source_id == "2" and "status" in skipped.reason
     assert [u["email"] for u in memory_world.users.values()] == ["a@example.com"]
@@ -77,7 +77,7 @@ def test_a_value_the_sink_refuses_as_missing_is_still_refused(memory_config, mem
     memory_world.people = [{"id": "1", "email": "a@example.com", "first_name": "A", "status": "active"},
                            {"id": "2", "email": "b@example.com", "status": "active"}]  # no first name
     config, plugins = memory_config()
-    result = run_connection(config, "mem", plugins)
+    result = sync_connection(config, "mem", plugins)
     (skipped,) = result.plan.of("skip")
     assert skipped.source_id == "2" and "first_name" in skipped.reason
     assert [u["email"] for u in memory_world.users.values()] == ["a@example.com"]

@@ -9,8 +9,8 @@ import pytest
 import requests
 from urllib3 import HTTPResponse
 
-from hrsync.engine import RunOptions, run_connection
-from hrsync.report import render_text
+from hrsync.report.render import render_text
+from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
 from hrsync_plugins.winningtemp.retries import RateLimitRetry
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN
@@ -35,7 +35,7 @@ def bo(**extra):
 
 def sync(load, **options):
     cfg, host = load
-    return run_connection(cfg, "acme", host, RunOptions(**options))
+    return sync_connection(cfg, "acme", host, RunOptions(**options))
 
 
 def patches(scim):

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..mailbox import SmtpCapture
-from ..state import State, open_state
+from ..sandbox.smtp import SmtpCapture
+from ..state.store import State, open_state
 from .memory import MemoryWorld
 
 

@@ -22,7 +22,7 @@ from .. import hookimpl
 from ..connectors import Sink, SinkPerson, Source
 from ..errors import ConflictError, RecordError, RetriableError, SourceError
 from ..fields import standard_field
-from ..sandbox import SinkSandbox, Write
+from ..sandbox.contract import SinkSandbox, Write
 
 
 class Users(dict):

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import hookimpl
-from ..config import parse_config
+from ..config.load import parse_config
 from ..connectors import Sink
-from ..engine import RunOptions, RunResult, run_connection
 from ..registry import load_plugins
-from ..sandbox import SinkSandbox, sandbox_factory
+from ..sandbox.contract import SinkSandbox, sandbox_factory
+from ..sync.engine import RunOptions, RunResult, sync_connection
 from .memory import MemoryWorld, memory_plugin
 from .scenarios import Scenario, build_suite
 
@@ -44,7 +44,7 @@ class SinkHarness:
                 "sink": {"plugin": self.sink_class.name, **self.sandbox.connector_settings()}, **connection}
         config = parse_config({"host": {"state": "state.db"}, "connections": {"harness": conn}}, plugins,
                               path=self.tmp_path / "hosts.yaml")
-        return run_connection(config, "harness", plugins, RunOptions())
+        return sync_connection(config, "harness", plugins, RunOptions())
 
     def held_by_email(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}

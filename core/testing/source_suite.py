@@ -18,7 +18,7 @@ from marshmallow import EXCLUDE, ValidationError
 from ..connectors import RunContext, Source
 from ..errors import RunError
 from ..fields import STANDARD_FIELDS
-from ..sandbox import SourceSandbox, sandbox_factory
+from ..sandbox.contract import SourceSandbox, sandbox_factory
 from ..secrets import Secret
 from .scenarios import Scenario, build_suite
 

@@ -1,6 +1,7 @@
 """A loopback server that behaves like Personio's API v1, for tests, ``hrsync sandbox`` and the demo.
 
-Faithful to DESIGN §6 (see :mod:`.sandbox_http` for the endpoints): reusable tokens,
+Faithful to Personio's documented API v1 (plugins/personio/README.md; the endpoints are in
+:mod:`.sandbox_http`): reusable tokens,
 row-offset paging up to 100, Personio's envelopes, the birthday as a ``dynamic_<n>``
 attribute, rate limits answered by 429 without headers, attributes withheld from
 credentials that may not read them, and fault switches (:class:`Faults`).
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from hrsync import InFlight, KeepAliveServer, LoopbackServer, PluginError, SourceSandbox
+from hrsync import PluginError
+from hrsync.sandbox import KeepAliveServer, LoopbackServer, RequestCounter, SourceSandbox
 
 from .sandbox_data import BIRTHDAY_KEY, LABELS, attribute, generate_employees, load_list_response, make_employee
 from .sandbox_http import Handler
@@ -110,7 +112,7 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         self.limits = _Limiter(employees_per_minute, burst_per_second)
         self.auth_limits = _Limiter(auth_per_minute, None)
         self.faults = Faults(latency_ms=latency_ms)
-        self.in_flight = InFlight()  # API requests being answered now, and the most at once
+        self.in_flight = RequestCounter()  # API requests being answered now, and the most at once
         self.tokens: dict[str, set[str] | None] = {}  # token → what its credential may read
         self.requests: list[dict[str, Any]] = []
         self.employee_requests = 0

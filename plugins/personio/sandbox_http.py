@@ -16,15 +16,12 @@ import json
 import secrets
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hrsync import KeepAliveHandler, admin_answer
+from hrsync.sandbox import KeepAliveHandler, admin_answer
 
 from .sandbox_data import list_response
-
-if TYPE_CHECKING:
-    from .sandbox import PersonioSandbox
 
 
 def _error(code: int, message: str) -> dict[str, Any]:
@@ -34,7 +31,8 @@ def _error(code: int, message: str) -> dict[str, Any]:
 class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
     """One connection's requests (HTTP/1.1 keep-alive: the handler serves them one after the other)."""
 
-    sandbox: PersonioSandbox
+    #: The PersonioSandbox this server answers for (typed loosely: sandbox.py imports this module).
+    sandbox: Any
     token: str | None = None  # the request's valid token, echoed back as Personio does
     latency_ms = 0.0  # the latency this request was answered with
     raw_body = b""

@@ -21,7 +21,8 @@ from wsgiref.simple_server import make_server
 
 import requests
 
-from hrsync import InFlight, LoopbackServer, PluginError, SinkSandbox, Write
+from hrsync import PluginError
+from hrsync.sandbox import LoopbackServer, RequestCounter, SinkSandbox, Write
 
 from .sandbox_profiles import PROFILES, build_provider
 from .sandbox_wsgi import KeepAliveWSGIHandler, KeepAliveWSGIServer, RecordingApp, ScimFaults
@@ -61,7 +62,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         self.token = token or secrets.token_urlsafe(24)
         self.urn = urn
         self.faults = ScimFaults(latency_ms=latency_ms)
-        self.in_flight = InFlight()  # SCIM requests being answered now, and the most at once
+        self.in_flight = RequestCounter()  # SCIM requests being answered now, and the most at once
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         provider = build_provider(self.profile, urn, extension_attributes)

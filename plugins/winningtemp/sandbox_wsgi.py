@@ -24,16 +24,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from hrsync import KeepAliveHandler, KeepAliveServer, admin_answer
+from hrsync.sandbox import KeepAliveHandler, KeepAliveServer, admin_answer
 
 from .sandbox_profiles import entra_dress
-
-if TYPE_CHECKING:
-    from .sandbox import ScimSandbox
 
 SCIM_TYPE = [("Content-Type", "application/scim+json")]
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -87,7 +84,8 @@ class RateWindow:
 class RecordingApp:
     """WSGI application: the sandbox's log, profile and faults in front of scim2-server's application."""
 
-    def __init__(self, app, sandbox: ScimSandbox) -> None:
+    def __init__(self, app, sandbox: Any) -> None:
+        # sandbox: the ScimSandbox this application answers for (typed loosely: sandbox.py imports this module)
         self.app, self.sandbox = app, sandbox
         limit = sandbox.profile.rate_limit
         self.window = RateWindow(*limit) if limit else None

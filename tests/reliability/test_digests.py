@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from hrsync.digests import Digests
-from hrsync.engine import RunOptions, run_connection
-from hrsync.state import open_state
+from hrsync.state.digests import Digests
+from hrsync.state.store import open_state
+from hrsync.sync.engine import RunOptions, sync_connection
 
 
 def people(count: int, **values):
@@ -21,7 +21,7 @@ def test_05_a_lost_or_broken_key_is_refused_not_a_silent_rewrite_of_everyone(mem
                                                                             damage):
     memory_world.people = people(5)
     config, plugins = memory_config()
-    assert run_connection(config, "mem", plugins).status == "ok"
+    assert sync_connection(config, "mem", plugins).status == "ok"
     key = tmp_path / "state.db.key"
     if damage == "missing":
         key.unlink()
@@ -29,7 +29,7 @@ def test_05_a_lost_or_broken_key_is_refused_not_a_silent_rewrite_of_everyone(mem
         key.write_text("" if damage == "empty" else "zz-not-a-key")
     memory_world.calls.clear()
     for options in (RunOptions(dry_run=True), RunOptions()):
-        result = run_connection(config, "mem", plugins, options)
+        result = sync_connection(config, "mem", plugins, options)
         assert result.status == "stopped" and "Restore it from the backup" in result.message
         assert result.exit_code == 2 and memory_world.writes() == []
     state = open_state(config.state, read_only=True)  # history stays readable meanwhile
@@ -37,23 +37,33 @@ def test_05_a_lost_or_broken_key_is_refused_not_a_silent_rewrite_of_everyone(mem
     state.close()
 
 
-def test_14_digests_are_keyed_per_person_and_old_ones_still_match(memory_config, memory_world, tmp_path):
+def test_14_digests_are_keyed_per_person_and_old_state_is_converted_once(memory_config, memory_world, tmp_path):
     memory_world.people = people(3)
     config, plugins = memory_config()
-    run_connection(config, "mem", plugins)
+    sync_connection(config, "mem", plugins)
     state = open_state(config.state)
     links = state.links("mem")
     assert len({link.applied["gender"] for link in links.values()}) == 3  # same gender, three digests
-    # A state written by hrsync 0.1 kept one digest per value for everyone: read without re-sending.
+    # State written by hrsync 0.1: one digest per value for everyone, and a report in plain JSON.
     legacy = "hmac:" + state.digests._hmac("female")
+    old_report = {"connection": "mem", "status": "ok", "actions": [{"action": "create", "person": "P 0",
+                                                                   "link": "linked"}]}
     with state.db.atomic():
         for source_id, link in links.items():
             state.db.execute("update people set applied = ? where source_id = ?",
                              [json.dumps({**link.applied, "gender": legacy}), source_id])
+        old_id = state.db.execute("insert into runs (connection, status, report) values ('mem', 'ok', ?)",
+                                  [json.dumps(old_report)]).lastrowid
+        state.db.execute("delete from _sqlite_migrations where name = 'm006_retire_old_forms'")
+    state.close()
+    state = open_state(config.state)  # the migration converts what it can, once
+    assert "hmac:" not in json.dumps([link.applied for link in state.links("mem").values()])
+    assert state.run(old_id)["report"].actions[0].matched is True
     state.close()
     memory_world.calls.clear()
-    assert run_connection(config, "mem", plugins).report.counts["updated"] == 0 and memory_world.writes() == []
-    state = open_state(config.state, read_only=True)  # ...and are re-keyed per person on the way, in the state only
+    result = sync_connection(config, "mem", plugins)  # the dropped 0.1 digests: gender is sent once more
+    assert result.report.counts["updated"] == 3 and {tuple(a.changes) for a in result.plan.writes} == {("gender",)}
+    state = open_state(config.state, read_only=True)
     assert len({link.applied["gender"] for link in state.links("mem").values()}) == 3
     state.close()
-    assert Digests(b"k" * 32).matches(legacy.replace("hmac:", "hmac2:"), "female", "0") is False
+    assert sync_connection(config, "mem", plugins).report.counts["updated"] == 0

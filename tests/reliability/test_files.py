@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hrsync.engine import run_connection
+from hrsync.sync.engine import sync_connection
 
 
 def mode(path) -> str:
@@ -16,7 +16,7 @@ def test_13_the_state_and_everything_beside_it_is_created_private(memory_config,
     old = os.umask(0o022)  # a typical umask: without care, files would be world-readable
     try:
         config, plugins = memory_config()
-        assert run_connection(config, "mem", plugins).status == "ok"
+        assert sync_connection(config, "mem", plugins).status == "ok"
     finally:
         os.umask(old)
     made = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("state.db"))
@@ -28,12 +28,12 @@ def test_13_an_older_world_readable_state_is_made_private(memory_config, memory_
     (tmp_path / "state.db").touch(mode=0o644)
     (tmp_path / "state.db").chmod(0o644)
     config, plugins = memory_config()
-    run_connection(config, "mem", plugins)
+    sync_connection(config, "mem", plugins)
     assert mode(tmp_path / "state.db") == "600"
 
 
 def test_13_the_wal_and_shm_files_of_an_open_state_are_private(tmp_path):
-    from hrsync.state import open_state
+    from hrsync.state.store import open_state
 
     old = os.umask(0o022)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hrsync.engine import run_connection
+from hrsync.sync.engine import sync_connection
 from hrsync_plugins.personio.sandbox_data import make_employee
 from tests.reliability.proxy import ResettingProxy
 
@@ -24,11 +24,11 @@ def people(*ids):
 def test_07_resets_of_idempotent_requests_are_retried(e2e_config, personio, scim, proxy):
     personio.employees = people(1, 2, 3)
     config, plugins = e2e_config(sink={"base_url": f"http://127.0.0.1:{proxy.port}/v2"})
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     personio.change(2, last_name="Reset")
     proxy.reset_before("GET", 1)  # discovery's first request
     proxy.reset_after("PATCH", 1)  # the update reaches the server, the answer is lost
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     assert result.status == "ok", result.message
     assert scim.by_user_name("p2@example.com")["name"]["familyName"] == "Reset"
 
@@ -36,16 +36,16 @@ def test_07_resets_of_idempotent_requests_are_retried(e2e_config, personio, scim
 def test_07_a_create_whose_answer_was_lost_fails_alone_and_is_linked_next_run(e2e_config, personio, scim, proxy):
     personio.employees = people(1, 2)
     config, plugins = e2e_config(sink={"base_url": f"http://127.0.0.1:{proxy.port}/v2"})
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     personio.employees = people(1, 2, 3, 4)
     proxy.reset_after("POST", 1)  # the first create to arrive is made, but hrsync never hears it
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     assert result.status == "partial"
     (failed,) = result.report.attention  # p3 or p4: both are sent at once
     assert failed.source_id in ("3", "4") and "may or may not have happened" in failed.message
     other = "p4" if failed.source_id == "3" else "p3"
     assert scim.by_user_name(f"{other}@example.com") is not None  # the run went on
-    again = run_connection(config, "acme", plugins)
+    again = sync_connection(config, "acme", plugins)
     assert again.status == "ok"
     assert len([u for u in scim.users() if u["userName"] == f"p{failed.source_id}@example.com"]) == 1
     assert len(scim.users()) == 4
@@ -54,10 +54,10 @@ def test_07_a_create_whose_answer_was_lost_fails_alone_and_is_linked_next_run(e2
 def test_08_a_far_retry_after_is_capped_then_fails_the_person(e2e_config, personio, scim):
     personio.employees = people(1, 2)
     config, plugins = e2e_config(sink={"max_wait_seconds": 0.3, "max_retries": 1})
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     personio.change(1, last_name="Later")
     scim.faults.throttle_next, scim.faults.retry_after, scim.faults.throttle_only = 2, "3600", "PATCH"
-    result = run_connection(config, "acme", plugins)  # an hour-long Retry-After, cut to 0.3 s
+    result = sync_connection(config, "acme", plugins)  # an hour-long Retry-After, cut to 0.3 s
     assert result.status == "partial"
     (failed,) = result.report.attention
     assert failed.source_id == "1" and "429" in failed.message
@@ -66,14 +66,14 @@ def test_08_a_far_retry_after_is_capped_then_fails_the_person(e2e_config, person
 def test_08_a_wait_ends_as_soon_as_the_run_is_asked_to_stop(e2e_config, personio, scim):
     import threading
 
-    from hrsync.engine import RunOptions
+    from hrsync.sync.engine import RunOptions
 
     personio.employees = people(1, 2)
     config, plugins = e2e_config(sink={"max_wait_seconds": 3600, "max_retries": 3})
-    assert run_connection(config, "acme", plugins).status == "ok"
+    assert sync_connection(config, "acme", plugins).status == "ok"
     personio.change(1, last_name="Later")
     scim.faults.throttle_next, scim.faults.retry_after, scim.faults.throttle_only = 10, "3600", "PATCH"
     stop = threading.Event()
     threading.Timer(0.5, stop.set).start()  # Ctrl-C half a second into an hour-long wait
-    result = run_connection(config, "acme", plugins, RunOptions(should_stop=stop.is_set))
+    result = sync_connection(config, "acme", plugins, RunOptions(should_stop=stop.is_set))
     assert result.status == "stopped" and "Stopped on request while waiting" in result.message

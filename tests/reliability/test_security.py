@@ -7,12 +7,12 @@ import logging
 import pytest
 
 from hrsync import ConfigError
-from hrsync.cli_common import setup_logging
-from hrsync.config import parse_config
-from hrsync.engine import run_connection
+from hrsync.cli.common import setup_logging
+from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
-from hrsync.report import render_text
+from hrsync.report.render import render_text
 from hrsync.secrets import REDACTOR, Secret
+from hrsync.sync.engine import sync_connection
 from hrsync_plugins.personio.sandbox_data import make_employee
 from tests.helpers import connection_dict
 
@@ -42,7 +42,7 @@ def test_15_hr_data_cannot_forge_log_lines_or_drive_a_terminal(e2e_config, perso
     setup_logging("INFO")
     logging.getLogger("hrsync.test").warning("skipped %s", personio.employees[0]["first_name"]["value"])
     config, plugins = e2e_config()
-    result = run_connection(config, "acme", plugins)
+    result = sync_connection(config, "acme", plugins)
     text = render_text(result.report)
     assert "\x1b" not in text and "Eve\\n2026-01-01 CRITICAL forged \\x1b[2J" in text
     err = capsys.readouterr().err

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hrsync import SourceSandbox
+from hrsync.sandbox import SourceSandbox
 from hrsync.testing import source_tests
 from hrsync_csv.plugin import CsvSource
 

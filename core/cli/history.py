@@ -1,0 +1,114 @@
+"""``hrsync runs``, ``hrsync report`` and ``hrsync prune``: the run history kept in the state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+from ..errors import DeliveryError, RunError
+from ..registry import load_plugins
+from ..report.mail import build_message, send_smtp
+from ..report.render import local_time, render_html, render_json, render_text
+from ..service.runner import prune_history
+from ..state.store import open_state
+from .common import load_for, user_errors
+
+
+@click.command()
+@click.option("--connection", help="Only this connection.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@user_errors
+def runs(ctx, connection, limit, as_json) -> None:
+    """Run history: id, connection, started, duration, counts."""
+    config = load_for(ctx, load_plugins())
+    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
+    try:
+        rows = state.runs(connection, limit)
+    finally:
+        state.close()
+    keys = ["created", "updated", "deactivated", "unchanged", "skipped", "failed"]
+    out = []
+    for r in rows:
+        out.append({"id": r["id"], "connection": r["connection"], "started": r["started_at"],
+                    "duration_s": _duration(r), "status": r["status"],
+                    **{k: r["counts"].get(k, 0) for k in keys}})
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"{'id':>5}  {'connection':<16} {'started':<21} {'secs':>6}  {'status':<11} " + " ".join(
+        f"{k[:7]:>7}" for k in keys))
+    for r in out:
+        secs = "" if r["duration_s"] is None else r["duration_s"]
+        started = local_time(r["started"], config.timezone)
+        click.echo(f"{r['id']:>5}  {r['connection']:<16} {started:<21} {secs:>6}  "
+                   f"{r['status']:<11} " + " ".join(f"{r[k]:>7}" for k in keys))
+
+
+def _duration(row: dict) -> float | None:
+    if not row.get("ended_at"):
+        return None
+    start, end = dt.datetime.fromisoformat(row["started_at"]), dt.datetime.fromisoformat(row["ended_at"])
+    return round((end - start).total_seconds(), 1)
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text",
+              help="eml: the report e-mail as it is sent.")
+@click.option("--send", is_flag=True, help="E-mail the report (again) to the connection's recipients.")
+@click.pass_context
+@user_errors
+def report(ctx, run_id, fmt, send) -> None:
+    """Show one run's report (uncapped lists), or send it again."""
+    config = load_for(ctx, load_plugins())
+    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
+    try:
+        row = state.run(run_id)
+    finally:
+        state.close()
+    if row is None or row["report"] is None:
+        raise RunError(f"No finished run with id {run_id} in {config.state} (see hrsync runs).")
+    stored = row["report"]
+    if send:
+        return _send_again(config, stored)
+    if fmt == "json":
+        click.echo(render_json(stored))
+    elif fmt == "html":
+        click.echo(render_html(stored, limit=100_000))
+    elif fmt == "eml":
+        conn = config.connections.get(stored.connection)
+        recipients = conn.report["recipients"] if conn else []
+        sender = config.smtp.sender if config.smtp else "hrsync@localhost"
+        click.echo(bytes(build_message(stored, sender, recipients or ["(no recipients configured)"])).decode())
+    else:
+        click.echo(render_text(stored, limit=100_000))
+
+
+def _send_again(config, stored) -> None:
+    if config.smtp is None:
+        raise DeliveryError(f"host.smtp is not configured in {config.path}, so hrsync cannot e-mail the report; "
+                            f"it is in {config.outbox}.")
+    conn = config.connections.get(stored.connection)
+    recipients = conn.report["recipients"] if conn else []
+    if not recipients:
+        raise DeliveryError(f"Connection {stored.connection!r} has no report.recipients in {config.path}.")
+    send_smtp(build_message(stored, config.smtp.sender, recipients), config.smtp)
+    detail = f"report e-mailed to {', '.join(recipients)} (sent again)"
+    with open_state(config.state, busy_timeout=config.busy_timeout) as state:
+        state.record_delivery(stored.run_id, "sent", detail)
+    click.echo(f"Run {stored.run_id}: {detail}.")
+
+
+@click.command()
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
+              help="Delete runs that started more than DAYS days ago.")
+@click.pass_context
+@user_errors
+def prune(ctx, days) -> None:
+    """Forget old run history (reports, change logs). Links and applied values are kept."""
+    deleted = prune_history(load_for(ctx, load_plugins()), days)
+    click.echo(f"Deleted {deleted} run(s) older than {days} day(s).")

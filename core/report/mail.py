@@ -1,0 +1,154 @@
+"""Report delivery: a multipart/alternative e-mail, sent over SMTP or dropped in an outbox.
+
+Data flow: after each run (dry runs excepted) :func:`deliver` decides from the
+connection's ``report.send`` policy whether to send, builds the message from the
+stored report (:mod:`hrsync.report.render`), and sends it with STARTTLS, implicit TLS or
+plain SMTP, optional AUTH, timeouts and retries (tenacity). Without SMTP settings the
+message is written as an ``.eml`` file into the host's outbox folder - and so is a
+message SMTP would not take, so no report is ever lost (``hrsync report N --send``
+sends it again). The outbox holds personal data: folder 0700, files 0600.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ..config.load import Config, SmtpConfig
+from ..errors import DeliveryError
+from ..network import network_cause
+from ..results import RunReport
+from .render import render_html, render_text, subject
+
+log = logging.getLogger("hrsync.report.mail")
+
+
+@dataclass
+class Delivery:
+    """What happened to one report: ``sent``; ``outbox`` (no SMTP configured; with its path); ``failed``
+    (SMTP refused it: saved to the outbox, with its path); ``lost`` (neither sent nor saved); or
+    ``skipped`` (with why)."""
+
+    how: str
+    detail: str = ""
+    path: Path | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the report reached where it was meant to (sent, or filed because no SMTP is set)."""
+        return self.how in ("sent", "outbox", "skipped")
+
+
+def build_message(report: RunReport, sender: str, recipients: list[str]) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject(report)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="hrsync.local")
+    message["X-Hrsync-Connection"] = report.connection
+    if report.run_id:
+        message["X-Hrsync-Run"] = str(report.run_id)
+    message.set_content(render_text(report))
+    message.add_alternative(render_html(report), subtype="html")
+    return message
+
+
+def should_send(report: RunReport, policy: str) -> bool:
+    if policy == "always":
+        return True
+    if policy == "attention":
+        return report.needs_attention
+    return report.needs_attention or report.has_changes
+
+
+_TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPDataError,
+              ConnectionError, TimeoutError)
+
+
+def _session(smtp: SmtpConfig, action, *, timeout: float | None = None) -> None:
+    """Connect (TLS as configured), log in when a user is set, then run ``action(client)``."""
+    context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
+    timeout = timeout or smtp.timeout
+    if smtp.security == "tls":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+    with client:
+        client.ehlo()
+        if smtp.security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if smtp.username:
+            client.login(smtp.username, smtp.password.reveal() if smtp.password else "")
+        action(client)
+
+
+def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> None:
+    @retry(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=wait_seconds, max=60),
+           retry=retry_if_exception_type(_TRANSIENT), reraise=True)
+    def attempt() -> None:
+        _session(smtp, lambda client: client.send_message(message))
+
+    _explained(smtp, attempt)
+
+
+def probe_smtp(smtp: SmtpConfig) -> None:
+    """Connect and log in as a report would, without sending anything (for ``hrsync check``: in seconds)."""
+    _explained(smtp, lambda: _session(smtp, lambda client: client.noop(), timeout=min(smtp.timeout, 5.0)))
+
+
+def _explained(smtp: SmtpConfig, call) -> None:
+    try:
+        call()
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"The SMTP server refused the login for {smtp.username} ({exc.smtp_code}); check "
+                            "host.smtp.username and host.smtp.password.") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP through smtp://{smtp.host}:{smtp.port} failed ({network_cause(exc)}: {exc}); "
+                            "check host.smtp (host, port, security, ca_file).") from None
+
+
+def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path:
+    outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    path = outbox / f"{report.connection}-{report.run_id or stamp}-{stamp}.eml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(bytes(message))
+    return path
+
+
+def deliver(config: Config, report: RunReport, recipients: list[str], policy: str) -> Delivery:
+    """Send (or file) the report of one run according to the connection's settings."""
+    if not should_send(report, policy):
+        return Delivery("skipped", f"nothing to report (report.send: {policy})")
+    sender = config.smtp.sender if config.smtp else "hrsync@localhost"
+    if not recipients and config.smtp:
+        return Delivery("skipped", "no report.recipients configured")
+    message = build_message(report, sender, recipients or ["(no recipients configured)"])
+    try:
+        if config.smtp is None:
+            path = write_outbox(message, config.outbox, report)
+            return Delivery("outbox", f"report written to {path} (no host.smtp configured)", path)
+    except OSError as exc:
+        return Delivery("lost", f"the report could not be written to {config.outbox}: {exc.strerror}")
+    try:
+        send_smtp(message, config.smtp)
+    except DeliveryError as exc:
+        try:
+            path = write_outbox(message, config.outbox, report)
+        except OSError as write_error:
+            return Delivery("lost", f"{exc} It could not be saved either ({config.outbox}: {write_error.strerror}).")
+        again = f"`hrsync report {report.run_id} --send`" if report.run_id else "sending it by hand"
+        return Delivery("failed", f"{exc} The report was saved to {path}; send it again with {again}.", path)
+    return Delivery("sent", f"report e-mailed to {', '.join(recipients)}")

@@ -1,0 +1,284 @@
+"""The host daemon: every enabled connection on its schedule, unattended.
+
+Data flow: hosts.yaml → :func:`build_jobs` puts one job per enabled, unpaused
+connection on a ``schedule.Scheduler`` of our own (daily at HH:MM in the host's time
+zone, or every N hours) → each due job submits :func:`hrsync.service.runner.run_and_report` to a thread
+pool (at most ``max_concurrent`` at once, never the same connection twice) → the run
+and its report are recorded by the engine and the mailer.
+
+Failures never stop the daemon: a job's exception is logged with its connection. After
+``quarantine_after`` consecutive run-level failures the connection is paused, with one
+alert report, until its config changes or an operator runs ``hrsync resume``. At start,
+a connection whose last successful run is older than its interval runs once at once
+(catch-up). SIGTERM/SIGINT stop scheduling and let running syncs finish the person in
+flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is invalid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import signal
+import threading
+import zoneinfo
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import schedule
+
+from ..config.load import Config, ConnectionConfig, load_config
+from ..errors import ConfigError, DeliveryError, LockedError
+from ..registry import Plugins, load_plugins
+from ..report.mail import deliver
+from ..results import STOPPED, RunReport
+from ..state.locking import hold_lock
+from ..state.store import open_state
+from ..sync.engine import RunOptions
+from .runner import run_and_report
+
+log = logging.getLogger("hrsync.service.daemon")
+
+
+def config_fingerprint(conn: ConnectionConfig) -> str:
+    """A hash of a connection's config as written (secret references, never values)."""
+    return hashlib.sha256(json.dumps(conn.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def interval(conn: ConnectionConfig) -> dt.timedelta:
+    return dt.timedelta(hours=conn.schedule.every_hours) if conn.schedule.every_hours else dt.timedelta(days=1)
+
+
+def build_jobs(scheduler: schedule.Scheduler, config: Config, callback: Callable[[str], Any],
+               skip: set[str] = frozenset()) -> dict[str, schedule.Job]:
+    """Schedule every enabled connection not in ``skip``; returns the jobs by connection."""
+    jobs = {}
+    for name, conn in sorted(config.connections.items()):
+        if not conn.enabled or name in skip:
+            continue
+        if conn.schedule.every_hours:
+            job = scheduler.every(conn.schedule.every_hours).hours.do(callback, name)
+        else:
+            job = scheduler.every().day.at(conn.schedule.daily_at, config.timezone).do(callback, name)
+        jobs[name] = job.tag(name)
+    return jobs
+
+
+class Daemon:
+    def __init__(self, config_path: str | Path, *, plugins_factory: Callable[[], Plugins] = load_plugins,
+                 runner=run_and_report) -> None:
+        self.config_path = Path(config_path)
+        self.plugins_factory = plugins_factory
+        self.runner = runner
+        self.plugins = plugins_factory()
+        self.config = load_config(self.config_path, self.plugins)
+        settings = self.config.daemon
+        self.quarantine_after = settings["quarantine_after"]
+        self.shutdown_timeout = settings["shutdown_timeout"]
+        self.scheduler = schedule.Scheduler()
+        self.pool = ThreadPoolExecutor(max_workers=settings["max_concurrent"], thread_name_prefix="hrsync-run")
+        self.running: dict[str, Future] = {}
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.lock = threading.RLock()
+        self.jobs: dict[str, schedule.Job] = {}
+        self._reschedule()
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    def _reschedule(self) -> None:
+        self.scheduler.clear()
+        paused = self._sync_pauses()
+        self.jobs = build_jobs(self.scheduler, self.config, self.submit, skip=paused)
+        for name, job in self.jobs.items():
+            log.info("%s: scheduled, next run %s", name, job.next_run)
+        for name in sorted(paused):
+            log.warning("%s: paused after repeated failures; not scheduled (hrsync resume %s)", name, name)
+
+    def _sync_pauses(self) -> set[str]:
+        """Paused connections; a pause ends by itself when the connection's config changed."""
+        state = open_state(self.config.state, busy_timeout=self.config.busy_timeout)
+        try:
+            paused = set()
+            for row in state.pauses():
+                conn = self.config.connections.get(row["connection"])
+                if conn is not None and config_fingerprint(conn) != row["config_hash"]:
+                    state.resume(row["connection"])
+                    log.info("%s: config changed; pause lifted", row["connection"])
+                else:
+                    paused.add(row["connection"])
+            return paused
+        finally:
+            state.close()
+
+    def reload(self) -> bool:
+        """Load hosts.yaml again; on errors keep the running config and log every problem."""
+        try:
+            plugins = self.plugins_factory()
+            config = load_config(self.config_path, plugins)
+        except ConfigError as exc:
+            for line in exc.lines:
+                log.error("reload rejected: %s", line)
+            log.error("reload rejected: keeping the previous configuration")
+            return False
+        with self.lock:
+            self.plugins, self.config = plugins, config
+            self._reschedule()
+        log.info("configuration reloaded from %s", self.config_path)
+        return True
+
+    def catch_up(self) -> list[str]:
+        """Run at once every connection whose last successful run is older than its interval."""
+        state = open_state(self.config.state, busy_timeout=self.config.busy_timeout)
+        now = dt.datetime.now(dt.UTC)
+        due = []
+        try:
+            for name in self.jobs:
+                last = state.last_successful_run(name)
+                started = dt.datetime.fromisoformat(last["started_at"]) if last else None
+                if started is None or now - started > interval(self.config.connections[name]):
+                    due.append(name)
+        finally:
+            state.close()
+        for name in due:
+            log.info("%s: last successful run is older than its interval; catching up now", name)
+            self.submit(name)
+        return due
+
+    def submit(self, name: str) -> Future | None:
+        """Start one run of ``name`` unless it is still running or the daemon is stopping."""
+        with self.lock:
+            if self.stopping.is_set():
+                return None
+            current = self.running.get(name)
+            if current is not None and not current.done():
+                log.warning("%s: still running from its previous slot; this slot is skipped", name)
+                return None
+            log.info("%s: starting run", name)
+            future = self.pool.submit(self._run, name, self.config, self.plugins)
+            self.running[name] = future
+            return future
+
+    # -- one job ---------------------------------------------------------------------------
+
+    def _run(self, name: str, config: Config, plugins: Plugins) -> str:
+        try:
+            result, delivery = self.runner(config, name, plugins, RunOptions(should_stop=self.stopping.is_set))
+            status = result.status
+            log.info("%s: run %s finished: %s (%s); %s", name, result.run_id, status,
+                     ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes",
+                     delivery.detail)
+        except LockedError as exc:
+            # `hrsync run` by hand holds the connection: like an overlap, not a failure.
+            log.warning("%s: slot skipped: %s", name, exc)
+            return "skipped"
+        except Exception:
+            log.exception("%s: run crashed", name)
+            status = "crashed"
+        if status in ("stopped", "crashed"):
+            self._maybe_quarantine(name, config, plugins)
+        return status
+
+    def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
+        state = open_state(config.state, busy_timeout=config.busy_timeout)
+        try:
+            recent = state.runs(name, limit=self.quarantine_after)
+            if len(recent) < self.quarantine_after or any(r["status"] not in ("stopped", "crashed") for r in recent):
+                return
+            conn = config.connections[name]
+            reason = (f"{self.quarantine_after} runs in a row stopped; last: {recent[0]['message'] or 'unknown'}")
+            state.pause(name, reason, config_fingerprint(conn))
+        finally:
+            state.close()
+        log.error("%s: paused (quarantined): %s. Fix the cause, then run `hrsync resume %s` or change its config.",
+                  name, reason, name)
+        with self.lock:
+            job = self.jobs.pop(name, None)
+            if job is not None:
+                self.scheduler.cancel_job(job)
+        alert = RunReport(name, status=STOPPED, run_id=recent[0]["id"], timezone=config.timezone,
+                          source=plugins.source_class(conn.source.name).label(),
+                          sink=plugins.sink_class(conn.sink.name).label(),
+                          stopped=f"The connection was paused after {reason}. No further runs happen until you "
+                                  f"fix the cause and run `hrsync resume {name}`, or change its configuration.")
+        try:
+            deliver(config, alert, conn.report["recipients"], "always")
+        except DeliveryError as exc:
+            log.error("%s: pause alert not delivered: %s", name, exc)
+
+    # -- main loop -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        with self.lock:
+            self.scheduler.run_pending()
+
+    def stop(self, *_: Any) -> None:
+        if not self.stopping.is_set():
+            log.info("stopping: no new runs; running syncs finish the writes in flight")
+        self.stopping.set()
+        self.wake.set()
+
+    def serve(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code. One daemon per state file."""
+        lock_path = self.config.state.with_name(self.config.state.name + ".daemon.lock")
+        self.config.state.parent.mkdir(parents=True, exist_ok=True)
+        with hold_lock(lock_path, f"Another hrsync daemon is already running for {self.config.state} ({{holder}}); "
+                                  "stop it first (or give this host its own host.state)."):
+            return self._serve()
+
+    def _serve(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGHUP, lambda *_: self.reload())
+        log.info("daemon started with %d scheduled connection(s), time zone %s", len(self.jobs),
+                 self.config.timezone)
+        self.catch_up()
+        while not self.stopping.is_set():
+            self.tick()
+            idle = self.scheduler.idle_seconds
+            self.wake.wait(timeout=max(0.5, min(idle if idle is not None else 30.0, 30.0)))
+            self.wake.clear()
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        self.scheduler.clear()
+        with self.lock:
+            pending = [f for f in self.running.values() if not f.done()]
+        done = threading.Event()
+        threading.Thread(target=lambda: (self.pool.shutdown(wait=True), done.set()), daemon=True).start()
+        if not done.wait(self.shutdown_timeout):
+            log.error("stopping: %d run(s) did not finish within %ss", len(pending), self.shutdown_timeout)
+            return 1
+        log.info("daemon stopped")
+        return 0
+
+
+def connection_status(config: Config) -> list[dict[str, Any]]:
+    """Per connection: enabled, paused, last run and next scheduled run (for ``hrsync status``)."""
+    scheduler = schedule.Scheduler()
+    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
+    try:
+        paused = {row["connection"]: row for row in state.pauses()}
+        jobs = build_jobs(scheduler, config, lambda name: None, skip=set(paused))
+        tz = zoneinfo.ZoneInfo(config.timezone)
+        rows = []
+        for name, conn in sorted(config.connections.items()):
+            runs = state.runs(name, limit=1)
+            last = runs[0] if runs else None
+            job = jobs.get(name)
+            rows.append({
+                "connection": name, "enabled": conn.enabled, "paused": name in paused,
+                "paused_reason": paused[name]["reason"] if name in paused else None,
+                "last_run": None if last is None else {"id": last["id"], "status": last["status"],
+                                                      "started_at": last["started_at"],
+                                                      "ended_at": last["ended_at"], "delivery": last["delivery"],
+                                                      "delivery_detail": last["delivery_detail"]},
+                "next_run": None if job is None or job.next_run is None
+                else job.next_run.astimezone(tz).isoformat(timespec="minutes"),
+            })
+        return rows
+    finally:
+        state.close()

@@ -1,0 +1,53 @@
+"""One complete sync of one connection, as the CLI and the daemon run it: run, then report.
+
+Data flow: :func:`run_and_report` runs the engine (:func:`hrsync.sync.engine.sync_connection`), then
+delivers the stored report (:func:`hrsync.report.mail.deliver`) - also, and especially,
+when the run stopped at run level - records how it was delivered with the run, and
+forgets run history older than ``host.keep_days``. A report SMTP would not take is in
+the outbox; the run's outcome is unchanged, and the caller decides the exit code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from ..config.load import Config
+from ..registry import Plugins
+from ..report.mail import Delivery, deliver
+from ..state.store import State, open_state
+from ..sync.engine import RunOptions, RunResult, sync_connection
+
+log = logging.getLogger("hrsync.service.runner")
+
+
+def run_and_report(config: Config, name: str, plugins: Plugins,
+                   options: RunOptions | None = None) -> tuple[RunResult, Delivery]:
+    """Sync ``name`` now, deliver its report, record the delivery and prune old history (one state open)."""
+    options = options or RunOptions()
+    with open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout) as state:
+        result = sync_connection(config, name, plugins, options, state=state)
+        if options.dry_run:
+            return result, Delivery("skipped", "dry run: no report is sent")
+        conn = config.connection(name)
+        delivery = deliver(config, result.report, conn.report["recipients"], conn.report["send"])
+        if not delivery.delivered:
+            log.error("%s: report of run %s not delivered: %s", name, result.run_id, delivery.detail)
+        if result.run_id is not None:
+            state.record_delivery(result.run_id, delivery.how, delivery.detail)
+        log.info("%s: run %s %s; %s", name, result.run_id, result.status, delivery.detail)
+        if config.keep_days:
+            prune_history(config, state=state)
+    return result, delivery
+
+
+def prune_history(config: Config, days: int | None = None, *, state: State | None = None) -> int:
+    """Forget run history older than ``days`` (default: ``host.keep_days``); returns runs deleted."""
+    if state is None:
+        with open_state(config.state, busy_timeout=config.busy_timeout) as own:
+            return prune_history(config, days, state=own)
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=config.keep_days if days is None else days)
+    deleted = state.prune(cutoff)
+    if deleted:
+        log.info("pruned %d run(s) older than %s", deleted, cutoff.date())
+    return deleted

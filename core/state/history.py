@@ -1,0 +1,117 @@
+"""Run history in the state database: one row per run with its report, and each run's change log.
+
+Data flow: the engine opens a run (:meth:`RunHistory.start_run`) and stores its
+:class:`~hrsync.results.RunReport` when it ends (:meth:`RunHistory.finish_run`), compressed:
+a first sync of 100,000 people makes a report of tens of MB as JSON, a few as zlib.
+``hrsync runs``/``report``/``status`` read it back; ``prune`` drops old runs. The change
+log rows (``changes``) are written by the applier through :class:`~hrsync.state.store.State`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import zlib
+
+from sqlite_utils import Database
+
+from ..results import RunReport
+
+_clock: tuple[int, str] = (0, "")
+
+
+def now() -> str:
+    """The current UTC time to the second, ISO 8601 (made once a second: the apply path asks per record)."""
+    global _clock
+    second = int(time.time())
+    if _clock[0] != second:
+        _clock = (second, dt.datetime.fromtimestamp(second, dt.UTC).isoformat())
+    return _clock[1]
+
+
+def _compressed(data: dict) -> bytes:
+    """``data`` as zlib-compressed JSON."""
+    return zlib.compress(json.dumps(data, default=str).encode())
+
+
+class RunHistory:
+    """The runs of every connection; mixed into :class:`~hrsync.state.store.State`, which owns ``db``."""
+
+    db: Database
+
+    def start_run(self, connection: str, mode: str) -> int:
+        with self.batch():
+            table = self.db["runs"]
+            table.insert({"connection": connection, "started_at": now(), "status": "running", "mode": mode})
+            return table.last_pk
+
+    def finish_run(self, report: RunReport) -> None:
+        with self.batch():
+            self.db.execute(
+                "update runs set ended_at = ?, status = ?, counts = ?, message = ?, report = null, report_z = ? "
+                "where id = ?", [report.ended_at or now(), report.status, json.dumps(report.counts), report.message,
+                                 _compressed(report.to_dict()), report.run_id])
+
+    _SUMMARY = "id, connection, started_at, ended_at, status, mode, counts, message, delivery, delivery_detail"
+
+    def runs(self, connection: str | None = None, limit: int = 50) -> list[dict]:
+        """Run summaries, newest first (without their reports: see :meth:`run`)."""
+        where, args = ("where connection = ?", [connection]) if connection else ("", [])
+        rows = self.db.query(f"select {self._SUMMARY} from runs {where} order by id desc limit ?", [*args, limit])
+        return [self._summary(r) for r in rows]
+
+    def run(self, run_id: int) -> dict | None:
+        """One run's summary and its ``report`` as a :class:`RunReport` (None while it runs)."""
+        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
+        if not rows:
+            return None
+        row = self._summary(rows[0])
+        stored = rows[0].get("report_z")
+        row["report"] = RunReport.from_dict(json.loads(zlib.decompress(stored))) if stored else None
+        return row
+
+    @staticmethod
+    def _summary(row: dict) -> dict:
+        return {**{k: v for k, v in row.items() if k not in ("report", "report_z")},
+                "counts": json.loads(row["counts"]) if row.get("counts") else {}}
+
+    def record_delivery(self, run_id: int, how: str, detail: str) -> None:
+        """How the run's report was delivered (sent, outbox, failed, lost, skipped)."""
+        with self.batch():
+            self.db["runs"].update(run_id, {"delivery": how, "delivery_detail": detail})
+
+    def last_successful_run(self, connection: str) -> dict | None:
+        rows = list(self.db.query(f"select {self._SUMMARY} from runs where connection = ? and status in "
+                                  "('ok', 'partial') order by id desc limit 1", [connection]))
+        return self._summary(rows[0]) if rows else None
+
+    def mark_crashed_runs(self, connection: str) -> None:
+        """A run still marked running when we hold the lock was killed: say so."""
+        with self.batch():
+            self.db.execute(
+                "update runs set status = 'crashed', ended_at = ?, "
+                "message = 'The run was interrupted; this run picked up its work.' "
+                "where connection = ? and status = 'running'",
+                [now(), connection],
+            )
+
+    def changes(self, run_id: int) -> list[dict]:
+        rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
+        return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
+
+    def prune(self, older_than: dt.datetime) -> int:
+        """Delete finished runs (and their change logs) that started before ``older_than``.
+
+        Links, last applied values, pending intents and pauses are kept: they are the sync's memory.
+        Returns the number of runs deleted.
+        """
+        cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
+        with self.batch():
+            ids = [r["id"] for r in self.db.query(
+                "select id from runs where started_at < ? and status != 'running'", [cutoff])]
+            for chunk in range(0, len(ids), 500):
+                marks = ",".join("?" * len(ids[chunk:chunk + 500]))
+                self.db.execute(f"delete from changes where run_id in ({marks})", ids[chunk:chunk + 500])
+                self.db.execute(f"delete from runs where id in ({marks})", ids[chunk:chunk + 500])
+        return len(ids)

@@ -1,0 +1,254 @@
+"""The engine: one run of one connection, orchestrated - lock, read, plan, guard, apply, report.
+
+Data flow (docs/architecture.md, "One run"): lock the connection and open a run row → ``open()`` the source
+and the sink (they learn what their services support) → ``Source.read()`` →
+:mod:`hrsync.sync.records` (validate, scope, map, shape) → :func:`hrsync.sync.guards.check_source_size`
+→ list the sink when needed → :mod:`hrsync.sync.planner` → :func:`hrsync.sync.guards.check_deactivations`
+→ :mod:`hrsync.sync.applier` (each outcome committed at once) → a :class:`~hrsync.results.RunReport`,
+stored with the run. The engine orchestrates; the modules it calls decide about people.
+
+Only run-level faults stop a run (:class:`~hrsync.errors.RunError`); a bad person is
+skipped or failed with a reason and retried next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import logging
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from ..config.load import Config, ConnectionConfig
+from ..connectors import RunContext, Sink, SinkPerson, Source
+from ..errors import ListingRefused, RunError
+from ..plan import DEACTIVATE, Plan
+from ..registry import Plugins
+from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
+from ..state.locking import is_locked, locked_message
+from ..state.store import Link, State, now, open_state
+from . import guards
+from .applier import Applier
+from .planner import MISSING, Planner, needs_listing
+from .records import Person, RecordValidator
+from .writes_in_flight import InFlightLimit
+
+log = logging.getLogger("hrsync.sync.engine")
+
+
+@dataclass
+class RunOptions:
+    dry_run: bool = False
+    full: bool = False
+    only: str | None = None
+    override_guards: bool = False
+    #: Checked between people; when it returns True the run stops after the writes in flight.
+    should_stop: Callable[[], bool] = lambda: False
+    #: Called as ``progress(phase, done, total)``: phase "read" (total None) while the source is read,
+    #: then "apply" for each write done.
+    progress: Callable[[str, int, int | None], None] | None = None
+
+    @property
+    def mode(self) -> str:
+        return "dry-run" if self.dry_run else "full" if self.full else "only" if self.only else "normal"
+
+
+@dataclass
+class RunResult:
+    """What :func:`sync_connection` returns: the run's report, and the plan it executed (for callers and tests)."""
+
+    report: RunReport
+    plan: Plan
+
+    @property
+    def status(self) -> str:
+        return self.report.status
+
+    @property
+    def message(self) -> str:
+        return self.report.message
+
+    @property
+    def run_id(self) -> int | None:
+        return self.report.run_id
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+
+#: The cyclic garbage collector's thresholds in a process that runs syncs (:func:`tune_collector`).
+COLLECTOR_THRESHOLDS = (50_000, 10, 10)
+
+
+def tune_collector() -> None:
+    """Let Python's cyclic garbage collector run less often, for a process that runs syncs.
+
+    A run keeps every person's plan and report line alive until it ends and makes almost no
+    reference cycles; with the default thresholds (700, 10, 10) the collector scans that growing
+    heap again and again - about a fifth of a first sync's time. The setting is process-wide, so
+    the process's entry point calls it (the ``hrsync`` command does), never a library call.
+    """
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
+def sync_connection(config: Config, name: str, plugins: Plugins, options: RunOptions | None = None, *,
+                    state: State | None = None) -> RunResult:
+    """One run of one connection. Never raises for run-level faults: the report says what stopped it.
+
+    ``state`` is the caller's open state (the runner keeps it open to record the report's delivery);
+    without one the run opens and closes its own.
+    """
+    options = options or RunOptions()
+    conn = config.connection(name)
+    if state is None:
+        with open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout) as own:
+            return sync_connection(config, name, plugins, options, state=own)
+    if options.dry_run:
+        return _Run(config, conn, plugins, state, options, run_id=None).execute()
+    with state.lock(name):
+        state.mark_crashed_runs(name)
+        run_id = state.start_run(name, options.mode)
+        return _Run(config, conn, plugins, state, options, run_id=run_id).execute()
+
+
+class _Run:
+    def __init__(self, config: Config, conn: ConnectionConfig, plugins: Plugins, state: State, options: RunOptions,
+                 run_id: int | None) -> None:
+        self.conn, self.state, self.options, self.run_id = conn, state, options, run_id
+        self.source_cls = plugins.source_class(conn.source.name)
+        self.sink_cls = plugins.sink_class(conn.sink.name)
+        today = dt.datetime.now(zoneinfo.ZoneInfo(config.timezone)).date()
+        self.context = RunContext(conn.name, today=today, stopping=options.should_stop)
+        self.sensitive = set(conn.sensitive_fields)
+        self.plan = Plan(conn.name, warnings=self.context.warnings, sensitive=self.sensitive)
+        self.timezone, self.started_at = config.timezone, now()
+        self.first_run = state.last_successful_run(conn.name) is None
+        self.sink: Sink | None = None
+
+    def execute(self) -> RunResult:
+        status, message = OK, ""
+        try:
+            with self.source_cls(self.conn.source.settings, self.context) as source, \
+                    self.sink_cls(self.conn.sink.settings, self.context) as self.sink:
+                if not self._plan_and_apply(source, self.sink):
+                    status = INTERRUPTED
+                    message = "Stopped on request before finishing; the next run finishes the work."
+        except RunError as exc:
+            status, message = STOPPED, str(exc)
+            self.plan.stopped = message
+            log.error("%s: run stopped: %s", self.conn.name, exc)
+        except Exception as exc:  # a plugin bug must still end in a recorded, reported run
+            if is_locked(exc):
+                status, message = STOPPED, locked_message(self.state.path, self.state.busy_timeout)
+                log.error("%s: run stopped: %s", self.conn.name, message)
+            else:
+                log.exception("%s: run crashed", self.conn.name)
+                status, message = STOPPED, (
+                    f"Unexpected error ({type(exc).__name__}: {exc}). Nothing further was written; "
+                    "run again with --debug and report the traceback to the plugin's authors.")
+            self.plan.stopped = message
+        if status == OK and self.plan.attention:
+            status = PARTIAL
+        report = build_report(self.plan, connection=self.conn.name, status=status, run_id=self.run_id,
+                              mode=self.options.mode, message=message, started_at=self.started_at, ended_at=now(),
+                              source=self.source_cls.label(), sink=self.sink_cls.label(), timezone=self.timezone,
+                              notices=self._notices(), name_leavers=self.first_run)
+        if self.run_id is not None:
+            self.state.finish_run(report)
+        return RunResult(report, self.plan)
+
+    def _confirm_missing(self, source: Source, out_of_scope: set[str]) -> None:
+        """Deactivate for being missing only who the source confirms is gone: one read is not enough.
+        (People read but out of scope are known to be there: nothing to confirm.)"""
+        missing = {a.source_id for a in self.plan.actions
+                   if a.kind == DEACTIVATE and a.reason == MISSING} - out_of_scope
+        if not missing:
+            return
+        gone = source.confirm_absent(missing)
+        found = missing - gone
+        if found:
+            self.plan.actions = [a for a in self.plan.actions
+                                 if not (a.kind == DEACTIVATE and a.source_id in found)]
+            self.context.warn(f"{len(found)} linked people missing from the list {self.source_cls.label()} gave "
+                              "were found when looked up again (the list skipped them while it changed); they were "
+                              "not deactivated.")
+
+    def _notices(self) -> list[str]:
+        """The sink's lines about what this run asked of it - also when the run stopped after some writes."""
+        if self.sink is None:
+            return []
+        try:
+            return self.sink.notices(self.plan.counts()["invited"])
+        except Exception:  # a report must still be written when a plugin's notices fail
+            log.exception("%s: the sink's report notices failed", self.conn.name)
+            return []
+
+    def _plan_and_apply(self, source: Source, sink: Sink) -> bool:
+        """Plan, guard and (unless a dry run) apply; False when stopped on request."""
+        conn, options = self.conn, self.options
+        self.context.wanted_fields = conn.wanted_source_fields(self.source_cls.key_field)
+        source.open()
+        sink.open()
+        unknown = conn.mapping.targets_of(source.unavailable_fields())
+        # Validated as it is read: the raw records are never all held at once.
+        records = RecordValidator(conn, source, sink).validate(self._read(source))
+        links = self.state.links(conn.name, with_applied=False)
+        if options.only:
+            records = records.only(options.only, connection=conn.name)
+        elif not options.override_guards:
+            guards.check_source_size(records.read_count, links, conn.guards, source=self.source_cls.label(),
+                                     connection=conn.name)
+        listed, complete = None, True
+        if needs_listing(records.people, links, full=options.full, first_run=self.first_run,
+                         intents=self.state.intents(conn.name)):
+            listed, complete = self._list(sink, records.people, links)
+        planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
+                          dropped=self.state.dropped_fields(conn.name), unknown=unknown,
+                          applied=lambda ids: self.state.applied(conn.name, ids))
+        self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
+                                                           include_missing=not options.only)
+        if not options.only:
+            self.plan.unmatched = planner.unmatched()
+            self._confirm_missing(source, records.out_of_scope)
+        if not options.override_guards:
+            guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
+            guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name)
+        if self.run_id is None:
+            return True
+        limit = InFlightLimit(sink.max_in_flight() if type(sink).concurrent_writes else 1)
+        self.context.on_throttle = limit.throttled
+        applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
+                          warn=self.context.warn, max_failures_in_a_row=conn.guards["max_failures_in_a_row"],
+                          limit=limit)
+        applier.record_matches(self.plan, listed=listed is not None)
+        progress = options.progress
+        return applier.apply(self.plan, should_stop=options.should_stop,
+                             progress=(lambda done, total: progress("apply", done, total)) if progress else None)
+
+    def _read(self, source: Source) -> Iterator[dict]:
+        """The source's records, one at a time, with the read's progress."""
+        count = 0
+        for count, record in enumerate(source.read(), start=1):
+            yield record
+            if self.options.progress and count % 50 == 0:
+                self.options.progress("read", count, None)
+        if self.options.progress:
+            self.options.progress("read", count, None)
+
+    def _list(self, sink: Sink, people: list[Person], links: Mapping[str, Link]) -> tuple[dict[str, SinkPerson], bool]:
+        """Everyone the sink holds, by sink id, and whether that is everyone.
+
+        One listing pass, matched locally: never one lookup request per person - unless the
+        sink refuses to list, then the people to match are looked up one by one (all of them
+        with ``--full``, else those without a link).
+        """
+        try:
+            return {p.sink_id: p for p in sink.list_people()}, True
+        except ListingRefused as exc:
+            wanted = [p for p in people if self.options.full or p.source_id not in links]
+            self.context.warn(f"{exc} hrsync looked up {len(wanted)} people one by one instead.")
+            # By the source id first: a user carrying it is this person, whatever e-mail it holds now.
+            found = (sink.find_by_source_id(p.source_id) or sink.find(p.email_key) for p in wanted)
+            return {person.sink_id: person for person in found if person is not None}, False
