@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from hrsync.state.digests import Digests
 from hrsync.state.store import open_state
 from hrsync.sync.engine import RunOptions, sync_connection
 
