@@ -41,6 +41,7 @@ from .errors import (
 from .fields import STANDARD_FIELDS, STATUSES, standard_field
 from .network import describe_network_error, network_cause
 from .secrets import Secret, SecretField
+from .sink_groups import SinkGroup
 
 __version__ = "0.4.0"
 
@@ -69,6 +70,7 @@ __all__ = [
     "Sink",
     "SinkAuthError",
     "SinkError",
+    "SinkGroup",
     "SinkPerson",
     "Source",
     "SourceAuthError",

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema
 
+from .sink_groups import GroupMethods
+
 
 @functools.cache
 def schema_fields(schema: type[Schema]) -> frozenset[str]:
@@ -188,8 +190,9 @@ class SinkPerson:
     invited: bool = False
 
 
-class Sink(Connector):
-    """An app that holds people and can create, update and deactivate them.
+class Sink(GroupMethods, Connector):
+    """An app that holds people and can create, update and deactivate them (and, when it says so in
+    ``holds_groups``, groups: :class:`~hrsync.sink_groups.GroupMethods`).
 
     Its RecordSchema must have an ``email`` field (:data:`MATCH_FIELD`): people are matched on it.
     """

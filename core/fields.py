@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from marshmallow import fields, validate
 
@@ -22,7 +23,7 @@ STATUSES = ("onboarding", "active", "leave", "inactive")
 @dataclass(frozen=True)
 class StandardField:
     name: str
-    type: str  # string | email | date | datetime | boolean | enum
+    type: str  # string | email | date | datetime | boolean | enum | orgunit
     description: str
     allowed: tuple[str, ...] | None = None
     sensitive: bool = False
@@ -42,14 +43,18 @@ STANDARD_FIELDS: dict[str, StandardField] = {
         StandardField("termination_date", "date", "Last day of employment."),
         StandardField("status", "enum", "Employment status.", STATUSES),
         StandardField("position", "string", "Job title."),
-        StandardField("department", "string", "Department name."),
-        StandardField("office", "string", "Office name."),
-        StandardField("team", "string", "Team name."),
+        StandardField("department", "orgunit", "Department: {id, name} in the source."),
+        StandardField("office", "orgunit", "Office: {id, name} in the source."),
+        StandardField("team", "orgunit", "Team: {id, name} in the source."),
         StandardField("supervisor", "string", "E-mail of the person's supervisor."),
+        StandardField("supervisor_id", "string", "The supervisor's id in the source."),
         StandardField("employment_type", "string", "internal or external."),
         StandardField("last_modified_at", "datetime", "When the source last changed the record."),
     ]
 }
+
+#: The standard fields that are org-unit references (they can become groups in a sink).
+ORG_UNIT_FIELDS = tuple(name for name, f in STANDARD_FIELDS.items() if f.type == "orgunit")
 
 #: Fields whose values are personal data never shown in reports or logs, by default.
 DEFAULT_SENSITIVE = tuple(name for name, f in STANDARD_FIELDS.items() if f.sensitive)
@@ -75,6 +80,31 @@ class TrimmedEmail(fields.Email):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class OrgUnit(fields.Field):
+    """An org-unit reference (a department, team, office…): loads to ``{"id": str, "name": str}``.
+
+    Sources give ``{"id": …, "name": …}``; a plain string stands for a unit whose id is its name
+    (a CSV export without ids). An empty value is None (the person belongs to no such unit).
+    """
+
+    default_error_messages = {"invalid": "Not an org unit: give {id, name} or a name."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, str] | None:
+        if isinstance(value, str):
+            value = {"id": value, "name": value}
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        unit_id, name = value.get("id"), value.get("name")
+        if isinstance(unit_id, bool) or not isinstance(unit_id, (str, int)) or not str(unit_id).strip():
+            if name in (None, "") and unit_id in (None, ""):
+                return None
+            raise self.make_error("invalid")
+        if name is not None and not isinstance(name, str):
+            raise self.make_error("invalid")
+        unit_id = str(unit_id).strip()
+        return {"id": unit_id, "name": (name or "").strip() or unit_id}
+
+
 def standard_field(name: str, *, required: bool = False, **kwargs) -> fields.Field:
     """A marshmallow field for the standard field ``name``, with its type and allowed values."""
     spec = STANDARD_FIELDS[name]
@@ -90,6 +120,8 @@ def standard_field(name: str, *, required: bool = False, **kwargs) -> fields.Fie
         return fields.Boolean(**common)
     if spec.type == "enum":
         return fields.String(validate=validate.OneOf(spec.allowed), **common)
+    if spec.type == "orgunit":
+        return OrgUnit(**common)
     return fields.String(**common)
 
 
@@ -97,6 +129,8 @@ def field_type(field: fields.Field) -> str:
     """The vocabulary type of a marshmallow field, used to check mappings before a run."""
     if isinstance(field, fields.Email):
         return "email"
+    if isinstance(field, OrgUnit):
+        return "orgunit"
     if isinstance(field, (fields.Date,)) and not isinstance(field, fields.DateTime):
         return "date"
     if isinstance(field, fields.DateTime):

@@ -82,6 +82,8 @@ class Plan:
     stopped: str = ""
     #: Sink users no source person matched, as (name, e-mail), when this run listed the sink.
     unmatched: list[tuple[str, str | None]] = field(default_factory=list)
+    #: The group changes of the run (connections with ``groups:``), one line per group.
+    groups: list[GroupLine] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
@@ -107,6 +109,48 @@ class Plan:
         return {k: counter.get(k, 0) for k in COUNT_KEYS}
 
     @property
+    def groups_failed(self) -> bool:
+        return any(g.outcome == FAILED for g in self.groups)
+
+    @property
     def attention(self) -> list[Action]:
         """The people someone must act on (see :func:`needs_attention`)."""
         return [a for a in self.actions if a.needs_attention]
+
+
+#: What happened to a group: created, linked (an existing group adopted), changed (renamed and/or members),
+#: gone (its unit is no longer in the source; left in place).
+GROUP_CREATED, GROUP_LINKED, GROUP_CHANGED, GROUP_GONE = "created", "linked", "changed", "gone"
+
+
+@dataclass
+class GroupLine:
+    """One group in a plan or report: names and counts only (never who, by value, beyond names)."""
+
+    kind: str
+    name: str
+    field: str = ""
+    renamed_from: str | None = None
+    added: int = 0
+    removed: int = 0
+    outcome: str = PLANNED
+    message: str = ""
+
+    def describe(self) -> str:
+        """The line a person reads, e.g. "Sales: +3 members, -1" or "New group: Support (4 members)"."""
+        if self.kind == GROUP_GONE:
+            return f"{self.name}: no longer in the source; the group was left in place"
+        members = ", ".join(part for part in (f"+{self.added}" if self.added else "",
+                                              f"-{self.removed}" if self.removed else "") if part)
+        if self.kind == GROUP_CREATED:
+            text = f"New group: {self.name} ({self.added} member{'s' if self.added != 1 else ''})"
+        elif self.kind == GROUP_LINKED:
+            text = f"Linked to the existing group {self.name}" + (f": {members} members" if members else "")
+        else:
+            text = f"{self.name}: {members} members" if members else self.name
+            if self.renamed_from:
+                text = f"{self.field.capitalize() or 'Group'} '{self.renamed_from}' renamed to '{self.name}'" + (
+                    f"; {members} members" if members else "")
+        if self.outcome == FAILED:
+            text += f" — FAILED: {self.message}"
+        return text

@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
 
-from .plan import COUNT_KEYS, LEFT, UNCHANGED, WRITES, Plan, needs_attention
+from .plan import COUNT_KEYS, LEFT, UNCHANGED, WRITES, GroupLine, Plan, needs_attention
 
 #: Run statuses: all applied | some people need attention | stopped before (more) writes | stopped on request.
 OK, PARTIAL, STOPPED, INTERRUPTED = "ok", "partial", "stopped", "interrupted"
@@ -67,6 +67,8 @@ class RunReport:
     actions: list[PersonLine] = field(default_factory=list)
     #: Users the sink holds that no source person matched (when the run listed the sink): name and e-mail.
     unmatched: list[PersonLine] = field(default_factory=list)
+    #: Group changes (connections with ``groups:``).
+    groups: list[GroupLine] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.counts = {**dict.fromkeys(COUNT_KEYS, 0), **self.counts}
@@ -80,8 +82,12 @@ class RunReport:
         return [a for a in self.actions if a.needs_attention]
 
     @property
+    def groups_failed(self) -> list[GroupLine]:
+        return [g for g in self.groups if g.outcome == "failed"]
+
+    @property
     def needs_attention(self) -> bool:
-        return self.status in (STOPPED, INTERRUPTED) or bool(self.attention)
+        return self.status in (STOPPED, INTERRUPTED) or bool(self.attention) or bool(self.groups_failed)
 
     @property
     def not_applied(self) -> list[PersonLine]:
@@ -95,7 +101,8 @@ class RunReport:
 
     @property
     def has_changes(self) -> bool:
-        return any(self.counts.get(k) for k in ("created", "updated", "deactivated"))
+        return any(self.counts.get(k) for k in ("created", "updated", "deactivated")) or any(
+            g.kind != "gone" and g.outcome == "applied" for g in self.groups)
 
     @property
     def exit_code(self) -> int:
@@ -110,6 +117,7 @@ class RunReport:
         out["counts"], out["warnings"], out["notices"] = dict(self.counts), list(self.warnings), list(self.notices)
         out["actions"] = [_line(a) for a in self.actions]
         out["unmatched"] = [_line(a) for a in self.unmatched]
+        out["groups"] = [dict(vars(g)) for g in self.groups]
         return out
 
     @classmethod
@@ -135,7 +143,8 @@ def build_report(plan: Plan, *, name_leavers: bool = True, mode: str = "normal",
     ) for a in plan.actions if (a.kind != UNCHANGED or a.matched) and (name_leavers or a.kind != LEFT)]
     unmatched = [PersonLine("unmatched", name, email=email) for name, email in plan.unmatched]
     return RunReport(counts=plan.counts(planned=mode == "dry-run"), warnings=list(plan.warnings),
-                     stopped=plan.stopped, actions=lines, unmatched=unmatched, mode=mode, **run)
+                     stopped=plan.stopped, actions=lines, unmatched=unmatched, mode=mode, groups=list(plan.groups),
+                     **run)
 
 
 class PersonLineSchema(Schema):
@@ -160,6 +169,24 @@ class PersonLineSchema(Schema):
         return PersonLine(**data)
 
 
+class GroupLineSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(required=True)
+    name = fields.String(required=True)
+    field = fields.String(load_default="")
+    renamed_from = fields.String(allow_none=True, load_default=None)
+    added = fields.Integer(load_default=0)
+    removed = fields.Integer(load_default=0)
+    outcome = fields.String(load_default="planned")
+    message = fields.String(load_default="")
+
+    @post_load
+    def _make(self, data, **kwargs) -> GroupLine:
+        return GroupLine(**data)
+
+
 class RunReportSchema(Schema):
     """The stored form of a :class:`RunReport` (JSON in the state's ``runs`` table)."""
 
@@ -182,6 +209,7 @@ class RunReportSchema(Schema):
     stopped = fields.String(load_default="")
     actions = fields.List(fields.Nested(PersonLineSchema), load_default=list)
     unmatched = fields.List(fields.Nested(PersonLineSchema), load_default=list)
+    groups = fields.List(fields.Nested(GroupLineSchema), load_default=list)
 
     @post_load
     def _make(self, data, **kwargs) -> RunReport:

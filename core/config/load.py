@@ -23,6 +23,7 @@ from marshmallow import RAISE, ValidationError
 from ..connectors import MATCH_FIELD
 from ..errors import ConfigError
 from ..registry import Plugins
+from .groups import NO_GROUPS, GroupsConfig, check_groups
 from .mapping import FieldMapping, compile_mapping, flatten_errors
 from .schema import ConfigFileSchema, ConnectionSchema, DaemonSchema, ScheduleConfig, SmtpConfig
 from .scope import Scope, check_scope
@@ -56,11 +57,13 @@ class ConnectionConfig:
     sensitive_fields: list[str]
     schedule: ScheduleConfig
     report: dict[str, Any]
+    groups: GroupsConfig = NO_GROUPS
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def wanted_source_fields(self, key_field: str) -> set[str]:
         """The source fields this connection uses: the mapping's, the scope's and the source's key."""
-        return self.mapping.source_fields | set(self.scope.include) | set(self.scope.exclude) | {key_field}
+        return (self.mapping.source_fields | set(self.scope.include) | set(self.scope.exclude) | {key_field}
+                | set(self.groups.fields))
 
 
 @dataclass
@@ -205,6 +208,9 @@ def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> Connec
     scope = Scope(**loaded["scope"]) if "scope" in loaded else None
     if scope is not None:
         mapping_errors.update(check_scope(scope, classes["source"].RecordSchema))
+    groups = loaded.get("groups", NO_GROUPS)
+    mapping_errors.update(check_groups(groups, classes["source"].RecordSchema,
+                                       sink_holds_groups=classes["sink"].holds_groups, sink_name=classes["sink"].name))
     for path, msgs in mapping_errors.items():
         errors.setdefault(f"{prefix}.{path}", []).extend(msgs)
     if not ok or mapping_errors:
@@ -222,5 +228,6 @@ def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> Connec
         sensitive_fields=loaded["sensitive_fields"],
         schedule=loaded["schedule"],
         report=loaded["report"],
+        groups=groups,
         raw=raw,
     )

@@ -53,6 +53,7 @@ TRANSFORMS: dict[str, Callable[..., Callable[[Any], Any]]] = {
     "empty_to_none": lambda: lambda v: None if v == "" else v,
     "leading_date": lambda: _text(lambda s: s[:10]),
     "parse_date": _parse_date,
+    "unit_name": lambda: lambda v: v.get("name") if isinstance(v, dict) else v,
 }
 
 
@@ -157,7 +158,7 @@ class FieldMapping:
 
 
 def _compatible(source_type: str, sink_type: str) -> bool:
-    if source_type == sink_type or sink_type == "string":
+    if source_type == sink_type or (sink_type == "string" and source_type != "orgunit"):
         return True
     return {source_type, sink_type} <= {"string", "email"}
 
@@ -216,7 +217,9 @@ def compile_mapping(
                     _check_value(sink_field, val, f"{path}.map.{key}", errors)
         elif src is not None and not transforms:
             st, kt = field_type(source_fields[src]), field_type(sink_field)
-            if not _compatible(st, kt):
+            if st == "orgunit" and kt == "string":
+                transforms.append(TRANSFORMS["unit_name"]())  # a unit copied into a text field: its name
+            elif not _compatible(st, kt):
                 errors.setdefault(path, []).append(
                     f"Type mismatch: source field {src!r} is a {st}, sink field {target!r} expects a {kt}; "
                     "add a map or a transform."

@@ -25,6 +25,7 @@ from marshmallow import (
 
 from ..fields import DEFAULT_SENSITIVE
 from ..secrets import SecretField
+from .groups import NO_GROUPS, GroupsSchema
 from .scope import ScopeSchema
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -119,6 +120,10 @@ class GuardsSchema(StrictSchema):
                                        metadata={"description": "Most linked people one run may reactivate."})
     max_reactivation_percent = fields.Float(load_default=10.0, validate=validate.Range(0, 100),
                                             metadata={"description": "Most reactivations as % of linked people."})
+    max_membership_removals = fields.Integer(load_default=10, validate=validate.Range(min=0), metadata={
+        "description": "Most group memberships one run may remove."})
+    max_membership_removal_percent = fields.Float(load_default=10.0, validate=validate.Range(0, 100), metadata={
+        "description": "Most membership removals as % of the memberships hrsync keeps."})
 
 
 class ScheduleSchema(StrictSchema):
@@ -163,6 +168,8 @@ class ConnectionSchema(StrictSchema):
                            metadata={"description": "When the daemon runs it."})
     report = fields.Nested(ReportSchema, load_default=lambda: ReportSchema().load({}),
                            metadata={"description": "Report e-mail."})
+    groups = fields.Nested(GroupsSchema, load_default=lambda: NO_GROUPS, metadata={
+        "description": "Org units that become groups in the sink (none by default); see docs."})
 
 
 class ConfigFileSchema(StrictSchema):

@@ -39,16 +39,23 @@ class Scope:
     def reason_out(self, record: Mapping[str, Any]) -> str | None:
         """Why this record is out of scope, or None when it is in."""
         for name, allowed in self.include.items():
-            if _norm(record.get(name)) not in {_norm(v) for v in allowed}:
+            if not _forms(record.get(name)) & {_norm(v) for v in allowed}:
                 return f"{name} is not one of the included values"
         for name, banned in self.exclude.items():
-            if _norm(record.get(name)) in {_norm(v) for v in banned}:
+            if _forms(record.get(name)) & {_norm(v) for v in banned}:
                 return f"{name} is excluded"
         return None
 
 
 def _norm(value: Any) -> Any:
     return value.strip().casefold() if isinstance(value, str) else value
+
+
+def _forms(value: Any) -> set[Any]:
+    """What a value is matched by: itself, or an org unit ({id, name}) by its name or its id."""
+    if isinstance(value, dict):
+        return {_norm(value.get("name")), _norm(value.get("id"))}
+    return {_norm(value)}
 
 
 def check_scope(scope: Scope, source_schema: type[Schema]) -> dict[str, list[str]]:

@@ -93,3 +93,16 @@ def m006_retire_old_forms(db: Database) -> None:
         applied = {k: v for k, v in json.loads(text).items() if not (isinstance(v, str) and v.startswith("hmac:"))}
         db.execute("update people set applied = ? where connection = ? and source_id = ?",
                    [json.dumps(applied, sort_keys=True), connection, source_id])
+
+
+@migrations()
+def m007_groups(db: Database) -> None:
+    # One row per org unit linked to a sink group, and each membership hrsync made (managed memberships).
+    db["groups"].create(
+        {"connection": str, "external_id": str, "sink_id": str, "name": str, "field": str, "run_id": int, "at": str},
+        pk=("connection", "external_id"),
+    )
+    db["memberships"].create(
+        {"connection": str, "external_id": str, "source_id": str, "run_id": int, "at": str},
+        pk=("connection", "external_id", "source_id"),
+    )

@@ -2,13 +2,12 @@
 
 Data flow: the engine reads :class:`Link` rows to plan; the applier records every
 sink write's outcome (:meth:`State.record_applied` / :meth:`State.record_failed`) right
-after the sink confirms it (grouped with the next intents by :meth:`State.batch`), so a run killed
-at any moment loses at most the writes in flight - which the next run repairs (a create
-intent, :meth:`State.intend_create`, makes it list the sink and link instead of
-creating twice). Runs and their reports are kept by :class:`~hrsync.state.history.RunHistory`.
+after the sink confirms it (grouped with the next intents by :meth:`State.batch`), so a run killed at any
+moment loses at most the writes in flight - which the next run repairs (a create intent,
+:meth:`State.intend_create`, makes it list the sink and link instead of creating twice).
+Runs and reports: :class:`~hrsync.state.history.RunHistory`; groups: :class:`~hrsync.state.groups.GroupState`.
 
-Sensitive values (birthday, gender by default) are never stored: ``applied`` keeps a
-keyed hash for them (:mod:`hrsync.state.digests`), so the state file alone reveals nothing.
+Sensitive values (birthday, gender) are never stored: ``applied`` keeps keyed hashes (:mod:`.digests`).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from sqlite_utils import Database
 
 from ..errors import LockedError, RunError
 from .digests import Digests
+from .groups import GroupState
 from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
@@ -131,7 +131,7 @@ def private(path: Path) -> None:
     path.chmod(0o600)
 
 
-class State(RunHistory):
+class State(GroupState, RunHistory):
     """The state of every connection of one host, in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:

@@ -20,6 +20,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from ..config.groups import OVERWRITE
 from ..config.load import Config, ConnectionConfig
 from ..connectors import RunContext, Sink, SinkPerson, Source
 from ..errors import ListingRefused, RunError
@@ -30,6 +31,8 @@ from ..state.locking import is_locked, locked_message
 from ..state.store import Link, State, now, open_state
 from . import guards
 from .applier import Applier
+from .group_applier import GroupApplier, planned_lines
+from .groups import GroupPlan, plan_groups
 from .planner import MISSING, Planner, needs_listing
 from .records import Person, RecordValidator
 from .writes_in_flight import InFlightLimit
@@ -149,7 +152,7 @@ class _Run:
                     f"Unexpected error ({type(exc).__name__}: {exc}). Nothing further was written; "
                     "run again with --debug and report the traceback to the plugin's authors.")
             self.plan.stopped = message
-        if status == OK and self.plan.attention:
+        if status == OK and (self.plan.attention or self.plan.groups_failed):
             status = PARTIAL
         report = build_report(self.plan, connection=self.conn.name, status=status, run_id=self.run_id,
                               mode=self.options.mode, message=message, started_at=self.started_at, ended_at=now(),
@@ -191,7 +194,8 @@ class _Run:
         self.context.wanted_fields = conn.wanted_source_fields(self.source_cls.key_field)
         source.open()
         sink.open()
-        unknown = conn.mapping.targets_of(source.unavailable_fields())
+        unreadable = source.unavailable_fields()
+        unknown = conn.mapping.targets_of(unreadable)
         # Validated as it is read: the raw records are never all held at once.
         records = RecordValidator(conn, source, sink).validate(self._read(source))
         links = self.state.links(conn.name, with_applied=False)
@@ -212,9 +216,15 @@ class _Run:
         if not options.only:
             self.plan.unmatched = planner.unmatched()
             self._confirm_missing(source, records.out_of_scope)
+        groups = self._plan_groups(sink, records.people, unreadable) if not options.only else None
         if not options.override_guards:
             guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
             guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name)
+            if groups is not None:
+                guards.check_membership_removals(groups.removals, groups.managed_count, conn.guards,
+                                                 connection=conn.name)
+        if groups is not None:
+            self.plan.groups = planned_lines(groups)
         if self.run_id is None:
             return True
         limit = InFlightLimit(sink.max_in_flight() if type(sink).concurrent_writes else 1)
@@ -224,8 +234,27 @@ class _Run:
                           limit=limit)
         applier.record_matches(self.plan, listed=listed is not None)
         progress = options.progress
-        return applier.apply(self.plan, should_stop=options.should_stop,
+        done = applier.apply(self.plan, should_stop=options.should_stop,
                              progress=(lambda done, total: progress("apply", done, total)) if progress else None)
+        if groups is not None and done:  # after the people: members need their sink ids
+            applier = GroupApplier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state)
+            self.plan.groups = applier.apply(groups, should_stop=options.should_stop)
+        return done and not options.should_stop()
+
+    def _plan_groups(self, sink: Sink, people: list[Person], unreadable: set[str]) -> GroupPlan | None:
+        """The group changes, for a connection with ``groups:`` whose sink takes groups this run."""
+        config = self.conn.groups
+        if not config.fields or not sink.groups_available():
+            return None
+        links = self.state.links(self.conn.name, with_applied=False)
+        plan = plan_groups(config, people, links=self.state.group_links(self.conn.name),
+                           memberships=self.state.memberships(self.conn.name), unreadable=unreadable,
+                           source=self.source_cls.label(),
+                           person_of_sink_id={link.sink_id: s for s, link in links.items() if link.sink_id},
+                           sink_members=sink.group_members if config.memberships == OVERWRITE else None)
+        for reason in plan.skipped_fields.values():
+            self.context.warn(reason)
+        return plan
 
     def _read(self, source: Source) -> Iterator[dict]:
         """The source's records, one at a time, with the read's progress."""

@@ -1,7 +1,7 @@
 """Circuit breakers: stop a run before its first write when the plan looks like an outage.
 
-Data flow: the engine calls :func:`check_source_size` once the source was read and
-:func:`check_deactivations` once the plan is made; either raises
+Data flow: the engine calls :func:`check_source_size` once the source was read, and
+:func:`check_deactivations` (and the others) once the plan is made; each raises
 :class:`~hrsync.errors.GuardError`, which stops the run with nothing written. Pure:
 they look only at counts, the plan and the stored links. ``--override-guards`` skips them.
 """
@@ -81,3 +81,18 @@ def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], li
     if leaving:
         _cap(len(leaving), _known(links), limits["max_deactivations"], limits["max_deactivation_percent"],
              "deactivate", "Review the plan with --dry-run.", connection=connection, guard="deactivations")
+
+
+def check_membership_removals(removals: int, managed: int, limits: Mapping[str, Any], *, connection: str) -> None:
+    """Cap how many group memberships one run may remove (count, and share of the memberships hrsync keeps):
+    a source that suddenly shows everyone in no department must not empty the groups."""
+    if removals == 0:
+        return
+    base = max(1, managed)
+    pct = 100.0 * removals / base
+    max_count, max_pct = limits["max_membership_removals"], limits["max_membership_removal_percent"]
+    if removals > max_count or pct > max_pct:
+        raise GuardError(
+            f"This run would remove {removals} group memberships ({pct:.0f}% of the {managed} hrsync keeps); the "
+            f"limits are {max_count} and {max_pct:g}%. Nothing was changed. Review the plan with --dry-run; if it "
+            "is right, re-run with --override-guards.", connection=connection, guard="membership_removals")

@@ -39,6 +39,10 @@ class Person:
     display: str
     email_key: str
     desired: dict[str, Any] = field(repr=False)
+    #: The org units of the connection's ``groups:`` fields (field → {id, name} or None); empty without groups.
+    units: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Whether the source says the person has left (status inactive).
+    left: bool = False
 
 
 @dataclass
@@ -141,7 +145,8 @@ class RecordValidator:
         if isinstance(desired, Defer):
             out.actions.append(Action(DEFER, display, source_id, email, reason=desired.reason))
             return None
-        return Person(source_id, display, email, desired)
+        units = {name: record.get(name) for name in self.conn.groups.fields}
+        return Person(source_id, display, email, desired, units, record.get("status") == "inactive")
 
     def _load_for_sink(self, mapped: dict[str, Any]) -> dict[str, Any]:
         """The sink schema's load of ``mapped``, skipping the values the source schema already checked

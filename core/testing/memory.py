@@ -23,6 +23,7 @@ from ..connectors import Sink, SinkPerson, Source
 from ..errors import ConflictError, RecordError, RetriableError, SourceError
 from ..fields import standard_field
 from ..sandbox.contract import SinkSandbox, Write
+from .memory_groups import MemoryGroup, MemoryGroups
 
 
 class Users(dict):
@@ -58,6 +59,8 @@ class MemoryWorld:
         #: The next N writes are answered "busy" (like a 429/503).
         self.busy_next = 0
         self._ids = itertools.count(1)
+        self.groups: dict[str, MemoryGroup] = {}
+        self.group_conflicts: set[str] = set()  # group names whose next create is answered as a duplicate
         #: Held by every sink call, so the memory sink is safe with writes in flight.
         self.lock = threading.RLock()
 
@@ -102,6 +105,8 @@ class MemoryRecord(Schema):
     termination_date = standard_field("termination_date")
     status = standard_field("status")
     office = standard_field("office")
+    department = standard_field("department")
+    team = standard_field("team")
     employment_type = standard_field("employment_type")
 
 
@@ -139,7 +144,7 @@ class MemorySource(_InWorld, Source):
         yield from (dict(p) for p in self.world.people)
 
 
-class MemorySink(_InWorld, Sink):
+class MemorySink(_InWorld, MemoryGroups, Sink):
     """Holds ``world.users`` by id; e-mails are unique case-insensitively, like a SCIM userName."""
 
     name: ClassVar[str] = "memory"

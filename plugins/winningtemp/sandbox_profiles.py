@@ -14,6 +14,7 @@ provider (its schemas, resource types and policy) and tells the WSGI wrapper
   ``"True"``/``"False"`` strings, a duplicate as ``400 uniqueness``; a PATCH whose filter
   matches nothing adds the value.
 * ``no-list`` - an unfiltered ``GET /Users`` is refused (``400 tooMany``); lookups work.
+* ``no-groups`` - users only: ``/ResourceTypes`` lists no Group and ``/Groups`` is not served.
 * ``rate-limited`` - Winningtemp's rate-limit headers on every answer (``X-RateLimit-Reset``
   an ISO-8601 UTC timestamp with 7 fractional digits); past the limit, ``429``.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 EXTENSION_ATTRIBUTES = ["gender", "birthDate", "hireDate", "terminationDate", "sendInvitation"]
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 DOCUMENTED_ATTRIBUTES = {"userName", "name", "emails", "externalId", "active"}
 
 
@@ -39,6 +41,8 @@ class Profile:
     no_list: bool = False
     #: (requests, seconds) per rate-limit window, or None.
     rate_limit: tuple[int, float] | None = None
+    #: Whether ``/Groups`` is served (and listed in ``/ResourceTypes``), as scim2-server serves it.
+    groups: bool = True
 
 
 PROFILES = {p.name: p for p in [
@@ -49,6 +53,7 @@ PROFILES = {p.name: p for p in [
     Profile("entra", entra=True, policy={"unmatched_path_filter": "create", "remove_value_as_filter": "apply"}),
     Profile("no-list", no_list=True),
     Profile("rate-limited", rate_limit=(20, 1.0)),
+    Profile("no-groups", groups=False),
 ]}
 
 
@@ -69,7 +74,8 @@ def build_provider(profile: Profile, urn: str, extension_attributes: list[str] |
     )
 
     schemas = load_default_schemas()
-    user_type = load_default_resource_types()["User"].model_dump()
+    resource_types = load_default_resource_types()
+    user_type = resource_types["User"].model_dump()
     user_type["schemaExtensions"] = []
     if profile.documented_only:
         user = schemas[CORE_USER].model_dump()
@@ -90,8 +96,11 @@ def build_provider(profile: Profile, urn: str, extension_attributes: list[str] |
     config = load_default_service_provider_config()
     config.authentication_schemes = [BEARER_TOKEN_SCHEME]
     policy = ScimPolicy(**{key: getattr(ScimPolicy, _ENUMS[key])(value) for key, value in profile.policy.items()})
-    return ScimProvider.from_discovery(user_schemas, [ResourceType.model_validate(user_type)], config=config,
-                                       policy=policy)
+    types = [ResourceType.model_validate(user_type)]
+    if profile.groups:
+        user_schemas.append(schemas[GROUP])
+        types.append(resource_types["Group"])
+    return ScimProvider.from_discovery(user_schemas, types, config=config, policy=policy)
 
 
 _ENUMS = {"unknown": "Unknown", "unmatched_path_filter": "UnmatchedPathFilter",
