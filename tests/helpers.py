@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +46,12 @@ def read_all(source) -> list[dict]:
     with source:
         source.open()
         return [type(source).RecordSchema().load(r) for r in source.read()]
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    """Wait for ``condition()`` to hold (polled every 5 ms); fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)

@@ -182,3 +182,14 @@ def test_a_group_created_by_a_killed_run_is_found_by_its_external_id_not_created
     (line,) = [g for g in result.report.groups if g.name == "Finance"]
     assert line.outcome == "failed" and "a group named Finance exists" in line.message
     assert result.status == "partial" and memory_world.groups["g-other"].members == set()
+
+
+def test_reports_show_group_changes_by_name(synced, memory_world):
+    from hrsync.report.render import render_html, render_text
+
+    report = synced().report
+    text = render_text(report)
+    assert "Groups (9):" in text and "  - New group: Sales (10 members)" in text
+    assert "New group: Team 0 (5 members)" in render_html(report)
+    stored = type(report).from_dict(report.to_dict())
+    assert stored.groups == report.groups

@@ -120,8 +120,10 @@ def test_nested_objects_empty_gender_and_unknown_attributes():
     employee["dynamic_999"] = {"label": "Shoe size", "value": "44", "type": "standard", "universal_id": None}
     with PersonioSandbox([employee]) as sandbox:
         (record,) = read_all(source_for(sandbox))
-    assert record["gender"] is None and record["department"] == "Sales" and record["office"] == "Malmö"
-    assert record["supervisor"] == "boss@example.com" and record["email"] == "Mixed.Case@Example.com"
+    assert record["gender"] is None and record["department"]["name"] == "Sales" and record["office"]["name"] == "Malmö"
+    assert record["department"]["id"] == str(employee["department"]["value"]["attributes"]["id"])
+    assert record["supervisor"] == "boss@example.com" and record["supervisor_id"] == "2"
+    assert record["email"] == "Mixed.Case@Example.com"
     assert "dynamic_999" not in record
 
 

@@ -148,7 +148,7 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
     attention = capped("Needs your attention", [
         Line("" if a.action == "skip" else a.person, None if a.action == "skip" else a.email,
              [a.reason or a.message] + ([a.message] if a.reason and a.message else []))
-        for a in report.attention])
+        for a in report.attention] + [Line(f"Group {g.name}", None, [g.message]) for g in report.groups_failed])
     sections = []
     for kind, title, planned in SECTIONS:
         group = [a for a in report.actions if a.action == kind and _shown(a, report.dry_run)]
@@ -159,6 +159,9 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
         why = "was interrupted" if report.status == INTERRUPTED else "stopped"
         sections.append(capped(f"Not applied: the run {why} before these ({len(report.not_applied)})", [
             Line(a.person, a.email, [a.action] + _details(a, a.action)) for a in report.not_applied]))
+    groups = [g for g in report.groups if g.outcome != FAILED]
+    if groups:
+        sections.append(capped(f"Groups ({len(groups)})", [Line(g.describe(), None, []) for g in groups]))
     if report.matched:
         title = f"{'To link' if report.dry_run else 'Linked'} to existing {report.sink or 'app'} users by e-mail"
         sections.append(capped(f"{title} ({len(report.matched)})",

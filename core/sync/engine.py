@@ -24,7 +24,7 @@ from ..config.groups import OVERWRITE
 from ..config.load import Config, ConnectionConfig
 from ..connectors import RunContext, Sink, SinkPerson, Source
 from ..errors import ListingRefused, RunError
-from ..plan import DEACTIVATE, Plan
+from ..plan import CREATE, DEACTIVATE, Plan
 from ..registry import Plugins
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
 from ..state.locking import is_locked, locked_message
@@ -247,6 +247,9 @@ class _Run:
         if not config.fields or not sink.groups_available():
             return None
         links = self.state.links(self.conn.name, with_applied=False)
+        # Members are people the sink holds or will hold after this run (not leavers left uncreated).
+        joining = {a.source_id for a in self.plan.actions if a.kind == CREATE or a.matched}
+        people = [p for p in people if p.source_id in links or p.source_id in joining]
         plan = plan_groups(config, people, links=self.state.group_links(self.conn.name),
                            memberships=self.state.memberships(self.conn.name), unreadable=unreadable,
                            source=self.source_cls.label(),

@@ -2,7 +2,8 @@
 
 Data flow: :class:`PersonioSource.read` asks the client for employees, flattens each
 ``{"label", "value", "type", "universal_id"}`` attribute to its value (nested
-department/office/team to their name, supervisor to their e-mail or id), renames the
+department/office/team to an org unit ``{id, name}``, supervisor to their e-mail or id and
+``supervisor_id``), renames the
 tenant's birthday attribute (``dynamic_<n>`` with ``universal_id == date_of_birth``)
 to ``birthday``, and yields the dict; the engine validates it with :class:`RecordSchema`.
 """
@@ -104,6 +105,7 @@ class RecordSchema(Schema):
     office = standard_field("office")
     team = standard_field("team")
     supervisor = standard_field("supervisor")
+    supervisor_id = standard_field("supervisor_id")
     employment_type = standard_field("employment_type")
     last_modified_at = standard_field("last_modified_at")
 
@@ -130,10 +132,12 @@ def flatten(attributes: dict[str, Any], birthday_key: str | None) -> dict[str, A
         if isinstance(value, dict) and "attributes" in value:
             nested = value["attributes"] or {}
             if value.get("type") == "Employee":
-                value = _attr_value(nested.get("email")) or _attr_value(nested.get("id"))
+                manager = _attr_value(nested.get("id"))
+                out[f"{key}_id"] = None if manager is None else str(manager)
+                value = _attr_value(nested.get("email")) or manager
                 value = None if value is None else str(value)
-            else:
-                value = nested.get("name")
+            else:  # department, office, team (null when unset): an org unit
+                value = {"id": nested.get("id"), "name": nested.get("name")}
         out[key] = value
     if birthday_key:
         out["birthday"] = out.pop(birthday_key, None)
@@ -209,7 +213,9 @@ class PersonioSource(Source):
         self.client.get("/v1/company/employees", {"limit": 1, "offset": 0})
 
     def _key(self, field: str) -> str | None:
-        return self.birthday_key if field == "birthday" else field
+        if field == "birthday":
+            return self.birthday_key
+        return "supervisor" if field == "supervisor_id" else field
 
     def _birthday_key(self, readable: dict[str, dict]) -> str | None:
         """The tenant's birthday attribute key, or None (reported once) when it is not readable."""

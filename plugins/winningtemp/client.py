@@ -36,6 +36,7 @@ from hrsync import (
 )
 
 from . import scim
+from .groups import GroupRequests
 from .retries import RateLimitGate, RateLimitRetry
 
 log = logging.getLogger("hrsync.winningtemp")
@@ -75,7 +76,7 @@ def scim_problem(response: requests.Response) -> tuple[str, str | None]:
     return text, scim_type
 
 
-class ScimClient:
+class ScimClient(GroupRequests):
     def __init__(self, *, base_url: str, token: str, page_size: int = 100, connect_timeout: float = 10,
                  read_timeout: float = 60, max_retries: int = 6, retry_backoff: float = 1.0,
                  max_wait_seconds: float = 300.0, pause=None, connection: str = "", pool_size: int = 1,

@@ -26,6 +26,8 @@ class Capabilities:
     patch: bool | None = None
     filter: bool | None = None
     resource_types_advertised: bool = False
+    #: Whether ``/ResourceTypes`` lists a Group resource type (groups are used only then).
+    groups: bool = False
 
     def advertises(self, urn: str) -> bool:
         return urn.lower() in self.extensions
@@ -51,6 +53,7 @@ def discover(client: ScimClient) -> Capabilities:
         caps.resource_types_advertised = True
         for resource_type in _resources(resource_types):
             names = {str(scim.get(resource_type, key) or "").lower() for key in ("id", "name")}
+            caps.groups = caps.groups or "group" in names
             if "user" not in names:
                 continue
             for extension in scim.get(resource_type, "schemaExtensions") or []:

@@ -109,6 +109,10 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         return [r.model_dump() for r in self.storage.resources if type(r).__name__ != "Group"
                 and "userName" in r.model_dump()]
 
+    def groups(self) -> list[dict[str, Any]]:
+        """Every group, with its members, as the server holds them."""
+        return [r.model_dump() for r in self.storage.resources if type(r).__name__ == "Group"]
+
     def user(self, user_id: str) -> dict[str, Any] | None:
         return next((u for u in self.users() if u.get("id") == user_id), None)
 

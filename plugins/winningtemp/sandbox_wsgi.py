@@ -50,6 +50,10 @@ class ScimFaults:
     #: Ignore startIndex when listing, as some servers do: "echo" answers page 1 saying startIndex 1,
     #: "silent" answers page 1 without saying where it starts.
     ignore_paging: str | None = None
+    #: A write to a path containing this is carried out, then its answer held back ``held_seconds``: the
+    #: service did it, the client does not know yet (a kill now is the window between "done" and "recorded").
+    hold_answers_of: str | None = None
+    held_seconds: float = 30.0
 
 
 def _error(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
@@ -114,6 +118,9 @@ class RecordingApp:
         with nullcontext() if seeding else self.sandbox.in_flight.request(latency):
             status, headers, answer = self._serve(environ, method, path, body, seeding)
         entry["status"] = status
+        held = self.sandbox.faults.hold_answers_of
+        if held and not seeding and method in ("POST", "PATCH") and held in path and status < 300:
+            time.sleep(self.sandbox.faults.held_seconds)
         return self._answer(start_response, status, headers, answer)
 
     def _serve(self, environ, method: str, path: str, body: Any, seeding: bool):

@@ -8,7 +8,7 @@ applies the status rules (``active``) and the pre-hire window, giving the desire
 the engine diffs. Writes become SCIM requests (:mod:`.users`): a full user on create,
 ``replace`` operations for the changed paths only on update, ``active: false`` on
 deactivate. Creates and updates return the user as the server answered, so the engine
-can see a field the server did not keep.
+can see a field the server did not keep. Groups (department, team…) are in :mod:`.groups`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from hrsync import Defer, Sink, SinkError, SinkPerson
 from . import scim
 from .client import ScimClient, ScimError
 from .discovery import Capabilities, discover
+from .groups import ScimGroups
 from .settings import ConfigSchema, RecordSchema
 from .users import CORE_FIELDS, EXTENSION_FIELDS, operations, to_record, to_user
 
 HR_FIELDS = "gender, birthday, hire date and termination date"
 
 
-class WinningtempSink(Sink):
+class WinningtempSink(ScimGroups, Sink):
     """Winningtemp users, provisioned over SCIM 2.0."""
 
     name = "winningtemp"
@@ -105,10 +106,11 @@ class WinningtempSink(Sink):
         return CORE_FIELDS | ((set(EXTENSION_FIELDS) - self.not_defined) if self.urn else set())
 
     def notices(self, invited: int) -> list[str]:
-        if not invited:
-            return []
-        return [f"Winningtemp was asked to invite {invited} new user{'s' if invited != 1 else ''} "
-                "(sink setting invite_new_users)."]
+        lines = self.group_notices()
+        if invited:
+            lines.append(f"Winningtemp was asked to invite {invited} new user{'s' if invited != 1 else ''} "
+                         "(sink setting invite_new_users).")
+        return lines
 
     # -- desired state ----------------------------------------------------------------------
 
