@@ -112,9 +112,26 @@ POSITIONS = ["Engineer", "Account Executive", "Support Specialist", "HR Partner"
 OFFSETS = ["+01:00", "+0100", "+02:00", "+00:53", "+00:00"]
 
 
-def _ascii(text: str) -> str:
-    text = text.replace("ß", "ss").replace("ł", "l").replace("Ł", "L").replace("ø", "o").replace("ı", "i")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum() and c.isascii()).lower()
+#: Latin letters that NFKD does not split into an ASCII letter and a mark, in their usual ASCII spelling
+#: (Ø → O, Æ → Ae, ß → ss, Ł → L); every other accented letter (é, ö, å, ğ, ñ, …) becomes NFKD's base letter.
+#: A small table rather than a transliteration library: this is sandbox data, and anyascii (ISC) would be a
+#: runtime dependency for it (Unidecode is GPL). :func:`ascii_letters` refuses a letter it cannot spell.
+LETTERS = str.maketrans({"Ø": "O", "ø": "o", "Æ": "Ae", "æ": "ae", "Œ": "Oe", "œ": "oe", "ß": "ss", "ẞ": "SS",
+                         "Ł": "L", "ł": "l", "ı": "i", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Þ": "Th",
+                         "þ": "th", "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t", "Ŀ": "L", "ŀ": "l"})
+
+
+def ascii_letters(text: str) -> str:
+    """A name's letters and digits in lower-case ASCII for an e-mail address, every letter kept (``Søren
+    Østergaard`` → ``sorenostergaard``, ``Weiß`` → ``weiss``); other characters (spaces, apostrophes) are left out.
+    A ValueError names a letter that has no ASCII form here, rather than drop it."""
+    out = []
+    for char in text.translate(LETTERS):
+        ascii_form = "".join(c for c in unicodedata.normalize("NFKD", char) if c.isascii() and c.isalnum())
+        if char.isalnum() and not ascii_form:
+            raise ValueError(f"no ASCII form for {char!r} in {text!r}: add it to sandbox_data.LETTERS")
+        out.append(ascii_form)
+    return "".join(out).lower()
 
 
 def generate_employees(count: int, seed: int = 1, *, today: dt.date | None = None,
@@ -131,9 +148,9 @@ def generate_employees(count: int, seed: int = 1, *, today: dt.date | None = Non
     used: set[str] = set()
     for i in range(count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        local = f"{_ascii(first)}.{_ascii(last)}"
+        local = f"{ascii_letters(first)}.{ascii_letters(last)}"
         while local in used:
-            local = f"{_ascii(first)}.{_ascii(last)}{rng.randint(2, 9999)}"
+            local = f"{ascii_letters(first)}.{ascii_letters(last)}{rng.randint(2, 9999)}"
         used.add(local)
         email = f"{local}@{domain}"
         if i % 7 == 3:
