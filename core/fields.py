@@ -87,7 +87,7 @@ class OrgUnit(fields.Field):
     (a CSV export without ids). An empty value is None (the person belongs to no such unit).
     """
 
-    default_error_messages = {"invalid": "Not an org unit: give {id, name} or a name."}
+    default_error_messages = {"invalid": "Not an org unit: give {{id, name}} or a name."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, str] | None:
         if isinstance(value, str):

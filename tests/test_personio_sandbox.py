@@ -123,3 +123,19 @@ def test_dates_in_generated_data_use_every_offset_style():
     assert statuses == {"onboarding", "active", "leave", "inactive"}
     assert any(e[BIRTHDAY_KEY]["value"] is None for e in employees)
     assert any(any(ord(c) > 127 for c in e["first_name"]["value"]) for e in employees)
+
+
+def test_generated_emails_keep_every_letter_of_the_name():
+    from hrsync_plugins.personio.sandbox_data import FIRST, LAST
+
+    employees = generate_employees(3000, seed=15)
+    by_name = {(e["first_name"]["value"], e["last_name"]["value"]): e["email"]["value"].lower() for e in employees}
+    assert by_name[("Søren", "Østergaard")].startswith("soren.ostergaard")
+    assert by_name[("Łukasz", "Weiß")].startswith("lukasz.weiss") and by_name[("Oğuz", "Yılmaz")].startswith("oguz.y")
+    assert {first for first, _ in by_name} == set(FIRST) and {last for _, last in by_name} == set(LAST)
+    for (first, last), email in by_name.items():
+        local_first, local_last = email.split("@")[0].split(".", 1)
+        # A letter becomes one or more ASCII letters (ß → ss), never none; a suffix tells namesakes apart.
+        assert len(local_first) >= sum(c.isalpha() for c in first), (first, email)
+        assert len(local_last.rstrip("0123456789")) >= sum(c.isalpha() for c in last), (last, email)
+        assert email.isascii()

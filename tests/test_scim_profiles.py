@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import requests
 import yaml
 
 from hrsync.config.load import parse_config
@@ -215,3 +216,21 @@ def test_a_duplicate_answered_400_uniqueness_is_looked_up_and_linked_like_a_409(
         assert len([u for u in scim.users() if u["userName"] == "c@example.com"]) == 1
         (linked,) = result.report.matched
         assert linked.source_id == "2" and scim.by_user_name("c@example.com")["name"]["familyName"] == "D"
+
+
+@pytest.mark.parametrize("profile", ["entra", "documented"])
+def test_booleans_written_as_strings_are_still_read(connect, personio, profile):
+    """Not valid SCIM, so no profile answers so (test_scim_conformance.py); the `string_booleans` fault does."""
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    personio.employees = [make_employee(id=1, first_name="A", last_name="B", email="a@example.com", status="active"),
+                          make_employee(id=2, first_name="C", last_name="D", email="c@example.com", status="inactive",
+                                        termination_date=f"{yesterday}T00:00:00+01:00")]
+    with ScimSandbox(profile=profile) as scim:
+        scim.faults.string_booleans = True
+        loaded = connect(scim, create_leavers=True)
+        assert run(loaded).status == "ok" and scim.by_user_name("c@example.com")["active"] is False
+        listed = requests.get(f"{scim.url}/Users", headers={"Authorization": f"Bearer {scim.token}"}).json()
+        assert {scim_reading.get(u, "active") for u in listed["Resources"]} == {"True", "False"}
+        scim.clear_log()
+        full = run(loaded, full=True)  # compares with what the service lists: "False" must read as false
+        assert full.status == "ok" and scim.write_requests() == [], scim.write_requests()

@@ -6,8 +6,10 @@ row-offset paging up to 100, Personio's envelopes, the birthday as a ``dynamic_<
 attribute, rate limits answered by 429 without headers, attributes withheld from
 credentials that may not read them, and fault switches (:class:`Faults`).
 
-Data: a JSON file in Personio's list-response format, or :func:`generate_employees`
-(:mod:`.sandbox_data`). The admin API is documented in plugins/personio/README.md.
+Data: a JSON file in Personio's list-response format (:meth:`PersonioSandbox.from_list_response`:
+the file's employees *and* its attribute catalogue, so the attribute listing is the file's and
+nothing generated stands beside it), or :func:`generate_employees` (:mod:`.sandbox_data`). The
+admin API is documented in plugins/personio/README.md.
 
 Usage in a test::
 
@@ -30,7 +32,15 @@ from typing import Any
 from hrsync import PluginError
 from hrsync.sandbox import KeepAliveServer, LoopbackServer, RequestCounter, SourceSandbox
 
-from .sandbox_data import BIRTHDAY_KEY, LABELS, attribute, generate_employees, load_list_response, make_employee
+from .sandbox_data import (
+    GENERATED_ATTRIBUTES,
+    attributes_of,
+    birthday_key,
+    described_by,
+    employee_of,
+    generate_employees,
+    load_list_response,
+)
 from .sandbox_http import Handler
 
 
@@ -87,11 +97,6 @@ def _milliseconds(value: str | float | None) -> float:
     return latency
 
 
-def _attribute_keys(names: Iterable[str] | None) -> set[str] | None:
-    """Attribute keys from names; ``birthday`` names the tenant's date-of-birth attribute."""
-    return None if names is None else {BIRTHDAY_KEY if n == "birthday" else n for n in names}
-
-
 class PersonioSandbox(LoopbackServer, SourceSandbox):
     """The sandbox server. A context manager; ``url`` is its base URL on 127.0.0.1."""
 
@@ -100,13 +105,17 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
     def __init__(self, employees: list[dict[str, Any]] | None = None, *, client_id: str | None = None,
                  client_secret: str | None = None, port: int = 0, readable: Iterable[str] | None = None,
                  rate_limit: bool = True, employees_per_minute: int = 300, burst_per_second: int = 15,
-                 auth_per_minute: int = 60, seed: int = 0, latency_ms: float = 0) -> None:
+                 auth_per_minute: int = 60, seed: int = 0, latency_ms: float = 0,
+                 attributes: dict[str, dict[str, Any]] | None = None) -> None:
         super().__init__(port=port)
         self.employees: list[dict[str, Any]] = list(employees or [])
+        #: The company's attribute catalogue (key → label, type, universal_id): what
+        #: ``/company/employees/attributes`` lists and how new values are described. None: the generated company's.
+        self.attributes: dict[str, dict[str, Any]] = dict(GENERATED_ATTRIBUTES if attributes is None else attributes)
         self.client_id = client_id or "papi-sandbox-" + secrets.token_hex(4)
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         #: Attribute keys the main credential may read (None: all), like "Readable employee attributes".
-        self.readable = _attribute_keys(readable)
+        self.readable = self._attribute_keys(readable)
         self.other_credentials: dict[str, tuple[str, set[str] | None]] = {}
         self.rate_limit = rate_limit
         self.limits = _Limiter(employees_per_minute, burst_per_second)
@@ -129,9 +138,18 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
     @classmethod
     def create(cls, *, employees: int = 200, seed: int = 1, data_file: str | None = None,
                personio_readable: str | None = None, personio_latency_ms: str | float | None = None, **_: Any):
-        data = load_list_response(data_file) if data_file else generate_employees(employees, seed=seed)
         readable = [a.strip() for a in personio_readable.split(",") if a.strip()] if personio_readable else None
-        return cls(data, readable=readable, latency_ms=_milliseconds(personio_latency_ms))
+        options = {"readable": readable, "latency_ms": _milliseconds(personio_latency_ms)}
+        if data_file:
+            return cls.from_list_response(data_file, **options)
+        return cls(generate_employees(employees, seed=seed), **options)
+
+    @classmethod
+    def from_list_response(cls, path, **options: Any) -> PersonioSandbox:
+        """A sandbox serving the company in a file of what ``GET /v1/company/employees`` returns: its employees,
+        and its attribute catalogue (keys, labels, types, universal ids) as the attribute listing."""
+        employees = load_list_response(path)
+        return cls(employees, attributes=attributes_of(employees), **options)
 
     def secrets(self) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
@@ -167,11 +185,20 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
 
     # -- credentials ------------------------------------------------------------------
 
+    @property
+    def birthday_key(self) -> str | None:
+        """The key of this company's date-of-birth attribute (``universal_id`` ``date_of_birth``), or None."""
+        return birthday_key(self.attributes)
+
+    def _attribute_keys(self, names: Iterable[str] | None) -> set[str] | None:
+        """Attribute keys from names; ``birthday`` names the company's date-of-birth attribute."""
+        return None if names is None else {(self.birthday_key or n) if n == "birthday" else n for n in names}
+
     def add_credential(self, readable: Iterable[str] | None = None) -> tuple[str, str]:
         """Another API credential, reading only ``readable`` attributes; returns (client_id, client_secret)."""
         client_id, secret = "papi-sandbox-" + secrets.token_hex(4), secrets.token_urlsafe(24)
         with self.lock:
-            self.other_credentials[client_id] = (secret, _attribute_keys(readable))
+            self.other_credentials[client_id] = (secret, self._attribute_keys(readable))
         return client_id, secret
 
     def credential(self, client_id: Any, client_secret: Any) -> set[str] | None | bool:
@@ -199,7 +226,7 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
             employee = self.find(employee_id)
             if employee is None:
                 raise KeyError(employee_id)
-            for key, value in make_employee(**values).items():
+            for key, value in employee_of(values, self.attributes).items():
                 employee[key] = value
             return employee
 
@@ -207,7 +234,7 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         with self.lock:
             if "id" not in values:
                 values["id"] = max((e["id"]["value"] for e in self.employees), default=999) + 1
-            employee = make_employee(**values)
+            employee = employee_of(values, self.attributes)
             self.employees.append(employee)
             return employee
 
@@ -215,14 +242,25 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         with self.lock:
             self.employees = [e for e in self.employees if e["id"]["value"] != employee_id]
 
+    def replace_data(self, employees: list[dict[str, Any]]) -> None:
+        """A new data set in Personio's format, and with it the company's attribute catalogue (an empty one
+        describes no attribute: the catalogue stays)."""
+        with self.lock:
+            self.employees = employees
+            if employees:
+                self.attributes = attributes_of(employees)
+
     def attribute_list(self, readable: set[str] | None = None) -> list[dict[str, Any]]:
-        """``/company/employees/attributes``: every attribute the credential may read (``id`` is not listed)."""
-        keys = dict.fromkeys(k for k in LABELS if k != "id")
-        for employee in self.employees:
-            keys.update(dict.fromkeys(k for k in employee if k != "id"))
-        listed = [attribute(k, None) | {"key": k} for k in keys if readable is None or k in readable]
-        return [{"key": a["key"], "label": a["label"], "type": a["type"], "universal_id": a["universal_id"],
-                 "options": []} for a in listed]
+        """``/company/employees/attributes``: every attribute of the company the credential may read (``id`` is
+        not listed): the catalogue, then any key an employee holds beyond it, as its attribute object describes it."""
+        catalogue = dict(self.attributes)
+        with self.lock:
+            for employee in self.employees:
+                for key, obj in employee.items():
+                    if key not in catalogue:
+                        catalogue[key] = described_by(key, obj)
+        return [{"key": key, "label": a["label"], "type": a["type"], "universal_id": a["universal_id"], "options": []}
+                for key, a in catalogue.items() if key != "id" and (readable is None or key in readable)]
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]

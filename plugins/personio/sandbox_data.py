@@ -1,8 +1,13 @@
-"""Personio-shaped data for the sandbox: attribute objects, generated companies, list responses.
+"""Personio-shaped data for the sandbox: attribute objects, attribute catalogues, generated companies,
+list responses.
 
-Employees are held as Personio sends them: ``{key: {"label", "value", "type", "universal_id"}}``,
-with the birthday under a ``dynamic_<n>`` key whose ``universal_id`` is ``date_of_birth``.
-:func:`generate_employees` makes a deterministic company with the edge cases real data has.
+Employees are held as Personio sends them: ``{key: {"label", "value", "type", "universal_id"}}``.
+A company's **attribute catalogue** (key → label, type, universal id) is what
+``/company/employees/attributes`` lists: the generated company's (:data:`GENERATED_ATTRIBUTES`,
+with the birthday under ``dynamic_1146702``), or the one a data file carries
+(:func:`attributes_of`), with the birthday wherever that company keeps its ``date_of_birth``.
+:func:`generate_employees` makes a deterministic company with the edge cases real data has;
+its e-mail addresses transliterate names letter by letter (:func:`ascii_letters`).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import datetime as dt
 import json
 import random
 import unicodedata
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 BIRTHDAY_KEY = "dynamic_1146702"
+BIRTHDAY_UNIVERSAL_ID = "date_of_birth"
 LABELS = {
     "id": "ID", "first_name": "First name", "last_name": "Last name", "preferred_name": "Name (preferred)",
     "email": "Email", "gender": "Gender", "status": "Status", "position": "Position",
@@ -24,27 +31,73 @@ LABELS = {
 }
 TYPES = {"id": "integer", "hire_date": "date", "termination_date": "date", "created_at": "date",
          "last_modified_at": "date", BIRTHDAY_KEY: "date"}
-UNIVERSAL = {BIRTHDAY_KEY: "date_of_birth"}
+UNIVERSAL = {BIRTHDAY_KEY: BIRTHDAY_UNIVERSAL_ID}
 NESTED = {"office": "Office", "department": "Department", "team": "Team"}
 
 
-def attribute(key: str, value: Any) -> dict[str, Any]:
-    """One attribute object as Personio sends it."""
+def _described(key: str) -> dict[str, Any]:
+    """How a key nobody described is listed: its own name, plain, its universal id unless custom."""
+    return {"label": key, "type": "standard", "universal_id": None if key.startswith("dynamic_") else key}
+
+
+#: The generated company's attribute catalogue (``id`` included; the attribute listing leaves it out).
+GENERATED_ATTRIBUTES = {key: {"label": label, "type": TYPES.get(key, "standard"),
+                              "universal_id": UNIVERSAL.get(key, _described(key)["universal_id"])}
+                        for key, label in LABELS.items()}
+
+
+def attributes_of(employees: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The attribute catalogue Personio-shaped data carries: each key, in the order it first appears, described
+    (label, type, universal id) by the first attribute object that holds it."""
+    catalogue: dict[str, dict[str, Any]] = {}
+    for employee in employees:
+        for key, obj in employee.items():
+            if key not in catalogue:
+                catalogue[key] = described_by(key, obj)
+    return catalogue
+
+
+def described_by(key: str, obj: Any) -> dict[str, Any]:
+    """An attribute object's description (label, type, universal id), what it lacks filled as for a bare key."""
+    fallback = _described(key)
+    if not isinstance(obj, Mapping):
+        return fallback
+    return {name: obj.get(name, fallback[name]) for name in ("label", "type", "universal_id")}
+
+
+def birthday_key(catalogue: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The key of the company's date of birth (``universal_id`` ``date_of_birth``), or None."""
+    return next((k for k, a in catalogue.items() if a.get("universal_id") == BIRTHDAY_UNIVERSAL_ID), None)
+
+
+def attribute(key: str, value: Any, catalogue: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """One attribute object as Personio sends it, described by ``catalogue`` (default: the generated company's)."""
     if key in NESTED and isinstance(value, str):
         value = {"type": NESTED[key], "attributes": {"id": _stable_id(value), "name": value}}
-    return {"label": LABELS.get(key, key), "value": value, "type": TYPES.get(key, "standard"),
-            "universal_id": UNIVERSAL.get(key, key if not key.startswith("dynamic_") else None)}
+    described = (GENERATED_ATTRIBUTES if catalogue is None else catalogue).get(key) or _described(key)
+    return {"label": described["label"], "value": value, "type": described["type"],
+            "universal_id": described["universal_id"]}
 
 
 def _stable_id(name: str) -> int:
     return 100000 + sum(ord(c) * (i + 1) for i, c in enumerate(name)) % 900000
 
 
-def make_employee(**values: Any) -> dict[str, dict[str, Any]]:
-    """An employee's attribute objects from plain values; ``birthday`` goes to the dynamic key."""
+def employee_of(values: Mapping[str, Any], catalogue: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """An employee's attribute objects from plain values, described by the company's ``catalogue``;
+    ``birthday`` names its date-of-birth attribute (a ValueError when the company has none)."""
+    values = dict(values)
     if "birthday" in values:
-        values[BIRTHDAY_KEY] = values.pop("birthday")
-    return {key: attribute(key, value) for key, value in values.items()}
+        key = birthday_key(catalogue)
+        if key is None:
+            raise ValueError("this company has no date-of-birth attribute (universal_id date_of_birth)")
+        values[key] = values.pop("birthday")
+    return {key: attribute(key, value, catalogue) for key, value in values.items()}
+
+
+def make_employee(**values: Any) -> dict[str, dict[str, Any]]:
+    """An employee of the generated company from plain values; ``birthday`` goes to the dynamic key."""
+    return employee_of(values, GENERATED_ATTRIBUTES)
 
 
 FIRST = ["Anna", "Åsa", "Björn", "Zoë", "José", "Łukasz", "Chloé", "Jürgen", "Søren", "Aino", "Małgorzata",
@@ -59,9 +112,26 @@ POSITIONS = ["Engineer", "Account Executive", "Support Specialist", "HR Partner"
 OFFSETS = ["+01:00", "+0100", "+02:00", "+00:53", "+00:00"]
 
 
-def _ascii(text: str) -> str:
-    text = text.replace("ß", "ss").replace("ł", "l").replace("Ł", "L").replace("ø", "o").replace("ı", "i")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum() and c.isascii()).lower()
+#: Latin letters that NFKD does not split into an ASCII letter and a mark, in their usual ASCII spelling
+#: (Ø → O, Æ → Ae, ß → ss, Ł → L); every other accented letter (é, ö, å, ğ, ñ, …) becomes NFKD's base letter.
+#: A small table rather than a transliteration library: this is sandbox data, and anyascii (ISC) would be a
+#: runtime dependency for it (Unidecode is GPL). :func:`ascii_letters` refuses a letter it cannot spell.
+LETTERS = str.maketrans({"Ø": "O", "ø": "o", "Æ": "Ae", "æ": "ae", "Œ": "Oe", "œ": "oe", "ß": "ss", "ẞ": "SS",
+                         "Ł": "L", "ł": "l", "ı": "i", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Þ": "Th",
+                         "þ": "th", "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t", "Ŀ": "L", "ŀ": "l"})
+
+
+def ascii_letters(text: str) -> str:
+    """A name's letters and digits in lower-case ASCII for an e-mail address, every letter kept (``Søren
+    Østergaard`` → ``sorenostergaard``, ``Weiß`` → ``weiss``); other characters (spaces, apostrophes) are left out.
+    A ValueError names a letter that has no ASCII form here, rather than drop it."""
+    out = []
+    for char in text.translate(LETTERS):
+        ascii_form = "".join(c for c in unicodedata.normalize("NFKD", char) if c.isascii() and c.isalnum())
+        if char.isalnum() and not ascii_form:
+            raise ValueError(f"no ASCII form for {char!r} in {text!r}: add it to sandbox_data.LETTERS")
+        out.append(ascii_form)
+    return "".join(out).lower()
 
 
 def generate_employees(count: int, seed: int = 1, *, today: dt.date | None = None,
@@ -78,9 +148,9 @@ def generate_employees(count: int, seed: int = 1, *, today: dt.date | None = Non
     used: set[str] = set()
     for i in range(count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        local = f"{_ascii(first)}.{_ascii(last)}"
+        local = f"{ascii_letters(first)}.{ascii_letters(last)}"
         while local in used:
-            local = f"{_ascii(first)}.{_ascii(last)}{rng.randint(2, 9999)}"
+            local = f"{ascii_letters(first)}.{ascii_letters(last)}{rng.randint(2, 9999)}"
         used.add(local)
         email = f"{local}@{domain}"
         if i % 7 == 3:

@@ -228,18 +228,26 @@ class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
         if parts == ["employees"] and method == "GET":
             return self._reply(200, list_response(sb.employees))
         if parts == ["employees"] and method == "PUT":
-            with sb.lock:
-                sb.employees = [item["attributes"] for item in body["data"]]
+            sb.replace_data([item["attributes"] for item in body["data"]])
             return self._reply(200, {"count": len(sb.employees)})
         if parts == ["employees"] and method == "POST":
-            return self._reply(201, sb.add(**body))
+            return self._reply(*self._values(sb.add, body, status=201))
         if len(parts) == 2 and parts[0] == "employees" and parts[1].isdigit():
             employee_id = int(parts[1])
             if sb.find(employee_id) is None:
                 return self._reply(404, {"error": f"no employee {employee_id}"})
             if method == "PATCH":
-                return self._reply(200, sb.change(employee_id, **body))
+                return self._reply(*self._values(lambda **values: sb.change(employee_id, **values), body))
             if method == "DELETE":
                 sb.remove(employee_id)
                 return self._reply(204, None)
         self._reply(404, {"error": "unknown admin endpoint"})
+
+    @staticmethod
+    def _values(store, body: Any, status: int = 200) -> tuple[int, Any]:
+        """Plain values stored as an employee's attributes: the employee, or 400 when they cannot be (a birthday
+        for a company without a date-of-birth attribute)."""
+        try:
+            return status, store(**body)
+        except ValueError as exc:
+            return 400, {"error": str(exc)}

@@ -10,13 +10,19 @@ provider (its schemas, resource types and policy) and tells the WSGI wrapper
 * ``extended`` - the full core User plus the HR extension, advertised in ``/ResourceTypes``.
 * ``strict`` - the full core User, no extension, ``400`` on any unknown attribute.
 * ``lenient`` - the full core User, no extension, unknown attributes dropped silently.
-* ``entra`` - answers as Entra-style servers write them: capitalised attribute names,
-  ``"True"``/``"False"`` strings, a duplicate as ``400 uniqueness``; a PATCH whose filter
-  matches nothing adds the value.
+* ``entra`` - speaks with Entra ID, the client Winningtemp documents: answers with capitalised
+  attribute names (``UserName``, ``Name.GivenName``: valid, RFC 7643 §2.1 makes names
+  case-insensitive), a duplicate as ``400 uniqueness``; a PATCH whose filter matches nothing
+  adds the value, and ``remove`` with a value removes that value. Like every profile it
+  accepts Entra's ``"True"``/``"False"`` strings and capitalised names in requests.
 * ``no-list`` - an unfiltered ``GET /Users`` is refused (``400 tooMany``); lookups work.
 * ``no-groups`` - users only: ``/ResourceTypes`` lists no Group and ``/Groups`` is not served.
 * ``rate-limited`` - Winningtemp's rate-limit headers on every answer (``X-RateLimit-Reset``
   an ISO-8601 UTC timestamp with 7 fractional digits); past the limit, ``429``.
+
+A profile may model a client's dialect in what it accepts; what it serves is valid SCIM
+(tests/test_scim_conformance.py runs scim2-tester against each). Answers that are not valid
+SCIM, such as booleans written as strings, are fault switches (:func:`string_booleans`).
 """
 
 from __future__ import annotations
@@ -108,12 +114,23 @@ _ENUMS = {"unknown": "Unknown", "unmatched_path_filter": "UnmatchedPathFilter",
 
 
 def entra_dress(value: Any) -> Any:
-    """A SCIM document as Entra-style servers write it: Capitalised names, booleans as strings."""
-    if isinstance(value, bool):
-        return "True" if value else "False"
+    """A SCIM document with Capitalised attribute names, as Winningtemp's documentation writes them (still valid
+    SCIM: names are case-insensitive, RFC 7643 §2.1); values are untouched."""
     if isinstance(value, list):
         return [entra_dress(v) for v in value]
     if isinstance(value, dict):
         return {(k if k.startswith("urn:") or k in ("schemas", "Resources") else k[:1].upper() + k[1:]):
                 entra_dress(v) for k, v in value.items()}
+    return value
+
+
+def string_booleans(value: Any) -> Any:
+    """A SCIM document with its booleans written ``"True"``/``"False"``, as some servers answer: not valid SCIM
+    (RFC 7643 §2.3.2), so a fault switch (``string_booleans``), not a profile."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, list):
+        return [string_booleans(v) for v in value]
+    if isinstance(value, dict):
+        return {k: string_booleans(v) for k, v in value.items()}
     return value

@@ -3,7 +3,7 @@
 Every request to the SCIM API is logged (method, path, query, JSON body, status) and may
 be answered by a fault instead of the server: bursts of 429/503 (optionally with
 ``Retry-After`` or ``X-RateLimit-Reset``), slow answers, refused users, or a PATCH
-answered ``200`` with the user instead of ``204``. The sandbox's profile
+answered ``200`` with the user instead of ``204``, booleans written as strings. The sandbox's profile
 (:mod:`.sandbox_profiles`) adds what some real services do: rate-limit headers and their
 429, refusing unfiltered listing, Entra-style answers. Requests carrying
 ``X-Sandbox-Seed: 1`` (the sandbox seeding itself) skip the log, the latency, the faults
@@ -30,7 +30,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from hrsync.sandbox import KeepAliveHandler, KeepAliveServer, admin_answer
 
-from .sandbox_profiles import entra_dress
+from .sandbox_profiles import entra_dress, string_booleans
 
 SCIM_TYPE = [("Content-Type", "application/scim+json")]
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -54,6 +54,8 @@ class ScimFaults:
     #: service did it, the client does not know yet (a kill now is the window between "done" and "recorded").
     hold_answers_of: str | None = None
     held_seconds: float = 30.0
+    #: Write every boolean of an answer as "True"/"False", as some servers do (not valid SCIM, RFC 7643 §2.3.2).
+    string_booleans: bool = False
 
 
 def _error(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
@@ -159,6 +161,8 @@ class RecordingApp:
                 status, answer["status"] = 400, "400"
             else:
                 answer = entra_dress(answer)
+        if sb.faults.string_booleans and isinstance(answer, dict):
+            answer = string_booleans(answer)
         return status, headers, answer
 
     def _fault(self, method: str, body: Any):
