@@ -24,7 +24,16 @@ from ..connectors import MATCH_FIELD
 from ..errors import ConfigError
 from ..registry import Plugins
 from .mapping import FieldMapping, compile_mapping, flatten_errors
-from .schema import ConfigFileSchema, ConnectionSchema, DaemonSchema, ScheduleConfig, SmtpConfig
+from .schema import (
+    ConfigFileSchema,
+    ConnectionSchema,
+    DaemonConfig,
+    DaemonSchema,
+    GuardsConfig,
+    ReportConfig,
+    ScheduleConfig,
+    SmtpConfig,
+)
 from .scope import Scope, check_scope
 from .suggest import explain_unknown
 
@@ -52,10 +61,10 @@ class ConnectionConfig:
     scope: Scope
     missing: str
     create_leavers: bool
-    guards: dict[str, Any]
+    guards: GuardsConfig
     sensitive_fields: list[str]
     schedule: ScheduleConfig
-    report: dict[str, Any]
+    report: ReportConfig
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def wanted_source_fields(self, key_field: str) -> set[str]:
@@ -73,7 +82,7 @@ class Config:
     outbox: Path
     smtp: SmtpConfig | None
     connections: dict[str, ConnectionConfig]
-    daemon: dict[str, Any] = field(default_factory=lambda: DaemonSchema().load({}))
+    daemon: DaemonConfig = field(default_factory=lambda: DaemonSchema().load({}))
     keep_days: int = 400
     busy_timeout: float = 10.0
 
