@@ -1,7 +1,7 @@
 """The one module that uses marshmallow's private API, and the check that it still means what hrsync assumes.
 
 :class:`~hrsync.sync.loading.RecordLoader` loads records without ``Schema.load``'s machinery, and
-:func:`~hrsync.sync.records.RecordValidator` skips sink checks the source schema already made. Both need
+:class:`~hrsync.sync.records.RecordValidator` skips sink checks the source schema already made. Both need
 what marshmallow offers no public way to ask (docs/architecture.md, "Dependencies"):
 
 - which hooks a schema class has: ``Schema._hooks``, keyed by the decorators' tag names;
