@@ -97,7 +97,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     statuses = collections.Counter(f.result() for f in futures)
     writes = sum(len(world.writes()) for world in WORLDS.values())
     return {"wall_s": wall, "statuses": dict(statuses), "sink_writes": writes,
-            "max_concurrent": daemon.config.daemon["max_concurrent"]}
+            "max_concurrent": daemon.config.daemon.max_concurrent}
 
 
 def run_cycles(tenants: int, people: int, folder: Path) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 
 from hrsync import ConfigError
 from hrsync.config.load import load_config, parse_config
+from hrsync.config.schema import DaemonConfig, GuardsConfig, ReportConfig
 from hrsync.registry import load_plugins
 from hrsync.secrets import REDACTOR, Secret
 from tests.helpers import run_cli
@@ -39,7 +41,28 @@ def test_valid_config_resolves_env_secrets(env):
     assert isinstance(secret, Secret) and secret.reveal() == SECRET
     assert SECRET not in repr(secret) and SECRET not in repr(conn)
     assert conn.schedule.daily_at == "02:00" and conn.missing == "ignore"
-    assert conn.guards["max_deactivations"] == 10
+    assert conn.guards.max_deactivations == 10
+
+
+def test_sections_are_typed_and_read_by_attribute(env):
+    """guards, report, daemon, schedule and smtp load as frozen dataclasses, defaults from the schema."""
+    data = base(guards={"max_deactivations": 3}, report={"recipients": ["hr@example.com"], "send": "changes"})
+    data["host"]["daemon"] = {"max_concurrent": 4}
+    data["host"]["smtp"] = {"host": "mail.example.com", "sender": "hrsync@example.com"}
+    cfg = parse_config(data, load_plugins())
+    conn = cfg.connection("acme")
+    assert conn.guards == GuardsConfig(max_deactivations=3, max_deactivation_percent=10.0, max_shrink_percent=30.0,
+                                       max_failures_in_a_row=5, max_reactivations=10, max_reactivation_percent=10.0,
+                                       max_membership_removals=10, max_membership_removal_percent=10.0)
+    assert conn.report == ReportConfig(recipients=("hr@example.com",), send="changes")
+    assert cfg.daemon == DaemonConfig(max_concurrent=4, quarantine_after=3, shutdown_timeout=300.0)
+    assert cfg.smtp.port == 587 and conn.schedule.daily_at == "02:00"
+    defaults = parse_config(base(), load_plugins())
+    assert defaults.daemon.max_concurrent == 2 and defaults.connection("acme").report.recipients == ()
+    for section in (conn.guards, conn.report, conn.schedule, cfg.daemon, cfg.smtp):
+        assert dataclasses.is_dataclass(section)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, dataclasses.fields(section)[0].name, None)
 
 
 def test_file_secret(tmp_path, env):

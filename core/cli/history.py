@@ -81,7 +81,7 @@ def report(ctx, run_id, fmt, send) -> None:
         click.echo(render_html(stored, limit=100_000))
     elif fmt == "eml":
         conn = config.connections.get(stored.connection)
-        recipients = conn.report["recipients"] if conn else []
+        recipients = conn.report.recipients if conn else ()
         sender = config.smtp.sender if config.smtp else "hrsync@localhost"
         click.echo(bytes(build_message(stored, sender, recipients or ["(no recipients configured)"])).decode())
     else:
@@ -93,7 +93,7 @@ def _send_again(config, stored) -> None:
         raise DeliveryError(f"host.smtp is not configured in {config.path}, so hrsync cannot e-mail the report; "
                             f"it is in {config.outbox}.")
     conn = config.connections.get(stored.connection)
-    recipients = conn.report["recipients"] if conn else []
+    recipients = conn.report.recipients if conn else ()
     if not recipients:
         raise DeliveryError(f"Connection {stored.connection!r} has no report.recipients in {config.path}.")
     send_smtp(build_message(stored, config.smtp.sender, recipients), config.smtp)

@@ -25,7 +25,16 @@ from ..errors import ConfigError
 from ..registry import Plugins
 from .groups import NO_GROUPS, GroupsConfig, check_groups
 from .mapping import FieldMapping, compile_mapping, flatten_errors
-from .schema import ConfigFileSchema, ConnectionSchema, DaemonSchema, ScheduleConfig, SmtpConfig
+from .schema import (
+    ConfigFileSchema,
+    ConnectionSchema,
+    DaemonConfig,
+    DaemonSchema,
+    GuardsConfig,
+    ReportConfig,
+    ScheduleConfig,
+    SmtpConfig,
+)
 from .scope import Scope, check_scope
 from .suggest import explain_unknown
 
@@ -53,10 +62,10 @@ class ConnectionConfig:
     scope: Scope
     missing: str
     create_leavers: bool
-    guards: dict[str, Any]
+    guards: GuardsConfig
     sensitive_fields: list[str]
     schedule: ScheduleConfig
-    report: dict[str, Any]
+    report: ReportConfig
     groups: GroupsConfig = NO_GROUPS
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -76,7 +85,7 @@ class Config:
     outbox: Path
     smtp: SmtpConfig | None
     connections: dict[str, ConnectionConfig]
-    daemon: dict[str, Any] = field(default_factory=lambda: DaemonSchema().load({}))
+    daemon: DaemonConfig = field(default_factory=lambda: DaemonSchema().load({}))
     keep_days: int = 400
     busy_timeout: float = 10.0
 

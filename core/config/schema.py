@@ -75,6 +75,10 @@ class DaemonSchema(StrictSchema):
     shutdown_timeout = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
         "description": "Seconds a stopping daemon waits for running syncs."})
 
+    @post_load
+    def _make(self, data, **kwargs):
+        return DaemonConfig(**data)
+
 
 class HostSchema(StrictSchema):
     state = fields.String(load_default="hrsync-state.db",
@@ -125,6 +129,10 @@ class GuardsSchema(StrictSchema):
     max_membership_removal_percent = fields.Float(load_default=10.0, validate=validate.Range(0, 100), metadata={
         "description": "Most membership removals as % of the memberships hrsync keeps."})
 
+    @post_load
+    def _make(self, data, **kwargs):
+        return GuardsConfig(**data)
+
 
 class ScheduleSchema(StrictSchema):
     daily_at = fields.String(load_default=None, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"),
@@ -146,6 +154,10 @@ class ReportSchema(StrictSchema):
     send = fields.String(load_default="always", validate=validate.OneOf(["always", "changes", "attention"]),
                          metadata={"description": "always; changes (something changed or needs attention); "
                                                   "attention (only problems)."})
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return ReportConfig(recipients=tuple(data["recipients"]), send=data["send"])
 
 
 class ConnectionSchema(StrictSchema):
@@ -179,8 +191,14 @@ class ConfigFileSchema(StrictSchema):
     connections = fields.Raw(required=True, metadata={"description": "Connections by name."})
 
 
-@dataclass
+# The typed sections: what the schemas above load (their post_load), read by attribute
+# (``conn.guards.max_deactivations``). Defaults live in the schemas only.
+
+
+@dataclass(frozen=True)
 class SmtpConfig:
+    """``host.smtp``: where and how report e-mails are sent."""
+
     host: str
     port: int
     security: str
@@ -192,7 +210,40 @@ class SmtpConfig:
     allow_plaintext_auth: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScheduleConfig:
+    """A connection's ``schedule:``: daily at HH:MM, or every N hours."""
+
     daily_at: str | None
     every_hours: int | None
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """``host.daemon``: how ``hrsync daemon`` runs connections."""
+
+    max_concurrent: int
+    quarantine_after: int
+    shutdown_timeout: float
+
+
+@dataclass(frozen=True)
+class GuardsConfig:
+    """A connection's ``guards:``: the circuit breakers' limits (see :mod:`hrsync.sync.guards`)."""
+
+    max_deactivations: int
+    max_deactivation_percent: float
+    max_shrink_percent: float
+    max_failures_in_a_row: int
+    max_reactivations: int
+    max_reactivation_percent: float
+    max_membership_removals: int
+    max_membership_removal_percent: float
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """A connection's ``report:``: who receives the run's report, and when (``send``)."""
+
+    recipients: tuple[str, ...]
+    send: str

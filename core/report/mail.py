@@ -16,6 +16,7 @@ import logging
 import os
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -48,7 +49,7 @@ class Delivery:
         return self.how in ("sent", "outbox", "skipped")
 
 
-def build_message(report: RunReport, sender: str, recipients: list[str]) -> EmailMessage:
+def build_message(report: RunReport, sender: str, recipients: Sequence[str]) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject(report)
     message["From"] = sender
@@ -128,7 +129,7 @@ def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path
     return path
 
 
-def deliver(config: Config, report: RunReport, recipients: list[str], policy: str) -> Delivery:
+def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy: str) -> Delivery:
     """Send (or file) the report of one run according to the connection's settings."""
     if not should_send(report, policy):
         return Delivery("skipped", f"nothing to report (report.send: {policy})")

@@ -76,10 +76,10 @@ class Daemon:
         self.plugins = plugins_factory()
         self.config = load_config(self.config_path, self.plugins)
         settings = self.config.daemon
-        self.quarantine_after = settings["quarantine_after"]
-        self.shutdown_timeout = settings["shutdown_timeout"]
+        self.quarantine_after = settings.quarantine_after
+        self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
-        self.pool = ThreadPoolExecutor(max_workers=settings["max_concurrent"], thread_name_prefix="hrsync-run")
+        self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-run")
         self.running: dict[str, Future] = {}
         self.stopping = threading.Event()
         self.wake = threading.Event()
@@ -205,7 +205,7 @@ class Daemon:
                           stopped=f"The connection was paused after {reason}. No further runs happen until you "
                                   f"fix the cause and run `hrsync resume {name}`, or change its configuration.")
         try:
-            deliver(config, alert, conn.report["recipients"], "always")
+            deliver(config, alert, conn.report.recipients, "always")
         except DeliveryError as exc:
             log.error("%s: pause alert not delivered: %s", name, exc)
 

@@ -30,7 +30,7 @@ def run_and_report(config: Config, name: str, plugins: Plugins,
         if options.dry_run:
             return result, Delivery("skipped", "dry run: no report is sent")
         conn = config.connection(name)
-        delivery = deliver(config, result.report, conn.report["recipients"], conn.report["send"])
+        delivery = deliver(config, result.report, conn.report.recipients, conn.report.send)
         if not delivery.delivered:
             log.error("%s: report of run %s not delivered: %s", name, result.run_id, delivery.detail)
         if result.run_id is not None:

@@ -230,7 +230,7 @@ class _Run:
         limit = InFlightLimit(sink.max_in_flight() if type(sink).concurrent_writes else 1)
         self.context.on_throttle = limit.throttled
         applier = Applier(connection=conn.name, run_id=self.run_id, sink=sink, state=self.state, planner=planner,
-                          warn=self.context.warn, max_failures_in_a_row=conn.guards["max_failures_in_a_row"],
+                          warn=self.context.warn, max_failures_in_a_row=conn.guards.max_failures_in_a_row,
                           limit=limit)
         applier.record_matches(self.plan, listed=listed is not None)
         progress = options.progress

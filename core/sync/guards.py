@@ -9,8 +9,8 @@ they look only at counts, the plan and the stored links. ``--override-guards`` s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
+from ..config.schema import GuardsConfig
 from ..errors import GuardError
 from ..plan import DEACTIVATE, UPDATE, Action
 from ..state.store import Link
@@ -20,7 +20,7 @@ def _known(links: Mapping[str, Link]) -> int:
     return sum(1 for link in links.values() if not link.deactivated)
 
 
-def check_source_size(count: int, links: Mapping[str, Link], limits: Mapping[str, Any], *, source: str,
+def check_source_size(count: int, links: Mapping[str, Link], limits: GuardsConfig, *, source: str,
                       connection: str) -> None:
     """An empty or sharply shrunken source list is an outage or a permission change, not leavers."""
     known = _known(links)
@@ -31,7 +31,7 @@ def check_source_size(count: int, links: Mapping[str, Link], limits: Mapping[str
             f"{source} returned nobody, but {known} people are linked. Nothing was changed: this looks like "
             "an outage or a permission change. Check the source credentials' access; if the list is really "
             "empty, re-run with --override-guards.", connection=connection, guard="empty_source")
-    limit = limits["max_shrink_percent"]
+    limit = limits.max_shrink_percent
     shrink = 100.0 * (known - count) / known
     if shrink > limit:
         raise GuardError(
@@ -52,7 +52,7 @@ def _cap(count: int, known: int, max_count: int, max_pct: float, what: str, advi
             "--override-guards.", connection=connection, guard=guard)
 
 
-def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
+def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: GuardsConfig, *,
                         connection: str) -> None:
     """Cap how many linked, inactive people one run may make active again.
 
@@ -63,13 +63,13 @@ def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], li
                  and "active" in a.changes and a.changes["active"].new is True
                  and links[a.source_id].active is False]
     if returning:
-        _cap(len(returning), len(links), limits["max_reactivations"], limits["max_reactivation_percent"],
+        _cap(len(returning), len(links), limits.max_reactivations, limits.max_reactivation_percent,
              "make inactive people active again:", "This is what a source that stopped showing status or "
              "termination dates looks like: check the source's permissions.", connection=connection,
              guard="reactivations")
 
 
-def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: Mapping[str, Any], *,
+def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: GuardsConfig, *,
                         connection: str) -> None:
     """Cap how many linked people one run may deactivate (count and share of the linked)."""
     # Counted: people gone from the source, and linked people the source now marks as
@@ -79,18 +79,18 @@ def check_deactivations(actions: Iterable[Action], links: Mapping[str, Link], li
                if a.kind == DEACTIVATE or (a.kind == UPDATE and a.source_id in links
                                            and "active" in a.changes and a.changes["active"].new is False)]
     if leaving:
-        _cap(len(leaving), _known(links), limits["max_deactivations"], limits["max_deactivation_percent"],
+        _cap(len(leaving), _known(links), limits.max_deactivations, limits.max_deactivation_percent,
              "deactivate", "Review the plan with --dry-run.", connection=connection, guard="deactivations")
 
 
-def check_membership_removals(removals: int, managed: int, limits: Mapping[str, Any], *, connection: str) -> None:
+def check_membership_removals(removals: int, managed: int, limits: GuardsConfig, *, connection: str) -> None:
     """Cap how many group memberships one run may remove (count, and share of the memberships hrsync keeps):
     a source that suddenly shows everyone in no department must not empty the groups."""
     if removals == 0:
         return
     base = max(1, managed)
     pct = 100.0 * removals / base
-    max_count, max_pct = limits["max_membership_removals"], limits["max_membership_removal_percent"]
+    max_count, max_pct = limits.max_membership_removals, limits.max_membership_removal_percent
     if removals > max_count or pct > max_pct:
         raise GuardError(
             f"This run would remove {removals} group memberships ({pct:.0f}% of the {managed} hrsync keeps); the "

@@ -11,6 +11,8 @@ Everything that is not the plain case is left to ``Schema.load``, so errors and 
 read exactly as marshmallow says: a value a field refuses (the whole record is then loaded again
 by the schema, for its complete error messages), schemas with hooks other than ``pre_load``,
 and - for remembering - fields whose checks are not marshmallow's or hrsync's own code.
+What this needs of marshmallow beyond its public API comes from :mod:`.marshmallow_internals`
+only; when that module finds marshmallow changed, every record goes to ``Schema.load``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
-from marshmallow.decorators import PRE_LOAD
+
+from . import marshmallow_internals as internals
 
 #: Distinct values remembered per field. Ids and e-mails never repeat: their memos stop growing here.
 MEMO_SIZE = 4096
@@ -38,13 +41,13 @@ _KEYS = frozenset({str, int, bool, type(None)})
 _LONGEST = 256
 #: Answers that can be handed out again: nobody can change them in place.
 _IMMUTABLE = (str, int, float, bool, type(None), dt.date)
-#: Schema methods the loader stands in for: a schema that overrides one of them is loaded by its own code.
-_STOOD_IN_FOR = ("load", "_do_load", "_deserialize", "_invoke_field_validators", "_invoke_load_processors")
 
 
-def hooked(schema: type[Schema]) -> bool:
-    """Whether a schema has hooks that may read or change the whole record (all but pre_load)."""
-    return any(hooks for tag, hooks in schema._hooks.items() if tag != PRE_LOAD)
+def hooked(schema: type[Schema], *, pre_load: bool = False) -> bool:
+    """Whether a schema may have hooks that read or change the whole record (all but pre_load, unless
+    ``pre_load``); True when marshmallow cannot tell (see :mod:`.marshmallow_internals`)."""
+    tags = internals.hook_tags(schema)
+    return tags is None or bool(tags if pre_load else tags - {internals.PRE_LOAD})
 
 
 class RecordLoader:
@@ -54,11 +57,11 @@ class RecordLoader:
         self.schema = schema
         # The loop below is Schema._deserialize for the one case hrsync builds: one record, unknown
         # keys excluded, nothing partial, results stored under plain names.
-        self.plain = (schema.unknown == EXCLUDE and not schema.many and not schema.partial
+        self.plain = (internals.usable() and schema.unknown == EXCLUDE and not schema.many and not schema.partial
                       and schema.dict_class is dict and not hooked(type(schema))
-                      and all(getattr(type(schema), name) is getattr(Schema, name) for name in _STOOD_IN_FOR)
+                      and not internals.replaces_load_path(type(schema))
                       and all("." not in (f.attribute or "") for f in schema.load_fields.values()))
-        self.pre_load = bool(schema._hooks[PRE_LOAD])
+        self.pre_load = self.plain and hooked(type(schema), pre_load=True)
         self.fields = [(field.attribute or name, name if field.data_key is None else field.data_key, field,
                         {} if _rememberable(field) else None) for name, field in schema.load_fields.items()]
 
@@ -71,8 +74,7 @@ class RecordLoader:
             try:
                 # On a copy: a hook that changes the record in place must not change what a refused
                 # record is loaded again from. (Hooks run twice for a refused record: keep them pure.)
-                data = self.schema._invoke_load_processors(PRE_LOAD, dict(data), many=False, original_data=given,
-                                                           partial=None, unknown=EXCLUDE)
+                data = internals.run_pre_load(self.schema, dict(data), given)
             except ValidationError:
                 return self.schema.load(given)
             if not isinstance(data, Mapping):
@@ -105,6 +107,7 @@ def _rememberable(field: fields.Field) -> bool:
     """Whether a field's answer depends on the value alone: a scalar field of marshmallow's or hrsync's
     own classes, checked by marshmallow's own validators and no field-level processors (a plugin's
     class, validator or processor may look beyond the value)."""
-    return (isinstance(field, SCALARS) and not field.pre_load and not field.post_load
+    return (isinstance(field, SCALARS) and not getattr(field, "pre_load", None)  # field processors: 4.3 on
+            and not getattr(field, "post_load", None)
             and all(cls.__module__ in _KNOWN_CODE for cls in type(field).__mro__)
             and all(type(check) in _KNOWN_CHECKS for check in field.validators))

@@ -14,13 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, ValidationError
 
 from ..config.load import ConnectionConfig
 from ..config.mapping import flatten_errors
 from ..connectors import MATCH_FIELD, Defer, Sink, Source
 from ..errors import RunError
 from ..plan import DEFER, SKIP, Action
+from . import marshmallow_internals as internals
 from .loading import SCALARS, RecordLoader, hooked
 
 
@@ -198,22 +199,14 @@ def _checked_once(conn: ConnectionConfig, source: Schema, sink: Schema) -> froze
     differ: a None the sink refuses is left to the sink's schema (``RecordValidator.needs_value``). None
     qualifies when either schema has hooks that may look at or change the whole record.
     """
-    if any(sink._hooks.values()) or hooked(type(source)):
+    if hooked(type(sink), pre_load=True) or hooked(type(source)):
         return frozenset()
     same = set()
     for rule in conn.mapping.rules:
         src, dst = source.fields.get(rule.source or ""), sink.fields.get(rule.target)
         if rule.copies and src is not None and dst is not None and isinstance(dst, SCALARS) and type(src) is type(dst) \
                 and src.metadata.get("standard") == dst.metadata.get("standard") is not None \
-                and _settings(src) == _settings(dst):
+                and internals.same_settings(src, dst):
             same.add(rule.target)
     return frozenset(same)
-
-
-def _settings(declared: fields.Field) -> str:
-    """What decides how a field loads a value that is there: everything but its description, binding,
-    messages, defaults and whether it may be missing or None."""
-    return repr({k: v for k, v in vars(declared).items()
-                 if k not in ("metadata", "name", "parent", "root", "error_messages", "dump_default", "load_default",
-                              "required", "allow_none")})
 
