@@ -6,7 +6,6 @@ import datetime as dt
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 import time_machine
@@ -15,7 +14,7 @@ import yaml
 from hrsync.service.daemon import Daemon, connection_status
 from hrsync.state.store import open_state
 from hrsync_plugins.personio.sandbox_data import generate_employees
-from tests.helpers import HRSYNC, connection_dict, run_cli
+from tests.helpers import HRSYNC, cli_env, connection_dict, run_cli, wait_until
 
 STOCKHOLM = dt.timezone(dt.timedelta(hours=1))  # Europe/Stockholm in November
 
@@ -110,9 +109,7 @@ def test_concurrency_limit(tmp_path, personio, scim, secrets_env, clock):
     personio.faults.gate = threading.Event()
     clock.shift(dt.timedelta(minutes=3))
     daemon.tick()
-    deadline = time.monotonic() + 30
-    while not personio.requests_to("/v1/auth") and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: personio.requests_to("/v1/auth"))
     assert len(personio.requests_to("/v1/auth")) == 1  # the second connection waits for a free slot
     personio.faults.gate.set()
     assert daemon.running["one"].result(timeout=60) == "ok" and daemon.running["two"].result(timeout=60) == "ok"
@@ -164,18 +161,12 @@ def test_disabled_connections_are_not_scheduled(tmp_path, personio, scim, secret
     daemon.shutdown()
 
 
-def wait_until(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, personio, scim, secrets_env):
     personio.employees = generate_employees(150, seed=51)
     scim.faults.slow_seconds = 0.02
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    daemon = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
+                              env=cli_env())
     wait_until(lambda: len(scim.write_requests()) >= 20)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=60) == 0
@@ -196,7 +187,8 @@ def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, pe
         finally:
             state.close()
 
-    restarted = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    restarted = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
+                              env=cli_env())
     wait_until(lambda: last_status() == "ok")
     restarted.send_signal(signal.SIGTERM)
     assert restarted.wait(timeout=60) == 0
@@ -220,7 +212,8 @@ def test_a_connection_held_by_a_manual_run_is_skipped_not_failed(tmp_path, perso
 
 def test_a_second_daemon_on_the_same_state_is_refused(tmp_path, personio, scim, secrets_env):
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
+                              env=cli_env())
     try:
         wait_until(lambda: (tmp_path / "state.db.daemon.lock").exists()
                    and (tmp_path / "state.db.daemon.lock").read_text().startswith("pid"))
