@@ -78,6 +78,15 @@ def person(i: int, **values) -> dict:
             "hire_date": "2020-01-01", **values}
 
 
+def wanted(i: int, **values):
+    """Person number ``i`` as the planner receives them: validated, in the memory sink's fields."""
+    from hrsync.sync.records import Person
+
+    desired = {"email": f"person{i}@example.com", "first_name": f"First{i}", "last_name": f"Last{i}",
+               "gender": "female", "birthday": "1990-04-02", "status": "active", "active": True, **values}
+    return Person(str(i), f"First{i} Last{i}", desired["email"], desired)
+
+
 def sync_memory(loaded, **options):
     """One run of connection ``mem`` from a ``memory_config()`` result (config, plugins)."""
     from hrsync.sync.engine import RunOptions, sync_connection
