@@ -30,7 +30,7 @@ test: $(STAMP)
 
 # The unit lane only: one stage at a time, no servers, no subprocesses (a few seconds).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n0 -m "not e2e" tests/unit
+	$(BIN)/python -m pytest -q -n0 -m "not e2e"
 
 demo: $(STAMP)
 	$(BIN)/hrsync demo
