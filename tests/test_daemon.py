@@ -14,7 +14,7 @@ import yaml
 from hrsync.service.daemon import Daemon, connection_status
 from hrsync.state.store import open_state
 from hrsync_plugins.personio.sandbox_data import generate_employees
-from tests.helpers import HRSYNC, cli_env, connection_dict, run_cli, wait_until
+from tests.helpers import HRSYNC, bundled_plugins, cli_env, connection_dict, run_cli, wait_until
 
 STOCKHOLM = dt.timezone(dt.timedelta(hours=1))  # Europe/Stockholm in November
 
@@ -24,6 +24,11 @@ def write_hosts(path, personio, scim, connections=None, **host):
             "connections": connections or {"acme": connection_dict(personio, scim, create_leavers=True)}}
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
+
+
+def daemon_for(config_path) -> Daemon:
+    """A daemon over the hosts.yaml at ``config_path``, with the bundled plugins only (reloads too)."""
+    return Daemon(config_path, plugins_factory=bundled_plugins)
 
 
 @pytest.fixture
@@ -37,7 +42,7 @@ def finish(daemon: Daemon, name: str = "acme") -> str:
 
 
 def test_nightly_slot_at_0200_host_time(tmp_path, personio, scim, secrets_env, clock):
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim))
     job = daemon.jobs["acme"]
     assert job.next_run.astimezone(STOCKHOLM).strftime("%H:%M") == "02:00"
     daemon.tick()
@@ -53,7 +58,7 @@ def test_failing_job_never_kills_the_daemon_and_quarantines_after_three(tmp_path
                                                                         clock, monkeypatch, caplog):
     monkeypatch.setenv("PERSONIO_CLIENT_SECRET", "wrong")
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    daemon = Daemon(path)
+    daemon = daemon_for(path)
     for night in range(3):
         assert "acme" in daemon.jobs
         clock.shift(dt.timedelta(days=1) if night else dt.timedelta(minutes=3))
@@ -66,7 +71,7 @@ def test_failing_job_never_kills_the_daemon_and_quarantines_after_three(tmp_path
     (row,) = connection_status(daemon.config)
     assert row["paused"] and row["next_run"] is None
     # Still paused after a restart with the same config; lifted when the config changes.
-    assert "acme" not in Daemon(path).jobs
+    assert "acme" not in daemon_for(path).jobs
     data = yaml.safe_load(path.read_text())
     data["connections"]["acme"]["schedule"] = {"daily_at": "03:00"}
     path.write_text(yaml.safe_dump(data))
@@ -83,12 +88,12 @@ def test_operator_resume_lifts_a_pause(tmp_path, personio, scim, secrets_env):
     assert '"paused": true' in status.stdout
     result = run_cli("--config", str(path), "resume", "acme")
     assert result.returncode == 0 and "pause lifted" in result.stdout
-    assert "acme" in Daemon(path).jobs
+    assert "acme" in daemon_for(path).jobs
 
 
 def test_overlapping_slot_is_skipped_with_a_log_line(tmp_path, personio, scim, secrets_env, clock, caplog):
     conn = connection_dict(personio, scim, schedule={"every_hours": 1})
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"acme": conn}))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"acme": conn}))
     personio.faults.gate = threading.Event()
     clock.shift(dt.timedelta(hours=1, minutes=1))
     daemon.tick()
@@ -104,8 +109,8 @@ def test_overlapping_slot_is_skipped_with_a_log_line(tmp_path, personio, scim, s
 
 def test_concurrency_limit(tmp_path, personio, scim, secrets_env, clock):
     connections = {"one": connection_dict(personio, scim), "two": connection_dict(personio, scim)}
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
-                                daemon={"max_concurrent": 1}))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
+                                    daemon={"max_concurrent": 1}))
     personio.faults.gate = threading.Event()
     clock.shift(dt.timedelta(minutes=3))
     daemon.tick()
@@ -128,7 +133,7 @@ def test_catch_up_runs_stale_connections_once_at_start(tmp_path, personio, scim,
         with state.db.atomic():
             state.db["runs"].update(run_id, {"status": "ok", "started_at": started})
     state.close()
-    daemon = Daemon(path)
+    daemon = daemon_for(path)
     assert sorted(daemon.catch_up()) == ["never", "stale"]
     for name in ("never", "stale"):
         daemon.running[name].result(timeout=60)
@@ -137,7 +142,7 @@ def test_catch_up_runs_stale_connections_once_at_start(tmp_path, personio, scim,
 
 def test_reload_good_and_bad_config(tmp_path, personio, scim, secrets_env, clock, caplog):
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    daemon = Daemon(path)
+    daemon = daemon_for(path)
     data = yaml.safe_load(path.read_text())
     data["connections"]["second"] = connection_dict(personio, scim, schedule={"every_hours": 6})
     path.write_text(yaml.safe_dump(data))
@@ -154,7 +159,7 @@ def test_reload_good_and_bad_config(tmp_path, personio, scim, secrets_env, clock
 
 def test_disabled_connections_are_not_scheduled(tmp_path, personio, scim, secrets_env):
     connections = {"on": connection_dict(personio, scim), "off": connection_dict(personio, scim, enabled=False)}
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections))
     assert set(daemon.jobs) == {"on"}
     rows = {r["connection"]: r for r in connection_status(daemon.config)}
     assert rows["off"]["next_run"] is None and rows["on"]["next_run"].endswith("02:00+01:00")
@@ -198,7 +203,7 @@ def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, pe
 
 def test_a_connection_held_by_a_manual_run_is_skipped_not_failed(tmp_path, personio, scim, secrets_env, clock,
                                                                  caplog):
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim))
     state = open_state(tmp_path / "state.db")
     with state.lock("acme"):
         clock.shift(dt.timedelta(minutes=3))
@@ -233,8 +238,8 @@ def test_connections_running_at_once_share_the_state_file_without_lock_errors(tm
     sinks = [ScimSandbox(token=scim.token).start() for _ in range(4)]
     try:
         connections = {f"c{i}": connection_dict(personio, sink, create_leavers=True) for i, sink in enumerate(sinks)}
-        daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
-                                    daemon={"max_concurrent": 4}))
+        daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
+                                        daemon={"max_concurrent": 4}))
         for _ in range(2):  # a first sync each, then a no-change run each: all four at once
             futures = [daemon.submit(name) for name in connections]
             assert [future.result(timeout=120) for future in futures] == ["ok"] * 4
