@@ -95,7 +95,8 @@ def world(memory_world):
 
 @pytest.fixture
 def site(tmp_path, monkeypatch):
-    """A fresh site directory on sys.path (and PYTHONPATH, for subprocesses)."""
+    """A fresh site directory on sys.path (and PYTHONPATH, for subprocesses): distributions written there with
+    :func:`tests.helpers.make_distribution` are installed for this test only."""
     path = tmp_path / "site"
     path.mkdir()
     monkeypatch.syspath_prepend(str(path))

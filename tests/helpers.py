@@ -2,7 +2,8 @@
 
 Tests load only the plugins they need, never whatever else is installed: :func:`bundled_plugins`
 in the test process, :func:`run_cli` / :func:`cli_env` for an ``hrsync`` subprocess (which blocks every
-other installed plugin). Only the tests of entry-point discovery (tests/test_host.py) load them all.
+other installed plugin). Only the tests of entry-point discovery (test_host.py, test_installed_plugins.py,
+test_csv_example.py) load installed ones.
 """
 
 from __future__ import annotations
