@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint venv clean bench
+.PHONY: test test-fast demo lint venv clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,14 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Both lanes: ruff, then every test (tests/unit/ and the end-to-end tests, marked e2e).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The unit lane only: one stage at a time, no servers, no subprocesses (a few seconds).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n0 -m "not e2e"
 
 demo: $(STAMP)
 	$(BIN)/hrsync demo

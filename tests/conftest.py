@@ -1,7 +1,12 @@
-"""Shared fixtures: the real loopback servers (from the plugins' pytest plugins), configs, secrets."""
+"""Shared fixtures (the real loopback servers from the plugins' pytest plugins, configs, secrets) and the lanes.
+
+Two lanes: tests/unit/ holds fast tests of one stage each (no server, no subprocess, no sandbox);
+every other test is marked ``e2e`` here, by its path. ``make test-fast`` runs ``-m "not e2e"``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,16 @@ import yaml
 from hrsync.config.load import parse_config
 from hrsync.registry import load_plugins
 from hrsync.testing import memory_plugin
-from tests.helpers import connection_dict
+from tests.helpers import bundled_plugins, connection_dict, person
+
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(items):
+    """Every test outside tests/unit/ is end-to-end (``e2e``)."""
+    for item in items:
+        if UNIT not in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -51,7 +65,7 @@ def e2e_config(tmp_path, personio, scim, secrets_env):
     """A loaded config for `acme` (Personio sandbox → scim2-server) and the plugins that loaded it."""
 
     def load(**overrides):
-        plugins = load_plugins()
+        plugins = bundled_plugins(memory=False)
         data = {"host": {"state": "state.db"}, "connections": {"acme": connection_dict(personio, scim, **overrides)}}
         return parse_config(data, plugins, path=tmp_path / "hosts.yaml"), plugins
 
@@ -70,3 +84,21 @@ def memory_config(tmp_path, memory_world):
         return parse_config(data, plugins, path=tmp_path / "hosts.yaml"), plugins
 
     return load
+
+
+@pytest.fixture
+def world(memory_world):
+    """The memory world with twenty people in its source (:func:`tests.helpers.person`)."""
+    memory_world.people = [person(i) for i in range(20)]
+    return memory_world
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A fresh site directory on sys.path (and PYTHONPATH, for subprocesses): distributions written there with
+    :func:`tests.helpers.make_distribution` are installed for this test only."""
+    path = tmp_path / "site"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")]))
+    return path

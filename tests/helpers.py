@@ -1,15 +1,65 @@
-"""Helpers the tests share (imported by test modules; fixtures live in conftest.py)."""
+"""Helpers the tests share (imported by test modules; fixtures live in conftest.py).
+
+Tests load only the plugins they need, never whatever else is installed: :func:`bundled_plugins`
+in the test process, :func:`run_cli` / :func:`cli_env` for an ``hrsync`` subprocess (which blocks every
+other installed plugin). Only the tests of entry-point discovery (test_host.py, test_installed_plugins.py,
+test_csv_example.py) load installed ones.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
+import textwrap
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from hrsync.registry import DISABLE_ENV, ENTRY_POINT_GROUP, Plugins, load_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 HRSYNC = str(Path(sys.executable).with_name("hrsync"))
+#: The plugins this repository installs: the ``hrsync`` entry points of the hrsync distribution (setup.cfg).
+BUNDLED = tuple(sorted(ep.name for ep in importlib.metadata.distribution("hrsync").entry_points
+                       if ep.group == ENTRY_POINT_GROUP))
+
+
+def bundled_plugins(*extra: tuple[str, object], memory: bool = True) -> Plugins:
+    """The bundled plugins (and the memory connectors, and ``extra``), registered by hand: no other entry point
+    is loaded, so a third-party plugin installed on this machine (even a broken one) changes nothing."""
+    from hrsync.testing import memory_plugin
+
+    chosen = [(ep.name, ep.load()) for ep in importlib.metadata.distribution("hrsync").entry_points
+              if ep.group == ENTRY_POINT_GROUP]
+    if memory:
+        chosen.append(("memory", memory_plugin()))
+    return load_plugins(entry_points=False, disabled=(), plugins=[*chosen, *extra])
+
+
+def cli_env(plugins: Iterable[str] | None = BUNDLED) -> dict[str, str]:
+    """The environment for an ``hrsync`` subprocess that loads only the entry points named in ``plugins``
+    (every other installed one is blocked through $HRSYNC_DISABLE_PLUGINS); ``None``: all installed ones."""
+    if plugins is None:
+        return dict(os.environ)
+    installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return {**os.environ, DISABLE_ENV: ",".join(sorted(installed - set(plugins)))}
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120,
+            plugins: Iterable[str] | None = BUNDLED):
+    """Run the installed `hrsync` command with the plugins named (see :func:`cli_env`); the CompletedProcess."""
+    return subprocess.run([HRSYNC, *args], capture_output=True, text=True, env={**cli_env(plugins), **(env or {})},
+                          cwd=cwd, timeout=timeout)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail the test when it has not after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
 
 
 def connection_dict(personio, scim, **overrides) -> dict:
@@ -22,11 +72,28 @@ def connection_dict(personio, scim, **overrides) -> dict:
     return {"source": source, "sink": sink, **overrides}
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
-    """Run the installed `hrsync` command; return the CompletedProcess."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([HRSYNC, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
-                          timeout=timeout)
+def person(i: int, **values) -> dict:
+    """Source person number ``i`` for the memory source (standard field names)."""
+    return {"id": str(i), "email": f"person{i}@example.com", "first_name": f"First{i}", "last_name": f"Last{i}",
+            "gender": "female", "birthday": "1990-04-0" + str(1 + i % 9), "status": "active",
+            "hire_date": "2020-01-01", **values}
+
+
+def wanted(i: int, **values):
+    """Person number ``i`` as the planner receives them: validated, in the memory sink's fields."""
+    from hrsync.sync.records import Person
+
+    desired = {"email": f"person{i}@example.com", "first_name": f"First{i}", "last_name": f"Last{i}",
+               "gender": "female", "birthday": "1990-04-02", "status": "active", "active": True, **values}
+    return Person(str(i), f"First{i} Last{i}", desired["email"], desired)
+
+
+def sync_memory(loaded, **options):
+    """One run of connection ``mem`` from a ``memory_config()`` result (config, plugins)."""
+    from hrsync.sync.engine import RunOptions, sync_connection
+
+    config, plugins = loaded
+    return sync_connection(config, "mem", plugins, RunOptions(**options))
 
 
 def source_for(sandbox, **settings):
@@ -48,10 +115,38 @@ def read_all(source) -> list[dict]:
         return [type(source).RecordSchema().load(r) for r in source.read()]
 
 
-def wait_until(condition, timeout: float = 60.0) -> None:
-    """Wait for ``condition()`` to hold (polled every 5 ms); fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
+#: The module of a third-party source plugin (``cls`` and ``name`` to fill in), for :func:`make_distribution`.
+PLUGIN_SOURCE = '''
+from marshmallow import Schema, fields
+from hrsync import Source, hookimpl
+
+class Config(Schema):
+    path = fields.String(required=True, metadata={{"description": "Where the export lives."}})
+
+class {cls}(Source):
+    name = "{name}"
+    ConfigSchema = Config
+
+@hookimpl
+def register_sources(register):
+    register({cls})
+'''
+
+
+def make_distribution(root: Path, dist: str, plugins: dict[str, str]) -> Path:
+    """Write an installed distribution (dist-info metadata + modules) under ``root``.
+
+    ``plugins`` maps entry-point name → module source. This is what pip leaves in
+    site-packages, so discovery goes through real installed metadata.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    lines = ["[hrsync]"]
+    for ep_name, source in plugins.items():
+        module = f"{dist.replace('-', '_')}_{ep_name}"
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+        lines.append(f"{ep_name} = {module}")
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return root

@@ -11,9 +11,8 @@ import yaml
 from hrsync import ConfigError
 from hrsync.config.load import load_config, parse_config
 from hrsync.config.schema import DaemonConfig, GuardsConfig, ReportConfig
-from hrsync.registry import load_plugins
 from hrsync.secrets import REDACTOR, Secret
-from tests.helpers import run_cli
+from tests.helpers import bundled_plugins, run_cli
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 
@@ -35,7 +34,7 @@ def env(monkeypatch):
 
 
 def test_valid_config_resolves_env_secrets(env):
-    cfg = parse_config(base(), load_plugins())
+    cfg = parse_config(base(), bundled_plugins())
     conn = cfg.connection("acme")
     secret = conn.source.settings["client_secret"]
     assert isinstance(secret, Secret) and secret.reveal() == SECRET
@@ -49,7 +48,7 @@ def test_sections_are_typed_and_read_by_attribute(env):
     data = base(guards={"max_deactivations": 3}, report={"recipients": ["hr@example.com"], "send": "changes"})
     data["host"]["daemon"] = {"max_concurrent": 4}
     data["host"]["smtp"] = {"host": "mail.example.com", "sender": "hrsync@example.com"}
-    cfg = parse_config(data, load_plugins())
+    cfg = parse_config(data, bundled_plugins())
     conn = cfg.connection("acme")
     assert conn.guards == GuardsConfig(max_deactivations=3, max_deactivation_percent=10.0, max_shrink_percent=30.0,
                                        max_failures_in_a_row=5, max_reactivations=10, max_reactivation_percent=10.0,
@@ -57,7 +56,7 @@ def test_sections_are_typed_and_read_by_attribute(env):
     assert conn.report == ReportConfig(recipients=("hr@example.com",), send="changes")
     assert cfg.daemon == DaemonConfig(max_concurrent=4, quarantine_after=3, shutdown_timeout=300.0)
     assert cfg.smtp.port == 587 and conn.schedule.daily_at == "02:00"
-    defaults = parse_config(base(), load_plugins())
+    defaults = parse_config(base(), bundled_plugins())
     assert defaults.daemon.max_concurrent == 2 and defaults.connection("acme").report.recipients == ()
     for section in (conn.guards, conn.report, conn.schedule, cfg.daemon, cfg.smtp):
         assert dataclasses.is_dataclass(section)
@@ -70,7 +69,7 @@ def test_file_secret(tmp_path, env):
     secret_file.write_text("from-a-file\n")
     data = base()
     data["connections"]["acme"]["sink"]["token"] = {"file": str(secret_file)}
-    cfg = parse_config(data, load_plugins())
+    cfg = parse_config(data, bundled_plugins())
     assert cfg.connection("acme").sink.settings["token"].reveal() == "from-a-file"
 
 
@@ -86,7 +85,7 @@ def test_every_error_is_reported_at_once_with_its_path(monkeypatch):
     data["host"]["timezone"] = "Mars/Olympus"
     data["connections"]["other"] = {"source": {"plugin": "nope"}, "sink": {"plugin": "winningtemp"}}
     with pytest.raises(ConfigError) as info:
-        parse_config(data, load_plugins())
+        parse_config(data, bundled_plugins())
     errors = info.value.errors
     assert "Missing data for required field." in errors["connections.acme.source.client_secret"]
     assert "connections.acme.source.page_size" in errors
@@ -105,7 +104,7 @@ def test_mapping_mistakes_are_config_errors(env):
                          "last_name": {"from": "no_such_field"}, "hire_date": {"from": "first_name"},
                          "gender": {"constant": "robot"}})
     with pytest.raises(ConfigError) as info:
-        parse_config(data, load_plugins())
+        parse_config(data, bundled_plugins())
     errors = info.value.errors
     assert "connections.acme.mapping.nickname" in errors
     assert any("Unknown transform" in m for m in errors["connections.acme.mapping.first_name.transform"])
@@ -119,7 +118,7 @@ def test_unknown_keys_are_errors(env):
     data["host"]["stat"] = "x.db"
     data["connections"]["acme"]["source"]["client_secrt"] = "${PSECRET}"
     with pytest.raises(ConfigError) as info:
-        parse_config(data, load_plugins())
+        parse_config(data, bundled_plugins())
     errors = info.value.errors
     (schedule,) = errors["connections.acme.schedul"]
     assert schedule.startswith("Unknown key 'schedul'; did you mean 'schedule'? Valid keys here: create_leavers,")
@@ -132,7 +131,7 @@ def test_mapping_rules_are_checked_even_when_other_keys_are_wrong(env):
     data = base(enabld=False, mapping={"stauts": {"from": "status"}, "first_name": {"transfrom": "lower"}})
     data["connections"]["acme"]["source"]["page_size"] = 1000
     with pytest.raises(ConfigError) as info:
-        parse_config(data, load_plugins())
+        parse_config(data, bundled_plugins())
     errors = info.value.errors
     assert "did you mean 'enabled'?" in errors["connections.acme.enabld"][0]
     assert "did you mean 'status'?" in errors["connections.acme.mapping.stauts"][0]
@@ -154,7 +153,7 @@ def test_missing_env_variable_and_unreadable_file(monkeypatch, tmp_path):
     data = base()
     data["connections"]["acme"]["sink"]["token"] = {"file": str(tmp_path / "missing")}
     with pytest.raises(ConfigError) as info:
-        parse_config(data, load_plugins())
+        parse_config(data, bundled_plugins())
     assert info.value.errors["connections.acme.source.client_secret"] == ["Environment variable PSECRET is not set."]
     assert "Cannot read secret file" in info.value.errors["connections.acme.sink.token"][0]
 
@@ -165,7 +164,7 @@ def test_secret_never_in_errors_or_logs(tmp_path, env, caplog):
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
-        load_config(path, load_plugins())
+        load_config(path, bundled_plugins())
     assert SECRET not in str(info.value)
     # A secret echoed by a server into a log line is masked by the logging filter.
     logger = logging.getLogger("hrsync.test")
@@ -195,7 +194,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "hosts.yaml"
     path.write_text("connections:\n  acme: [unclosed\n")
     with pytest.raises(ConfigError) as info:
-        load_config(path, load_plugins())
+        load_config(path, bundled_plugins())
     assert any(key.startswith("line ") for key in info.value.errors)
 
 
@@ -204,5 +203,5 @@ def test_example_hosts_yaml_is_valid(monkeypatch):
 
     for name in ("PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET", "WINNINGTEMP_TOKEN", "SMTP_PASSWORD"):
         monkeypatch.setenv(name, "example-value")
-    cfg = load_config(ROOT / "hosts.yaml", load_plugins())
+    cfg = load_config(ROOT / "hosts.yaml", bundled_plugins())
     assert "acme" in cfg.connections

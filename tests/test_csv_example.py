@@ -6,11 +6,13 @@ import json
 
 import yaml
 
-from tests.helpers import run_cli
+from tests.helpers import BUNDLED, run_cli
+
+WITH_CSV = (*BUNDLED, "csv")
 
 
 def test_plugins_lists_the_csv_source():
-    result = run_cli("plugins")
+    result = run_cli("plugins", plugins=WITH_CSV)
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["csv"]["distribution"] == "hrsync-csv-source" and rows["csv"]["kind"] == "source"
     assert {f["name"] for f in rows["csv"]["config"]} >= {"path", "delimiter", "encoding", "columns"}
@@ -28,7 +30,8 @@ def test_csv_to_winningtemp_sandbox(tmp_path, scim, monkeypatch):
         "sink": {"plugin": "winningtemp", "token": "${WINNINGTEMP_TOKEN}", "base_url": scim.url}}}}
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
-    result = run_cli("--config", str(path), "run", "from-csv", env={"WINNINGTEMP_TOKEN": scim.token})
+    result = run_cli("--config", str(path), "run", "from-csv", env={"WINNINGTEMP_TOKEN": scim.token},
+                     plugins=WITH_CSV)
     assert result.returncode == 1, result.stderr  # the person without e-mail needs attention
     assert "No Mail (id 3) has no e-mail in the CSV export — add one there" in result.stdout
     assert sorted(u["userName"] for u in scim.users()) == ["anna@example.com", "bo@example.com"]

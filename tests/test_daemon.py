@@ -6,7 +6,6 @@ import datetime as dt
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 import time_machine
@@ -15,7 +14,7 @@ import yaml
 from hrsync.service.daemon import Daemon, connection_status
 from hrsync.state.store import open_state
 from hrsync_plugins.personio.sandbox_data import generate_employees
-from tests.helpers import HRSYNC, connection_dict, run_cli
+from tests.helpers import HRSYNC, bundled_plugins, cli_env, connection_dict, run_cli, wait_until
 
 STOCKHOLM = dt.timezone(dt.timedelta(hours=1))  # Europe/Stockholm in November
 
@@ -25,6 +24,11 @@ def write_hosts(path, personio, scim, connections=None, **host):
             "connections": connections or {"acme": connection_dict(personio, scim, create_leavers=True)}}
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
+
+
+def daemon_for(config_path) -> Daemon:
+    """A daemon over the hosts.yaml at ``config_path``, with the bundled plugins only (reloads too)."""
+    return Daemon(config_path, plugins_factory=bundled_plugins)
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def finish(daemon: Daemon, name: str = "acme") -> str:
 
 
 def test_nightly_slot_at_0200_host_time(tmp_path, personio, scim, secrets_env, clock):
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim))
     job = daemon.jobs["acme"]
     assert job.next_run.astimezone(STOCKHOLM).strftime("%H:%M") == "02:00"
     daemon.tick()
@@ -54,7 +58,7 @@ def test_failing_job_never_kills_the_daemon_and_quarantines_after_three(tmp_path
                                                                         clock, monkeypatch, caplog):
     monkeypatch.setenv("PERSONIO_CLIENT_SECRET", "wrong")
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    daemon = Daemon(path)
+    daemon = daemon_for(path)
     for night in range(3):
         assert "acme" in daemon.jobs
         clock.shift(dt.timedelta(days=1) if night else dt.timedelta(minutes=3))
@@ -67,7 +71,7 @@ def test_failing_job_never_kills_the_daemon_and_quarantines_after_three(tmp_path
     (row,) = connection_status(daemon.config)
     assert row["paused"] and row["next_run"] is None
     # Still paused after a restart with the same config; lifted when the config changes.
-    assert "acme" not in Daemon(path).jobs
+    assert "acme" not in daemon_for(path).jobs
     data = yaml.safe_load(path.read_text())
     data["connections"]["acme"]["schedule"] = {"daily_at": "03:00"}
     path.write_text(yaml.safe_dump(data))
@@ -84,12 +88,12 @@ def test_operator_resume_lifts_a_pause(tmp_path, personio, scim, secrets_env):
     assert '"paused": true' in status.stdout
     result = run_cli("--config", str(path), "resume", "acme")
     assert result.returncode == 0 and "pause lifted" in result.stdout
-    assert "acme" in Daemon(path).jobs
+    assert "acme" in daemon_for(path).jobs
 
 
 def test_overlapping_slot_is_skipped_with_a_log_line(tmp_path, personio, scim, secrets_env, clock, caplog):
     conn = connection_dict(personio, scim, schedule={"every_hours": 1})
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"acme": conn}))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"acme": conn}))
     personio.faults.gate = threading.Event()
     clock.shift(dt.timedelta(hours=1, minutes=1))
     daemon.tick()
@@ -105,14 +109,12 @@ def test_overlapping_slot_is_skipped_with_a_log_line(tmp_path, personio, scim, s
 
 def test_concurrency_limit(tmp_path, personio, scim, secrets_env, clock):
     connections = {"one": connection_dict(personio, scim), "two": connection_dict(personio, scim)}
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
-                                daemon={"max_concurrent": 1}))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
+                                    daemon={"max_concurrent": 1}))
     personio.faults.gate = threading.Event()
     clock.shift(dt.timedelta(minutes=3))
     daemon.tick()
-    deadline = time.monotonic() + 30
-    while not personio.requests_to("/v1/auth") and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: personio.requests_to("/v1/auth"))
     assert len(personio.requests_to("/v1/auth")) == 1  # the second connection waits for a free slot
     personio.faults.gate.set()
     assert daemon.running["one"].result(timeout=60) == "ok" and daemon.running["two"].result(timeout=60) == "ok"
@@ -131,7 +133,7 @@ def test_catch_up_runs_stale_connections_once_at_start(tmp_path, personio, scim,
         with state.db.atomic():
             state.db["runs"].update(run_id, {"status": "ok", "started_at": started})
     state.close()
-    daemon = Daemon(path)
+    daemon = daemon_for(path)
     assert sorted(daemon.catch_up()) == ["never", "stale"]
     for name in ("never", "stale"):
         daemon.running[name].result(timeout=60)
@@ -140,7 +142,7 @@ def test_catch_up_runs_stale_connections_once_at_start(tmp_path, personio, scim,
 
 def test_reload_good_and_bad_config(tmp_path, personio, scim, secrets_env, clock, caplog):
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    daemon = Daemon(path)
+    daemon = daemon_for(path)
     data = yaml.safe_load(path.read_text())
     data["connections"]["second"] = connection_dict(personio, scim, schedule={"every_hours": 6})
     path.write_text(yaml.safe_dump(data))
@@ -157,25 +159,19 @@ def test_reload_good_and_bad_config(tmp_path, personio, scim, secrets_env, clock
 
 def test_disabled_connections_are_not_scheduled(tmp_path, personio, scim, secrets_env):
     connections = {"on": connection_dict(personio, scim), "off": connection_dict(personio, scim, enabled=False)}
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections))
     assert set(daemon.jobs) == {"on"}
     rows = {r["connection"]: r for r in connection_status(daemon.config)}
     assert rows["off"]["next_run"] is None and rows["on"]["next_run"].endswith("02:00+01:00")
     daemon.shutdown()
 
 
-def wait_until(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, personio, scim, secrets_env):
     personio.employees = generate_employees(150, seed=51)
     scim.faults.slow_seconds = 0.02
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    daemon = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
+                              env=cli_env())
     wait_until(lambda: len(scim.write_requests()) >= 20)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=60) == 0
@@ -196,7 +192,8 @@ def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, pe
         finally:
             state.close()
 
-    restarted = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    restarted = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
+                              env=cli_env())
     wait_until(lambda: last_status() == "ok")
     restarted.send_signal(signal.SIGTERM)
     assert restarted.wait(timeout=60) == 0
@@ -206,7 +203,7 @@ def test_sigterm_during_a_sync_exits_cleanly_and_a_restart_finishes(tmp_path, pe
 
 def test_a_connection_held_by_a_manual_run_is_skipped_not_failed(tmp_path, personio, scim, secrets_env, clock,
                                                                  caplog):
-    daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim))
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim))
     state = open_state(tmp_path / "state.db")
     with state.lock("acme"):
         clock.shift(dt.timedelta(minutes=3))
@@ -220,7 +217,8 @@ def test_a_connection_held_by_a_manual_run_is_skipped_not_failed(tmp_path, perso
 
 def test_a_second_daemon_on_the_same_state_is_refused(tmp_path, personio, scim, secrets_env):
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
+                              env=cli_env())
     try:
         wait_until(lambda: (tmp_path / "state.db.daemon.lock").exists()
                    and (tmp_path / "state.db.daemon.lock").read_text().startswith("pid"))
@@ -240,8 +238,8 @@ def test_connections_running_at_once_share_the_state_file_without_lock_errors(tm
     sinks = [ScimSandbox(token=scim.token).start() for _ in range(4)]
     try:
         connections = {f"c{i}": connection_dict(personio, sink, create_leavers=True) for i, sink in enumerate(sinks)}
-        daemon = Daemon(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
-                                    daemon={"max_concurrent": 4}))
+        daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
+                                        daemon={"max_concurrent": 4}))
         for _ in range(2):  # a first sync each, then a no-change run each: all four at once
             futures = [daemon.submit(name) for name in connections]
             assert [future.result(timeout=120) for future in futures] == ["ok"] * 4

@@ -12,7 +12,7 @@ from hrsync import hookspecs
 from hrsync.config import schema as config_schema
 from hrsync.config.mapping import RuleSchema
 from hrsync.config.scope import ScopeSchema
-from hrsync.registry import load_plugins
+from tests.helpers import bundled_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -53,12 +53,10 @@ def test_every_core_setting_is_documented(heading):
 
 
 def test_every_bundled_plugin_setting_is_documented():
-    host = load_plugins()
+    host = bundled_plugins(memory=False)
     docs = sections(DOCS / "configuration.md")
     for kind, classes in (("Source", host.sources), ("Sink", host.sinks)):
         for name, cls in classes.items():
-            if host.plugin_of(cls).distribution != "hrsync":
-                continue
             text = docs.get(f"{kind}: {name}")
             assert text is not None, f"docs/configuration.md has no section '{kind}: {name}'"
             missing = {k for k in keys(cls.ConfigSchema) if f"| `{k}` |" not in text}

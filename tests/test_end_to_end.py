@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -15,7 +13,7 @@ from hrsync.sync.engine import sync_connection
 from hrsync.sync.records import normalise_email
 from hrsync_plugins.personio.sandbox_data import BIRTHDAY_KEY, generate_employees
 from hrsync_plugins.winningtemp.sandbox import DEFAULT_URN as URN
-from tests.helpers import HRSYNC
+from tests.helpers import HRSYNC, cli_env, run_cli, wait_until
 
 
 def value(employee, key):
@@ -84,14 +82,6 @@ def test_500_people_all_eight_fields_then_zero_writes_then_precise_patches(e2e_c
     assert len(scim.users()) == 500
 
 
-def wait_for(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
-
-
 def run_and_kill_after(hosts_path, scim, writes: int) -> None:
     """Start `hrsync run acme` and SIGKILL it once the sink has confirmed `writes` writes."""
     def confirmed() -> int:
@@ -99,9 +89,9 @@ def run_and_kill_after(hosts_path, scim, writes: int) -> None:
 
     baseline = confirmed()
     proc = subprocess.Popen([HRSYNC, "--config", str(hosts_path), "run", "acme"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
     try:
-        wait_for(lambda: confirmed() >= baseline + writes or proc.poll() is not None)
+        wait_until(lambda: confirmed() >= baseline + writes or proc.poll() is not None)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -128,16 +118,16 @@ def test_sigkill_mid_apply_then_rerun_leaves_every_person_once(hosts_file, perso
     run_and_kill_after(path, scim, kill_after)
     assert 0 < len(scim.users()) < 150
     # Updates interrupted too: change people, then kill while those PATCHes go out.
-    finish = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    finish = run_cli("--config", str(path), "run", "acme")
     assert finish.returncode == 0, finish.stdout + finish.stderr
     for employee in personio.employees[:60]:
         personio.change(value(employee, "id"), last_name=value(employee, "last_name") + " II")
     run_and_kill_after(path, scim, kill_after % 50 + 1)
-    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    rerun = run_cli("--config", str(path), "run", "acme")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert_exactly_once(scim, personio, path.parent / "state.db")
     scim.clear_log()
-    again = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    again = run_cli("--config", str(path), "run", "acme")
     assert again.returncode == 0 and scim.write_requests() == []
 
 
@@ -151,7 +141,7 @@ def test_sigkill_with_eight_writes_in_flight_then_rerun_leaves_every_person_once
     state.close()
     assert len(unrecorded) > 1  # several creates were between their intent and their outcome
     scim.faults.slow_seconds = 0
-    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    rerun = run_cli("--config", str(path), "run", "acme")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert_exactly_once(scim, personio, path.parent / "state.db")
 
@@ -160,10 +150,10 @@ def test_a_second_ctrl_c_aborts_at_once_with_writes_out_and_a_rerun_repairs(host
     personio.employees = generate_employees(300, seed=49)
     path = hosts_file(create_leavers=True)
     proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: any(r["method"] == "POST" for r in scim.requests))
+                            stderr=subprocess.PIPE, text=True, env=cli_env())
+    wait_until(lambda: any(r["method"] == "POST" for r in scim.requests))
     scim.faults.slow_seconds = 3600  # from now on, writes never answer while this run lives
-    wait_for(lambda: len([r for r in scim.requests if r["method"] == "POST" and r["status"] is None]) == 4)
+    wait_until(lambda: len([r for r in scim.requests if r["method"] == "POST" and r["status"] is None]) == 4)
     proc.send_signal(signal.SIGINT)
     for line in proc.stderr:  # the first Ctrl-C is taken: a second one now aborts
         if "Stopping after the writes in flight" in line:
@@ -172,32 +162,30 @@ def test_a_second_ctrl_c_aborts_at_once_with_writes_out_and_a_rerun_repairs(host
     err = proc.communicate(timeout=60)[1]  # not the hour the four writes would take
     assert proc.returncode == 130 and "Aborted" in err
     scim.faults.slow_seconds = 0
-    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    rerun = run_cli("--config", str(path), "run", "acme")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert_exactly_once(scim, personio, path.parent / "state.db")
 
 
 def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
     path = hosts_file()
-    dry = subprocess.run([HRSYNC, "--config", str(path), "run", "acme", "--dry-run"], capture_output=True,
-                         text=True)
+    dry = run_cli("--config", str(path), "run", "acme", "--dry-run")
     assert dry.returncode == 0 and "Plan (dry run" in dry.stdout and scim.users() == []
     assert not (path.parent / "state.db").exists()
     personio.change(1003, email="")
-    run = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    run = run_cli("--config", str(path), "run", "acme")
     assert run.returncode == 1 and "has no e-mail in Personio — add one there" in run.stdout
     personio.client_secret = "rotated"
-    stopped = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    stopped = run_cli("--config", str(path), "run", "acme")
     assert stopped.returncode == 2 and "client_secret" in stopped.stdout
 
 
 def test_check_tests_each_connections_credentials(hosts_file, personio, scim, monkeypatch):
     path = hosts_file()
-    ok = subprocess.run([HRSYNC, "--config", str(path), "check"], capture_output=True, text=True)
+    ok = run_cli("--config", str(path), "check")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "acme: source personio: ok" in ok.stdout and "acme: sink winningtemp: ok" in ok.stdout
-    bad_env = {**os.environ, "WINNINGTEMP_TOKEN": "revoked-token"}
-    bad = subprocess.run([HRSYNC, "--config", str(path), "check"], capture_output=True, text=True, env=bad_env)
+    bad = run_cli("--config", str(path), "check", env={"WINNINGTEMP_TOKEN": "revoked-token"})
     assert bad.returncode == 2
     assert "acme: sink winningtemp: FAILED: Winningtemp refused the SCIM token" in bad.stdout
     assert "revoked-token" not in bad.stdout + bad.stderr
@@ -209,8 +197,8 @@ def test_sigterm_during_a_cli_run_finishes_the_writes_in_flight(hosts_file, pers
     scim.faults.slow_seconds = 0.02
     path = hosts_file(create_leavers=True)
     proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: len(scim.write_requests()) >= 10)
+                            stderr=subprocess.PIPE, text=True, env=cli_env())
+    wait_until(lambda: len(scim.write_requests()) >= 10)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "interrupted" in out

@@ -11,7 +11,7 @@ import requests
 
 from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees
-from tests.helpers import HRSYNC, wait_until
+from tests.helpers import HRSYNC, cli_env, wait_until
 
 GROUPS = {"fields": ["department", "team"]}
 
@@ -102,7 +102,7 @@ def test_a_manual_membership_survives_managed_and_goes_under_overwrite(company, 
 
 def kill_after_group_writes(hosts_path, scim, count):
     proc = subprocess.Popen([HRSYNC, "--config", str(hosts_path), "run", "acme"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
     try:
         wait_until(lambda: len([r for r in group_writes(scim) if r["status"] and r["status"] < 300]) >= count
                       or proc.poll() is not None)
@@ -121,7 +121,8 @@ def test_sigkills_during_a_first_sync_with_groups_leave_no_duplicate_group(compa
     scim.faults.slow_seconds, scim.faults.hold_answers_of = 0.01, "/Groups" if answer_held else None
     kill_after_group_writes(path, scim, kill_after)
     scim.faults.slow_seconds, scim.faults.hold_answers_of = 0, None
-    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True)
+    rerun = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True,
+                           env=cli_env())
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     external_ids = [g["externalId"] for g in scim.groups()]
     assert len(external_ids) == len(set(external_ids)) == 18

@@ -2,66 +2,25 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
-import textwrap
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
-from click.testing import CliRunner
 
 import hrsync
 from hrsync import PluginError
-from hrsync.cli import cli
-from hrsync.registry import load_plugins
+from hrsync.registry import DISABLE_ENV, load_plugins
 from hrsync.sync.engine import COLLECTOR_THRESHOLDS
-from tests.helpers import run_cli
-
-PLUGIN_SOURCE = '''
-from marshmallow import Schema, fields
-from hrsync import Source, hookimpl
-
-class Config(Schema):
-    path = fields.String(required=True, metadata={{"description": "Where the export lives."}})
-
-class {cls}(Source):
-    name = "{name}"
-    ConfigSchema = Config
-
-@hookimpl
-def register_sources(register):
-    register({cls})
-'''
+from tests.helpers import PLUGIN_SOURCE, cli_env, make_distribution, run_cli
 
 
-def make_distribution(root: Path, dist: str, plugins: dict[str, str]) -> Path:
-    """Write an installed distribution (dist-info metadata + modules) under ``root``.
-
-    ``plugins`` maps entry-point name → module source. This is what pip leaves in
-    site-packages, so discovery goes through real installed metadata.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
-    lines = ["[hrsync]"]
-    for ep_name, source in plugins.items():
-        module = f"{dist.replace('-', '_')}_{ep_name}"
-        (root / f"{module}.py").write_text(textwrap.dedent(source))
-        lines.append(f"{ep_name} = {module}")
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return root
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A fresh site directory on sys.path (and PYTHONPATH, for subprocesses)."""
-    path = tmp_path / "site"
-    path.mkdir()
-    monkeypatch.syspath_prepend(str(path))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")]))
-    return path
+@pytest.fixture(autouse=True)
+def nothing_else_installed(monkeypatch):
+    """Discovery sees the bundled plugins and the distributions a test writes into ``site``, not the third-party
+    plugins installed on this machine (the example CSV plugin, or a broken one): they are blocked."""
+    monkeypatch.setenv(DISABLE_ENV, cli_env()[DISABLE_ENV])
 
 
 def test_bundled_plugins_are_discovered_through_entry_points():
@@ -80,7 +39,7 @@ def test_third_party_distribution_is_discovered(site):
 
 def test_plugins_command_lists_real_settings_and_third_party(site):
     make_distribution(site, "hrsync-acme", {"acme": PLUGIN_SOURCE.format(cls="AcmeSource", name="acme_csv")})
-    result = run_cli("plugins")
+    result = run_cli("plugins", plugins=None)
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["personio"]["kind"] == "source" and rows["winningtemp"]["kind"] == "sink"
@@ -109,14 +68,14 @@ def test_plugin_that_fails_to_import_is_named_with_its_cause(site):
         load_plugins()
     assert info.value.plugin == "broken"
     assert "does_not_exist_anywhere" in str(info.value) and "hrsync-broken" in str(info.value)
-    result = run_cli("plugins")
+    result = run_cli("plugins", plugins=None)
     assert result.returncode == 2
     assert "broken" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_blocked_plugins_are_not_loaded(site, monkeypatch):
     make_distribution(site, "hrsync-broken", {"broken": "raise RuntimeError('boom')\n"})
-    monkeypatch.setenv("HRSYNC_DISABLE_PLUGINS", "broken, winningtemp")
+    monkeypatch.setenv(DISABLE_ENV, os.environ[DISABLE_ENV] + ",broken, winningtemp")
     host = load_plugins()
     assert "personio" in host.sources and "winningtemp" not in host.sinks
     with pytest.raises(PluginError, match="No sink named 'winningtemp' is installed"):
@@ -186,14 +145,24 @@ def test_auth_errors_say_which_side_refused():
     assert not issubclass(SinkAuthError, SourceError) and issubclass(AuthError, RunError)
 
 
+COLLECTOR_PROBE = """
+import gc, json, sys
+from hrsync.cli import main
+before = gc.get_threshold()
+sys.argv = ["hrsync", "plugins"]
+try:
+    main()
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(json.dumps([before, gc.get_threshold()]), file=sys.stderr)
+"""
+
+
 def test_the_hrsync_command_lets_the_garbage_collector_run_less_often():
-    """A run keeps its whole plan alive: the default thresholds would rescan it again and again."""
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        result = CliRunner().invoke(cli, ["plugins"])
-        assert result.exit_code == 0, result.output
-        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
-        assert COLLECTOR_THRESHOLDS[0] > 700
-    finally:
-        gc.set_threshold(*before)
+    """A run keeps its whole plan alive: the default thresholds would rescan it again and again.
+    The setting is process-wide, so the command's entry point (``main``) makes it, in its own process."""
+    result = subprocess.run([sys.executable, "-c", COLLECTOR_PROBE], capture_output=True, text=True, env=cli_env(),
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    before, after = json.loads(result.stderr.strip().splitlines()[-1])
+    assert tuple(after) == COLLECTOR_THRESHOLDS and tuple(before) != COLLECTOR_THRESHOLDS

@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 
-from hrsync.registry import load_plugins
 from hrsync_plugins.personio.sandbox_data import generate_employees, list_response
-from tests.helpers import HRSYNC, run_cli
+from tests.helpers import HRSYNC, bundled_plugins, cli_env, run_cli
 
 NOT_RECEIVED = "Winningtemp does not receive gender, birthday, hire date and termination date"
 
@@ -38,7 +37,7 @@ def test_demo_end_to_end(tmp_path):
 
 
 def test_hook_register_sandboxes():
-    host = load_plugins()
+    host = bundled_plugins()
     assert set(host.sandboxes("source")) == {"personio"} and set(host.sandboxes("sink")) == {"winningtemp"}
 
 
@@ -47,7 +46,7 @@ def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_pa
     data.write_text(json.dumps(list_response(generate_employees(12, seed=5))))
     config = tmp_path / "sb" / "hosts.yaml"
     proc = subprocess.Popen([HRSYNC, "sandbox", "--json", "--personio-data", str(data), "--write-config",
-                             str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
     try:
         info = json.loads(proc.stdout.readline())
         assert info["personio"]["base_url"].startswith("http://127.0.0.1:")
@@ -55,8 +54,7 @@ def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_pa
         assert info["config"] == str(config)
         text = config.read_text()
         assert info["winningtemp"]["token"] not in text and "file:" in text
-        run = subprocess.run([HRSYNC, "--config", str(config), "run", "sandbox"], capture_output=True, text=True,
-                             timeout=60)
+        run = run_cli("--config", str(config), "run", "sandbox", timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "11 created" in run.stdout and "not_created 1" in run.stdout
         assert "report e-mailed to" in run.stdout + run.stderr
@@ -87,7 +85,7 @@ def test_sandbox_choice_is_required_when_two_of_a_kind_are_installed():
         def register_sandboxes(register):
             register(OtherSandbox)
 
-    plugins = load_plugins(plugins=[("other", Other)])
+    plugins = bundled_plugins(("other", Other))
     with pytest.raises(PluginError, match="Several source sandboxes are installed .*choose one with --source"):
         pick(plugins, "source", None)
     assert pick(plugins, "source", "other") is OtherSandbox

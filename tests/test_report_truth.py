@@ -10,8 +10,7 @@ import subprocess
 from hrsync.report.render import render_html, render_text
 from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
-from tests.helpers import HRSYNC, run_cli
-from tests.test_end_to_end import wait_for
+from tests.helpers import HRSYNC, cli_env, run_cli, wait_until
 
 
 def test_an_interrupted_sync_reports_exactly_what_the_sink_holds_in_every_format(hosts_file, personio, scim):
@@ -19,8 +18,8 @@ def test_an_interrupted_sync_reports_exactly_what_the_sink_holds_in_every_format
     scim.faults.slow_seconds = 0.03
     path = hosts_file(create_leavers=True)
     proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: len(scim.write_requests()) >= 8)
+                            stderr=subprocess.PIPE, text=True, env=cli_env())
+    wait_until(lambda: len(scim.write_requests()) >= 8)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
@@ -148,7 +147,7 @@ def on_a_terminal(*args: str) -> str:
 
     primary, secondary = pty.openpty()
     with open(os.devnull, "w") as devnull:
-        proc = subprocess.Popen([HRSYNC, *args], stdout=devnull, stderr=secondary)
+        proc = subprocess.Popen([HRSYNC, *args], stdout=devnull, stderr=secondary, env=cli_env())
     os.close(secondary)
     seen = b""
     while True:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
 
 import pytest
 import trustme
 import yaml
 
 from hrsync.config.load import parse_config
-from hrsync.registry import load_plugins
 from hrsync.report.render import render_html, render_text
 from hrsync.results import PersonLine, RunReport
 from hrsync.sandbox.smtp import SmtpCapture
 from hrsync.service.runner import run_and_report
 from hrsync.sync.engine import RunOptions
 from hrsync_plugins.personio.sandbox_data import make_employee
-from tests.helpers import HRSYNC, connection_dict, run_cli
+from tests.helpers import bundled_plugins, connection_dict, run_cli
 
 SMTP_PASSWORD = "smtp-pass-never-shown"
 
@@ -58,7 +56,7 @@ def config(tmp_path, personio, scim, smtp=None, **overrides):
         host_section["smtp"] = smtp
     overrides.setdefault("report", {"recipients": ["hr@example.com", "it@example.com"]})
     conn = connection_dict(personio, scim, **overrides)
-    host = load_plugins()
+    host = bundled_plugins()
     return parse_config({"host": host_section, "connections": {"acme": conn}}, host,
                         path=tmp_path / "hosts.yaml"), host
 
@@ -169,11 +167,10 @@ def test_long_lists_are_capped_with_a_pointer():
 def test_report_command_formats(tmp_path, hosts_file, personio, scim):
     company(personio)
     path = hosts_file(report={"recipients": ["hr@example.com"]})
-    subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, check=False)
+    run_cli("--config", str(path), "run", "acme")
     outputs = {}
     for fmt in ("text", "html", "eml", "json"):
-        result = subprocess.run([HRSYNC, "--config", str(path), "report", "1", "--format", fmt],
-                                capture_output=True, text=True)
+        result = run_cli("--config", str(path), "report", "1", "--format", fmt)
         assert result.returncode == 0, result.stderr
         outputs[fmt] = result.stdout
         assert "1977-07-17" not in result.stdout and "diverse" not in result.stdout

@@ -5,18 +5,16 @@ the servers count the connections they accept and the requests they are answerin
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import requests
 
 from hrsync import PluginError
 from hrsync.cli.launch import start_sandboxes
-from hrsync.registry import load_plugins
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
-from tests.helpers import run_cli
+from tests.helpers import bundled_plugins, run_cli, wait_until
 
 
 def personio(**options) -> PersonioSandbox:
@@ -38,13 +36,6 @@ def login(session: requests.Session, sandbox) -> None:
         f"{sandbox.url}/v1/auth", json={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret},
     ).json()["data"]["token"]
     session.headers["Authorization"] = f"Bearer {token}"
-
-
-def wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 @SANDBOXES
@@ -139,7 +130,7 @@ def test_hrsync_sandbox_and_demo_take_a_latency_per_sandbox():
     assert PersonioSandbox.create(employees=2, personio_latency_ms="25").faults.latency_ms == 25
     assert ScimSandbox.create(scim_latency_ms="12.5").faults.latency_ms == 12.5
     assert ScimSandbox.create().faults.latency_ms == PersonioSandbox.create(employees=2).faults.latency_ms == 0
-    with start_sandboxes(load_plugins(), employees=2, personio_latency_ms="2", scim_latency_ms="1") as running:
+    with start_sandboxes(bundled_plugins(), employees=2, personio_latency_ms="2", scim_latency_ms="1") as running:
         with requests.Session() as session:
             ask(session, running.source)
             ask(session, running.sink)

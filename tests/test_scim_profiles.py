@@ -10,7 +10,6 @@ import requests
 import yaml
 
 from hrsync.config.load import parse_config
-from hrsync.registry import load_plugins
 from hrsync.state.store import open_state
 from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
@@ -18,7 +17,7 @@ from hrsync_plugins.winningtemp import scim as scim_reading
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 from hrsync_plugins.winningtemp.sandbox_profiles import PROFILES
 from hrsync_plugins.winningtemp.settings import DEFAULT_URN as URN
-from tests.helpers import connection_dict, run_cli
+from tests.helpers import bundled_plugins, connection_dict, run_cli
 
 NOT_RECEIVED = "Winningtemp does not receive gender, birthday, hire date and termination date"
 
@@ -31,7 +30,7 @@ def connect(tmp_path, personio, monkeypatch):
 
     def load(scim: ScimSandbox, **overrides):
         monkeypatch.setenv("WINNINGTEMP_TOKEN", scim.token)
-        plugins = load_plugins()
+        plugins = bundled_plugins()
         data = {"host": {"state": "state.db"}, "connections": {"acme": connection_dict(personio, scim, **overrides)}}
         return parse_config(data, plugins, path=tmp_path / "hosts.yaml"), plugins
 

@@ -221,7 +221,7 @@ def compile_mapping(
                 transforms.append(TRANSFORMS["unit_name"]())  # a unit copied into a text field: its name
             elif not _compatible(st, kt):
                 errors.setdefault(path, []).append(
-                    f"Type mismatch: source field {src!r} is a {st}, sink field {target!r} expects a {kt}; "
+                    f"Type mismatch: source field {src!r} is {_a(st)}, sink field {target!r} expects {_a(kt)}; "
                     "add a map or a transform."
                 )
         compiled.append(
@@ -270,3 +270,9 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 __all__ = ["FieldRule", "FieldMapping", "compile_mapping", "flatten_errors"]
+
+
+def _a(type_name: str) -> str:
+    """A field type as a phrase for a message: "a date", "an org unit"."""
+    words = "org unit" if type_name == "orgunit" else type_name
+    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"

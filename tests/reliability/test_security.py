@@ -9,12 +9,11 @@ import pytest
 from hrsync import ConfigError
 from hrsync.cli.common import setup_logging
 from hrsync.config.load import parse_config
-from hrsync.registry import load_plugins
 from hrsync.report.render import render_text
 from hrsync.secrets import REDACTOR, Secret
 from hrsync.sync.engine import sync_connection
 from hrsync_plugins.personio.sandbox_data import make_employee
-from tests.helpers import connection_dict
+from tests.helpers import bundled_plugins, connection_dict
 
 TOKEN = "tok-en-with\nnewline-0451"
 
@@ -24,7 +23,7 @@ def test_12_a_secret_with_a_line_break_is_refused_on_load_and_never_shown(person
     monkeypatch.setenv("PERSONIO_CLIENT_SECRET", personio.client_secret)
     monkeypatch.setenv("WINNINGTEMP_TOKEN", TOKEN)
     with pytest.raises(ConfigError) as info:
-        parse_config({"connections": {"acme": connection_dict(personio, scim)}}, load_plugins())
+        parse_config({"connections": {"acme": connection_dict(personio, scim)}}, bundled_plugins())
     (message,) = info.value.errors["connections.acme.sink.token"]
     assert "line break or another control character" in message and "WINNINGTEMP_TOKEN" in message
     assert "tok-en" not in str(info.value) and "0451" not in str(info.value)
@@ -59,9 +58,9 @@ def test_16_an_smtp_login_in_clear_is_refused_except_on_this_machine(personio, s
                 "connections": {"acme": connection_dict(personio, scim)}}
 
     with pytest.raises(ConfigError) as info:
-        parse_config(smtp(host="mail.example.com"), load_plugins())
+        parse_config(smtp(host="mail.example.com"), bundled_plugins())
     assert "unencrypted is refused" in info.value.errors["host.smtp.security"][0]
     with pytest.raises(ConfigError) as info:
-        parse_config(smtp(host="mail.example.com", allow_plaintext_auth=True), load_plugins())
+        parse_config(smtp(host="mail.example.com", allow_plaintext_auth=True), bundled_plugins())
     assert "only for a server on this machine" in info.value.errors["host.smtp.allow_plaintext_auth"][0]
-    assert parse_config(smtp(host="127.0.0.1", allow_plaintext_auth=True), load_plugins()).smtp.allow_plaintext_auth
+    assert parse_config(smtp(host="127.0.0.1", allow_plaintext_auth=True), bundled_plugins()).smtp.allow_plaintext_auth

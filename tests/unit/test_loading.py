@@ -1,4 +1,5 @@
-"""RecordLoader: the same answers as ``Schema.load``, each distinct plain value checked once."""
+"""The record loader alone (sync/loading.py): the same answers as ``Schema.load``, each distinct plain value
+checked once."""
 
 from __future__ import annotations
 
