@@ -250,5 +250,9 @@ class MemorySinkSandbox(SinkSandbox):
     def throttle(self, count: int, status: int) -> None:
         self.world.busy_next = count
 
+    def busy_answers(self) -> int:
+        with self.world.lock:
+            return sum(1 for kind, _ in self.world.calls if kind == "busy")
+
     def reject(self, email: str) -> None:
         self.world.fail_emails.add(email.lower())

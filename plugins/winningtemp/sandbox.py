@@ -179,5 +179,9 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
     def throttle(self, count: int, status: int) -> None:
         self.faults.throttle_next, self.faults.throttle_status = count, status
 
+    def busy_answers(self) -> int:
+        with self.lock:
+            return sum(1 for request in self.requests if request["status"] in (429, 503))
+
     def reject(self, email: str) -> None:
         self.faults.fail_emails = self.faults.fail_emails | {email.lower()}
