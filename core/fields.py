@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from marshmallow import fields, validate
 
@@ -75,7 +76,7 @@ class TrimmedEmail(fields.Email):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def standard_field(name: str, *, required: bool = False, **kwargs) -> fields.Field:
+def standard_field(name: str, *, required: bool = False, **kwargs: Any) -> fields.Field:
     """A marshmallow field for the standard field ``name``, with its type and allowed values."""
     spec = STANDARD_FIELDS[name]
     metadata = {"description": spec.description, "standard": name, **kwargs.pop("metadata", {})}
