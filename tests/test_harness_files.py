@@ -7,6 +7,7 @@ person says which scenarios to leave out, and a throttle that does not throttle 
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from hrsync.testing import (
     sink_tests,
     source_tests,
 )
+from tests.helpers import ROOT
 
 PEOPLE = [{"id": "1", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lund", "status": "active"},
           {"id": "2", "email": "bo@example.com", "first_name": "Bo", "last_name": "Ek", "status": "leave"}]
@@ -260,3 +262,12 @@ def test_the_harness_sees_the_busy_answers_of_a_throttle_that_works(tmp_path):
     with MemorySinkSandbox() as sandbox:
         scenario("rate_limited_429_then_success").check(SinkHarness(MemorySink, sandbox, tmp_path))
         assert sandbox.busy_answers() == 3
+
+
+def test_the_guide_names_every_scenario_and_every_argument():
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    missing = [s.name for s in [*SOURCE_SCENARIOS, *SINK_SCENARIOS] if f"`{s.name}`" not in guide]
+    missing += [f"{name}=" for factory in (source_tests, sink_tests)
+                for name in inspect.signature(factory).parameters if name != factory.__code__.co_varnames[0]
+                and f"`{name}=`" not in guide]
+    assert not missing, f"docs/plugins.md does not name {missing}"
