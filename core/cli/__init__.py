@@ -267,10 +267,11 @@ def resume(ctx, connection) -> None:
                                      if lifted else "was not paused."))
 
 
-for command in (runs, report, prune, sandbox, demo, plugin):
+for command in (runs, report, prune, sandbox, demo):
     cli.add_command(command)
 for command in cli.commands.values():
     command.params.extend(global_options())
+cli.add_command(plugin)  # reads no hosts.yaml: no --config
 
 
 def main() -> None:
