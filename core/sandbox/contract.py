@@ -88,7 +88,7 @@ class LoopbackServer:
 
     @property
     def connections(self) -> int:
-        """TCP connections accepted while running, for a server built on :class:`hrsync.KeepAliveServer`."""
+        """TCP connections accepted while running, for a server built on :class:`hrsync.sandbox.KeepAliveServer`."""
         return getattr(self._server, "connections", 0)
 
     @property

@@ -2,7 +2,7 @@
 
 ``sink_tests(MySink, sandbox=MySinkSandbox)`` is a plugin's whole sink test file. Each
 scenario runs the engine (keeping its state between runs, as a real host does) and
-observes the result through the :class:`hrsync.SinkSandbox` - the service's own view,
+observes the result through the :class:`hrsync.sandbox.SinkSandbox` - the service's own view,
 not the sink's. A sink with no service to stand in for (it writes a file) passes
 ``settings=`` instead and is observed through itself (:class:`~.sink_view.SinkView`).
 """
@@ -35,7 +35,7 @@ class SinkHarness:
     """Drives the engine: reference source → sink under test → sandbox; keeps the state between runs.
 
     Without a sandbox (``sandbox=None``), ``settings`` build the sink and a :class:`SinkView` stands in
-    for the sandbox; with one, ``settings`` are merged over its :meth:`~hrsync.Sandbox.connector_settings`.
+    for the sandbox; with one, ``settings`` are merged over its :meth:`~hrsync.sandbox.Sandbox.connector_settings`.
     """
 
     def __init__(self, sink_class: type[Sink], sandbox: SinkSandbox | None, tmp_path: Path, *,
@@ -191,7 +191,7 @@ def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[
                settings: Settings | None = None, scenarios: Iterable[Scenario] | None = None) -> type:
     """A pytest test class running the sink contract, one test per scenario, each on a fresh sandbox.
 
-    :param sandbox: a :class:`hrsync.SinkSandbox` subclass (built with its ``create()``), or any
+    :param sandbox: a :class:`hrsync.sandbox.SinkSandbox` subclass (built with its ``create()``), or any
         callable returning a sandbox; None for a sink that needs no service (pass ``settings``).
     :param settings: the sink's settings, or a function of the test's ``tmp_path`` returning them
         (e.g. the path of a file there); merged over the sandbox's.

@@ -2,7 +2,7 @@
 
 A sink that writes to a file (or anything else on this machine) needs no stand-in service:
 ``sink_tests(MySink, settings=…)`` builds a :class:`SinkView` instead of a sandbox. It is a
-:class:`hrsync.SinkSandbox` whose ``held()`` is the sink's own ``list_people()``, whose ``seed()``
+:class:`hrsync.sandbox.SinkSandbox` whose ``held()`` is the sink's own ``list_people()``, whose ``seed()``
 creates people through the sink, and whose ``writes()`` are the sink calls the engine made
 (through :attr:`SinkView.connector`, a recording subclass the harness registers in the sink's
 place). It cannot throttle or refuse anyone: scenarios that need that say so.

@@ -2,9 +2,9 @@
 
 ``source_tests(MySource, sandbox=MySandbox)`` is a plugin's whole source test file; a source
 that reads a file needs no sandbox: ``source_tests(MySource, settings={"path": …})``. Settings
-come from the sandbox (:meth:`hrsync.Sandbox.connector_settings`) or ``settings=`` (both: merged,
+come from the sandbox (:meth:`hrsync.sandbox.Sandbox.connector_settings`) or ``settings=`` (both: merged,
 ``settings=`` last). Refused settings are asked for only where the source has secrets, or where
-they are given (``bad_settings=``, or a sandbox overriding :meth:`hrsync.Sandbox.bad_settings`).
+they are given (``bad_settings=``, or a sandbox overriding :meth:`hrsync.sandbox.Sandbox.bad_settings`).
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def source_tests(source_class: type[Source], *,
                  scenarios: Iterable[Scenario] | None = None) -> type:
     """A pytest test class running the source contract, one test per scenario, each on a fresh sandbox.
 
-    :param sandbox: a :class:`hrsync.SourceSandbox` subclass (built with its ``create()``), or any
+    :param sandbox: a :class:`hrsync.sandbox.SourceSandbox` subclass (built with its ``create()``), or any
         callable returning a sandbox; None for a source that needs no service (pass ``settings``).
     :param settings: the source's settings, or a function of the test's ``tmp_path`` returning them
         (secrets as plain strings or :class:`hrsync.Secret`); merged over the sandbox's.

@@ -4,7 +4,7 @@ scim2-server (an independent SCIM 2.0 implementation) serves ``/v2/Users`` from 
 with a static bearer token, in one of the profiles of :mod:`.sandbox_profiles` (what it
 advertises, keeps, refuses and how it answers), behind :class:`~.sandbox_wsgi.RecordingApp`
 (request log, fault switches, admin API). :class:`ScimSandbox` is also the sink
-harness's view of it (:class:`hrsync.SinkSandbox`).
+harness's view of it (:class:`hrsync.sandbox.SinkSandbox`).
 
     with ScimSandbox(profile="extended") as scim:
         scim.url, scim.token, scim.users()
@@ -137,7 +137,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
             self._seen = 0
         self.in_flight.reset()
 
-    # -- the sink harness's view (hrsync.SinkSandbox) --------------------------------------------
+    # -- the sink harness's view (hrsync.sandbox.SinkSandbox) --------------------------------------------
 
     def held(self) -> list[dict[str, Any]]:
         out = []
