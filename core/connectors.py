@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from marshmallow import EXCLUDE, Schema
 
@@ -123,7 +123,7 @@ class Connector:
     def close(self) -> None:
         """Release connections. Called once at the end of the run, whatever happened."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

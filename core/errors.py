@@ -53,7 +53,8 @@ class PluginError(HrsyncError):
 class RunError(HrsyncError):
     """A run-level fault: the run stops before any further write. Names the connection."""
 
-    exit_code = 2
+    #: The ``hrsync`` command's exit code when this error stops it.
+    exit_code: int = 2
 
     def __init__(self, message: str, *, connection: str | None = None, **context: object) -> None:
         super().__init__(message, connection=connection, **context)
@@ -112,7 +113,8 @@ class RetriableError(RecordError):
     the engine then keeps the create intent, so the next run looks before creating.
     """
 
-    def __init__(self, message: str, *, record: str | None = None, ambiguous: bool = False, **context: object):
+    def __init__(self, message: str, *, record: str | None = None, ambiguous: bool = False,
+                 **context: object) -> None:
         super().__init__(message, record=record, **context)
         self.ambiguous = ambiguous
 

@@ -105,7 +105,7 @@ class OrgUnit(fields.Field):
         return {"id": unit_id, "name": (name or "").strip() or unit_id}
 
 
-def standard_field(name: str, *, required: bool = False, **kwargs) -> fields.Field:
+def standard_field(name: str, *, required: bool = False, **kwargs: Any) -> fields.Field:
     """A marshmallow field for the standard field ``name``, with its type and allowed values."""
     spec = STANDARD_FIELDS[name]
     metadata = {"description": spec.description, "standard": name, **kwargs.pop("metadata", {})}

@@ -47,8 +47,8 @@ def register_sandboxes(register):
     Called once, when the host is built, for every loaded plugin. ``hrsync sandbox``
     and ``hrsync demo`` start them; tests and benchmarks may too.
 
-    :param register: call ``register(SandboxClass)`` for each :class:`hrsync.SourceSandbox`
-        or :class:`hrsync.SinkSandbox` subclass; its ``name`` must be the name of the source or
+    :param register: call ``register(SandboxClass)`` for each :class:`hrsync.sandbox.SourceSandbox`
+        or :class:`hrsync.sandbox.SinkSandbox` subclass; its ``name`` must be the name of the source or
         sink it stands in for.
     :returns: nothing; the return value is ignored.
     """

@@ -67,7 +67,7 @@ class Plugins:
                     raise PluginError(f"Plugin {_plugin!r} registered a {kind} class without a name.", plugin=_plugin)
                 if base is Sandbox and cls.kind not in ("source", "sink"):
                     raise PluginError(f"Plugin {_plugin!r} registered the sandbox {cls.__name__}, which is neither a "
-                                      "hrsync.SourceSandbox nor a hrsync.SinkSandbox.", plugin=_plugin)
+                                      "hrsync.sandbox.SourceSandbox nor a hrsync.sandbox.SinkSandbox.", plugin=_plugin)
                 key = f"{cls.kind}:{cls.name}" if base is Sandbox else cls.name
                 if key in registry:
                     other = registry[key][1]

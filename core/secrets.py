@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from marshmallow import ValidationError, fields
@@ -31,6 +32,9 @@ class Secret:
     """A value that must never be printed. Call :meth:`reveal` at the point of use."""
 
     __slots__ = ("_value", "origin")
+    _value: str
+    #: Where the value came from (``env:NAME``, ``file:PATH``), never the value itself.
+    origin: str
 
     def __init__(self, value: str, origin: str = "value") -> None:
         self._value = value
@@ -133,7 +137,7 @@ def resolve_reference(value: object) -> Secret:
 class SecretField(fields.Field):
     """A marshmallow field for a secret setting: loads a reference, dumps a mask."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         metadata = dict(kwargs.pop("metadata", {}) or {})
         metadata["secret"] = True
         super().__init__(metadata=metadata, **kwargs)

@@ -4,7 +4,7 @@ Each command loads the plugins (:func:`hrsync.registry.load_plugins`), loads hos
 when it needs one, and calls into the engine, state or report modules. Exit codes: 0 ok,
 1 some people failed or were skipped for errors, 2 run stopped or invalid configuration.
 Commands live here (sync and operations), in :mod:`hrsync.cli.history` (runs, report,
-prune) and in :mod:`hrsync.cli.sandbox` (sandbox, demo).
+prune), in :mod:`hrsync.cli.sandbox` (sandbox, demo) and in :mod:`hrsync.cli.scaffold` (plugin new).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ..sync.engine import RunOptions, tune_collector
 from .common import HostTimeFormatter, TerminalProgress, global_options, load_for, setup_logging, user_errors
 from .history import prune, report, runs
 from .sandbox import demo, sandbox
+from .scaffold import plugin
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -270,6 +271,7 @@ for command in (runs, report, prune, sandbox, demo):
     cli.add_command(command)
 for command in cli.commands.values():
     command.params.extend(global_options())
+cli.add_command(plugin)  # reads no hosts.yaml: no --config
 
 
 def main() -> None:

@@ -7,12 +7,13 @@ through the ``register_sandboxes`` hook, each named like the connector it stands
 * :class:`SourceSandbox` serves HR data and can change it (``people``, ``add_person``,
   ``change_person``, in standard field names);
 * :class:`SinkSandbox` holds people and shows what it received (``held``, ``writes``,
-  ``seed``, and the fault switches ``throttle`` and ``reject``).
+  ``seed``, and the fault switches ``throttle`` (with ``busy_answers``) and ``reject``; a sandbox that
+  cannot do them says so, naming the scenarios to leave out).
 
 Every sandbox says which settings its connector needs (:meth:`Sandbox.connector_settings`)
 and which ones it refuses (:meth:`Sandbox.bad_settings`). :class:`LoopbackServer` is the
 shared lifecycle of sandboxes that serve on 127.0.0.1, and :func:`admin_answer` the
-admin API they share (documented in docs/plugins.md); :mod:`.sandbox_server` what their HTTP
+admin API they share (documented in docs/plugins.md); :mod:`.http` what their HTTP
 servers share (keep-alive, latency, requests in flight).
 """
 
@@ -22,7 +23,7 @@ import socketserver
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from ..secrets import Secret
 
@@ -36,7 +37,7 @@ class LoopbackServer:
     (``class MySandbox(LoopbackServer, SourceSandbox)``) so its ``start``/``stop``/``url`` win.
     """
 
-    scheme = "http"
+    scheme: ClassVar[str] = "http"
 
     def __init__(self, *, port: int = 0) -> None:
         self._port = port
@@ -61,7 +62,7 @@ class LoopbackServer:
             self._server.server_close()
             self._server = None
 
-    def start(self):
+    def start(self) -> Self:
         self._bound, self._running = self.serve(self._port), True
         return self
 
@@ -70,7 +71,7 @@ class LoopbackServer:
             self.shutdown()
             self._running = False
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -87,7 +88,7 @@ class LoopbackServer:
 
     @property
     def connections(self) -> int:
-        """TCP connections accepted while running, for a server built on :class:`hrsync.KeepAliveServer`."""
+        """TCP connections accepted while running, for a server built on :class:`hrsync.sandbox.KeepAliveServer`."""
         return getattr(self._server, "connections", 0)
 
     @property
@@ -117,13 +118,13 @@ class Sandbox:
         options meant for other sandboxes are ignored."""
         return cls()
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         return self
 
     def stop(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -152,7 +153,8 @@ class Sandbox:
         return {**self.settings(), **secret, **self.test_settings()}
 
     def bad_settings(self) -> dict[str, Any]:
-        """Connector settings this sandbox refuses (by default: every secret wrong)."""
+        """Connector settings this sandbox refuses (by default: every secret wrong). The harness asks for them
+        when the connector has secrets (a :class:`~hrsync.SecretField`) or the sandbox overrides this."""
         secrets = self.secrets()
         if not secrets:
             raise NotImplementedError(f"{type(self).__name__} has no secrets to get wrong: override bad_settings() "
@@ -189,6 +191,12 @@ class Write:
     fields: frozenset[str] = frozenset()
 
 
+#: The harness scenarios (:data:`hrsync.testing.SINK_SCENARIOS`) that need :meth:`SinkSandbox.throttle`, and
+#: the one that needs :meth:`SinkSandbox.reject`: named in the errors of a sandbox that cannot do them.
+THROTTLING_SCENARIOS = ("rate_limited_429_then_success", "unavailable_503_then_success")
+REJECTING_SCENARIO = "one_failing_person_is_isolated"
+
+
 class SinkSandbox(Sandbox):
     """A sink's service, observed from its own side: what it holds and which writes reached it."""
 
@@ -211,12 +219,25 @@ class SinkSandbox(Sandbox):
         raise NotImplementedError
 
     def throttle(self, count: int, status: int) -> None:
-        """Answer the next ``count`` requests as busy (429 or 503)."""
-        raise NotImplementedError
+        """Answer the next ``count`` requests as busy (429 or 503); :meth:`busy_answers` counts them."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be throttled, so the harness cannot see the sink retry 429 and 503 "
+            "answers: implement throttle() and busy_answers() in the sandbox, or pass scenarios=… to sink_tests "
+            f"without the throttling scenarios ({', '.join(THROTTLING_SCENARIOS)}).")
+
+    def busy_answers(self) -> int:
+        """How many requests this sandbox has answered busy (429 or 503) so far. The harness calls
+        :meth:`throttle` on a fresh sandbox, runs the sink, and checks that every busy answer was given."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not count its busy answers, so the harness cannot tell that throttle() "
+            "throttled: implement busy_answers(), or pass scenarios=… to sink_tests without the throttling "
+            f"scenarios ({', '.join(THROTTLING_SCENARIOS)}).")
 
     def reject(self, email: str) -> None:
         """Refuse writes for this person (a 4xx with a reason)."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot refuse one person: implement reject() in the sandbox, or pass "
+            f"scenarios=… to sink_tests without {REJECTING_SCENARIO}.")
 
 
 def sandbox_factory(sandbox: type[Sandbox] | Callable[[], Sandbox]) -> Callable[[], Sandbox]:

@@ -20,14 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class KeepAliveServer(socketserver.ThreadingMixIn):
     """List it first among a threading server's bases: ``class Server(KeepAliveServer, ThreadingHTTPServer)``."""
 
-    daemon_threads = True  # an idle keep-alive connection never holds up the process or stop()
+    daemon_threads: bool = True  # an idle keep-alive connection never holds up the process or stop()
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         self._closing = False
@@ -35,13 +36,13 @@ class KeepAliveServer(socketserver.ThreadingMixIn):
         self.connections = 0
         super().__init__(*args, **kwargs)
 
-    def process_request(self, request, client_address) -> None:
+    def process_request(self, request: socket.socket, client_address: Any) -> None:
         with self._open_lock:
             self.connections += 1
             self._open.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request) -> None:
+    def shutdown_request(self, request: socket.socket) -> None:
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
@@ -57,7 +58,7 @@ class KeepAliveServer(socketserver.ThreadingMixIn):
                 pass
         super().server_close()
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: socket.socket, client_address: Any) -> None:
         """A client hanging up, or the server closing under a request, is not worth a traceback."""
         if self._closing or isinstance(sys.exc_info()[1], ConnectionError):
             return
@@ -68,11 +69,11 @@ class KeepAliveHandler:
     """List it first among a ``BaseHTTPRequestHandler``'s bases. Each answer must carry its length
     (``Content-Length``), or set ``close_connection``."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    wbufsize = -1  # buffered: headers and body leave in one write when the answer is flushed
+    protocol_version: str = "HTTP/1.1"
+    disable_nagle_algorithm: bool = True
+    wbufsize: int = -1  # buffered: headers and body leave in one write when the answer is flushed
 
-    def log_message(self, format, *args) -> None:  # quiet: the sandbox's request log is the record
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the sandbox's request log is the record
         pass
 
     def handle_expect_100(self) -> bool:

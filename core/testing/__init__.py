@@ -3,14 +3,19 @@
     TestMySource = source_tests(MySource, sandbox=MySourceSandbox)
     TestMySink = sink_tests(MySink, sandbox=MySinkSandbox)
 
-Suites are data: :data:`SOURCE_SCENARIOS` and :data:`SINK_SCENARIOS` are lists of named
-:class:`Scenario` objects, and each generated test is named after its scenario. Both
-suites drive the plugin's own sandbox (:class:`hrsync.SourceSandbox` /
-:class:`hrsync.SinkSandbox`): settings come from it, and so do refused credentials.
+    TestMyFileSink = sink_tests(MyFileSink, settings=lambda tmp_path: {"path": str(tmp_path / "out.json")},
+                                scenarios=[s for s in SINK_SCENARIOS if s.name not in NEED_A_SERVICE])
 
-Modules: ``scenarios`` (Scenario, suite builder), ``source_suite``, ``sink_suite``,
-``memory`` (in-memory reference connectors and their sandbox), ``fixtures`` (the pytest
-plugin: ``memory_world``, ``hrsync_state``, ``smtp_capture``).
+Suites are data: :data:`SOURCE_SCENARIOS` and :data:`SINK_SCENARIOS` are lists of named
+:class:`Scenario` objects, each generated test is named after its scenario, and ``scenarios=``
+chooses which run. Both suites drive the plugin's own sandbox (:class:`hrsync.sandbox.SourceSandbox`
+/ :class:`hrsync.sandbox.SinkSandbox`), which gives the settings and the refused credentials, or
+take ``settings=`` for a connector that needs no service (it reads or writes a file).
+
+Modules: ``scenarios`` (Scenario, suite builder, what both suites share), ``source_suite``,
+``sink_suite``, ``sink_view`` (a sink tested without a sandbox), ``memory`` (in-memory reference
+connectors and their sandbox), ``fixtures`` (the pytest plugin: ``memory_world``, ``hrsync_state``,
+``smtp_capture``).
 """
 
 from .memory import MemorySink, MemorySinkSandbox, MemorySource, MemoryWorld, memory_plugin

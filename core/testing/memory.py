@@ -14,12 +14,13 @@ from __future__ import annotations
 import itertools
 import threading
 import types
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from .. import hookimpl
-from ..connectors import Sink, SinkPerson, Source
+from ..connectors import Defer, Sink, SinkPerson, Source
 from ..errors import ConflictError, RecordError, RetriableError, SourceError
 from ..fields import standard_field
 from ..sandbox.contract import SinkSandbox, Write
@@ -138,7 +139,7 @@ class MemorySource(_InWorld, Source):
     ConfigSchema = MemoryConfig
     RecordSchema = MemoryRecord
 
-    def read(self):
+    def read(self) -> Iterator[dict[str, Any]]:
         if self.world.fail_read:
             raise SourceError("memory source: read failed (fail_read switch)", connection=self.context.connection)
         yield from (dict(p) for p in self.world.people)
@@ -155,7 +156,7 @@ class MemorySink(_InWorld, MemoryGroups, Sink):
     def max_in_flight(self) -> int:
         return self.settings["max_in_flight"]
 
-    def prepare(self, record):
+    def prepare(self, record: dict[str, Any]) -> dict[str, Any] | Defer:
         desired = super().prepare(record)
         desired["active"] = record.get("status") != "inactive"
         return desired
@@ -172,16 +173,16 @@ class MemorySink(_InWorld, MemoryGroups, Sink):
         if email and email.lower() in self.world.fail_emails:
             raise RecordError(f"memory sink refuses {email} (fail_emails switch)", record=email)
 
-    def list_people(self):
+    def list_people(self) -> list[SinkPerson]:
         self.world.calls.append(("list", None))
         return [SinkPerson(uid, dict(u)) for uid, u in self.world.users.items()]
 
-    def find(self, email):
+    def find(self, email: str) -> SinkPerson | None:
         self.world.calls.append(("find", email))
         uid = self.world.users.holder(email)
         return None if uid is None else SinkPerson(uid, dict(self.world.users[uid]))
 
-    def create(self, record):
+    def create(self, record: dict[str, Any]) -> SinkPerson:
         self._write("create", record["email"], record["email"])
         with self.world.lock:
             if self.world.users.holder(record["email"]) is not None:
@@ -190,12 +191,12 @@ class MemorySink(_InWorld, MemoryGroups, Sink):
             self.world.users[uid] = dict(record)
         return SinkPerson(uid, dict(record))
 
-    def update(self, sink_id, changes, record):
+    def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> None:
         self._write("update", (sink_id, dict(changes)), record.get("email"))
         with self.world.lock:
             self.world.users[sink_id] = {**self.world.users[sink_id], **changes}
 
-    def deactivate(self, sink_id):
+    def deactivate(self, sink_id: str) -> None:
         self._write("deactivate", sink_id, None)
         with self.world.lock:
             self.world.users[sink_id]["active"] = False
@@ -205,11 +206,11 @@ def connectors_plugin(source: type[Source], sink: type[Sink]) -> types.SimpleNam
     """A plugin object registering one source and one sink class, for ``load_plugins(plugins=[(name, ...)])``."""
 
     @hookimpl(specname="register_sources")
-    def register_sources(register):
+    def register_sources(register: Callable[[type[Source]], None]) -> None:
         register(source)
 
     @hookimpl(specname="register_sinks")
-    def register_sinks(register):
+    def register_sinks(register: Callable[[type[Sink]], None]) -> None:
         register(sink)
 
     return types.SimpleNamespace(register_sources=register_sources, register_sinks=register_sinks)
@@ -254,6 +255,10 @@ class MemorySinkSandbox(SinkSandbox):
 
     def throttle(self, count: int, status: int) -> None:
         self.world.busy_next = count
+
+    def busy_answers(self) -> int:
+        with self.world.lock:
+            return sum(1 for kind, _ in self.world.calls if kind == "busy")
 
     def reject(self, email: str) -> None:
         self.world.fail_emails.add(email.lower())

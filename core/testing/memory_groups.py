@@ -26,8 +26,8 @@ class MemoryGroup:
 class MemoryGroups:
     """Group methods for :class:`~hrsync.testing.memory.MemorySink` (needs ``self.world``)."""
 
-    holds_groups = True
-    member_batch = 50
+    holds_groups: bool = True
+    member_batch: int = 50
     world: Any
 
     def _group(self, group_id: str, group: MemoryGroup) -> SinkGroup:

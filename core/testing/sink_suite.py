@@ -2,14 +2,15 @@
 
 ``sink_tests(MySink, sandbox=MySinkSandbox)`` is a plugin's whole sink test file. Each
 scenario runs the engine (keeping its state between runs, as a real host does) and
-observes the result through the :class:`hrsync.SinkSandbox` - the service's own view,
-not the sink's.
+observes the result through the :class:`hrsync.sandbox.SinkSandbox` - the service's own view,
+not the sink's. A sink with no service to stand in for (it writes a file) passes
+``settings=`` instead and is observed through itself (:class:`~.sink_view.SinkView`).
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +18,54 @@ from .. import hookimpl
 from ..config.load import parse_config
 from ..connectors import Sink
 from ..registry import load_plugins
-from ..sandbox.contract import SinkSandbox, sandbox_factory
+from ..sandbox.contract import SinkSandbox
 from ..sync.engine import RunOptions, RunResult, sync_connection
 from .memory import MemoryWorld, memory_plugin
-from .scenarios import Scenario, build_suite
+from .scenarios import Scenario, Settings, build_suite, choose_scenarios, require_settings, settings_for, started
+from .sink_view import SinkView
 
 
 def harness_people(count: int = 5) -> list[dict[str, Any]]:
+    """The reference source's people: ``count`` active employees in standard field names."""
     return [{"id": str(i), "email": f"person{i}@example.com", "first_name": f"Första{i}", "last_name": f"Efter{i}",
              "status": "active", "hire_date": "2021-03-01"} for i in range(count)]
 
 
 class SinkHarness:
-    """Drives the engine: reference source → sink under test → sandbox; keeps the state between runs."""
+    """Drives the engine: reference source → sink under test → sandbox; keeps the state between runs.
 
-    def __init__(self, sink_class: type[Sink], sandbox: SinkSandbox, tmp_path: Path) -> None:
-        self.sink_class, self.sandbox, self.tmp_path = sink_class, sandbox, tmp_path
+    Without a sandbox (``sandbox=None``), ``settings`` build the sink and a :class:`SinkView` stands in
+    for the sandbox; with one, ``settings`` are merged over its :meth:`~hrsync.sandbox.Sandbox.connector_settings`.
+    """
+
+    def __init__(self, sink_class: type[Sink], sandbox: SinkSandbox | None, tmp_path: Path, *,
+                 settings: dict[str, Any] | None = None) -> None:
+        self.sink_class, self.tmp_path = sink_class, tmp_path
+        self.connector: type[Sink] = sink_class
+        if sandbox is None:
+            view = SinkView(sink_class, settings or {})
+            self.sandbox: SinkSandbox = view
+            self.connector = view.connector
+            self.settings = view.connector_settings()
+        else:
+            self.sandbox = sandbox
+            self.settings = {**sandbox.connector_settings(), **(settings or {})}
         self.world = MemoryWorld()
         self.world.people = harness_people()
 
     def run(self, **connection: Any) -> RunResult:
+        """One run of the engine, the connection's options (``missing``, ``guards``, …) as given."""
         plugin = types.SimpleNamespace(
-            register_sinks=hookimpl(specname="register_sinks")(lambda register: register(self.sink_class)))
+            register_sinks=hookimpl(specname="register_sinks")(lambda register: register(self.connector)))
         plugins = load_plugins(entry_points=False, plugins=[("memory", _source_only()), ("under_test", plugin)])
         conn = {"source": {"plugin": "memory", "world": self.world},
-                "sink": {"plugin": self.sink_class.name, **self.sandbox.connector_settings()}, **connection}
+                "sink": {"plugin": self.sink_class.name, **self.settings}, **connection}
         config = parse_config({"host": {"state": "state.db"}, "connections": {"harness": conn}}, plugins,
                               path=self.tmp_path / "hosts.yaml")
         return sync_connection(config, "harness", plugins, RunOptions())
 
     def held_by_email(self) -> dict[str, list[dict[str, Any]]]:
+        """What the sandbox holds, by lower-cased e-mail (a list: duplicates show)."""
         out: dict[str, list[dict[str, Any]]] = {}
         for person in self.sandbox.held():
             out.setdefault(str(person.get("email", "")).lower(), []).append(person)
@@ -120,8 +139,12 @@ def _sink_case_insensitive(h: SinkHarness) -> None:
 
 def _sink_throttled(status: int) -> Callable[[SinkHarness], None]:
     def check(h: SinkHarness) -> None:
-        h.sandbox.throttle(3, status)
+        busy = 3
+        h.sandbox.throttle(busy, status)
         _ok(h.run(), f"run with {status} answers")
+        answered = h.sandbox.busy_answers()
+        assert answered >= busy, (f"the sandbox was told to answer {busy} requests with {status} but answered "
+                                  f"{answered}: its throttle() does not throttle, so this run proves nothing")
         assert len(h.sandbox.held()) == len(h.world.people), f"people were lost to {status} answers"
 
     return check
@@ -164,16 +187,22 @@ SINK_SCENARIOS: list[Scenario] = [
 ]
 
 
-def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[[], SinkSandbox],
-               scenarios: list[Scenario] | None = None) -> type:
-    """A pytest test class running the sink contract against a fresh ``sandbox()`` per scenario.
+def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[[], SinkSandbox] | None = None,
+               settings: Settings | None = None, scenarios: Iterable[Scenario] | None = None) -> type:
+    """A pytest test class running the sink contract, one test per scenario, each on a fresh sandbox.
 
-    :param sandbox: a :class:`hrsync.SinkSandbox` subclass (built with its ``create()``), or any
-        callable returning a sandbox.
+    :param sandbox: a :class:`hrsync.sandbox.SinkSandbox` subclass (built with its ``create()``), or any
+        callable returning a sandbox; None for a sink that needs no service (pass ``settings``).
+    :param settings: the sink's settings, or a function of the test's ``tmp_path`` returning them
+        (e.g. the path of a file there); merged over the sandbox's.
+    :param scenarios: the scenarios to run (default :data:`SINK_SCENARIOS`). A sandbox that cannot
+        throttle or refuse a person (and a sink tested without one) fails those scenarios, saying so.
     """
+    require_settings("sink_tests", sandbox, settings)
 
-    def run(scenario: Scenario, tmp_path) -> None:
-        with sandbox_factory(sandbox)() as sb:
-            scenario.check(SinkHarness(sink_class, sb, tmp_path))
+    def run(scenario: Scenario, tmp_path: Path) -> None:
+        with started(sandbox) as sb:
+            given = None if settings is None else settings_for(sink_class, settings, tmp_path)
+            scenario.check(SinkHarness(sink_class, sb, tmp_path, settings=given))
 
-    return build_suite(f"Test{sink_class.__name__}Contract", scenarios or SINK_SCENARIOS, run)
+    return build_suite(f"Test{sink_class.__name__}Contract", choose_scenarios(SINK_SCENARIOS, scenarios), run)

@@ -1,15 +1,19 @@
-"""The source contract: what every source must do, checked against its sandbox.
+"""The source contract: what every source must do, checked against its sandbox or with the settings given.
 
-``source_tests(MySource, sandbox=MySandbox)`` is a plugin's whole source test file. The
-settings come from the sandbox (:meth:`hrsync.Sandbox.connector_settings`), and the
-credentials it refuses from :meth:`hrsync.Sandbox.bad_settings`.
+``source_tests(MySource, sandbox=MySandbox)`` is a plugin's whole source test file; a source
+that reads a file needs no sandbox: ``source_tests(MySource, settings={"path": …})``. Settings
+come from the sandbox (:meth:`hrsync.sandbox.Sandbox.connector_settings`) or ``settings=`` (both: merged,
+``settings=`` last). Refused settings are asked for only where the source has secrets, or where
+they are given (``bad_settings=``, or a sandbox overriding :meth:`hrsync.sandbox.Sandbox.bad_settings`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,18 +22,53 @@ from marshmallow import EXCLUDE, ValidationError
 from ..connectors import RunContext, Source
 from ..errors import RunError
 from ..fields import STANDARD_FIELDS
-from ..sandbox.contract import SourceSandbox, sandbox_factory
+from ..sandbox.contract import Sandbox, SourceSandbox
 from ..secrets import Secret
-from .scenarios import Scenario, build_suite
+from .scenarios import (
+    Scenario,
+    Settings,
+    build_suite,
+    choose_scenarios,
+    require_settings,
+    secret_settings,
+    settings_for,
+    started,
+)
 
 
 @dataclass
 class SourceHarness:
+    """One source under test: its class, its running sandbox (or None), and the settings given directly."""
+
     source_class: type[Source]
-    sandbox: SourceSandbox
+    sandbox: SourceSandbox | None = None
+    #: Settings given directly (``source_tests(settings=…)``), over the sandbox's.
+    settings: dict[str, Any] | None = None
+    #: Settings ``check()`` must refuse, over the good ones (``source_tests(bad_settings=…)``).
+    refused: dict[str, Any] | None = None
+
+    def connector_settings(self) -> dict[str, Any]:
+        """The settings the source is built with: the sandbox's, then those given directly."""
+        return {**(self.sandbox.connector_settings() if self.sandbox else {}), **(self.settings or {})}
+
+    def bad_settings(self) -> dict[str, Any]:
+        """Settings ``check()`` must refuse: those given, else the sandbox's, else every secret wrong.
+
+        ``NotImplementedError`` says why there are none (a source without secrets or a sandbox to ask)."""
+        if self.refused is not None:
+            return {**self.connector_settings(), **self.refused}
+        if self.sandbox is not None:
+            return self.sandbox.bad_settings()
+        good = self.connector_settings()
+        wrong = {name: Secret("wrong-" + good[name].reveal()) for name in secret_settings(self.source_class)
+                 if isinstance(good.get(name), Secret)}
+        if not wrong:
+            raise NotImplementedError(f"{self.source_class.__name__} has no secrets to get wrong: pass "
+                                      "bad_settings= to source_tests, or scenarios=… without this scenario")
+        return {**good, **wrong}
 
     def build(self, settings: dict[str, Any] | None = None) -> Source:
-        loaded = self.source_class.ConfigSchema().load(settings or self.sandbox.connector_settings())
+        loaded = self.source_class.ConfigSchema().load(self.connector_settings() if settings is None else settings)
         return self.source_class(loaded, RunContext("harness"))
 
     def read(self) -> list[dict[str, Any]]:
@@ -44,9 +83,8 @@ class SourceHarness:
 
 
 def _config_loads(h: SourceHarness) -> None:
-    loaded = h.source_class.ConfigSchema().load(h.sandbox.connector_settings())
-    secret_fields = [n for n, f in h.source_class.ConfigSchema().fields.items() if f.metadata.get("secret")]
-    for name in secret_fields:
+    loaded = h.source_class.ConfigSchema().load(h.connector_settings())
+    for name in secret_settings(h.source_class):
         assert name not in loaded or isinstance(loaded[name], Secret), f"secret setting {name!r} is not a Secret"
 
 
@@ -57,7 +95,7 @@ def _check_passes(h: SourceHarness) -> None:
 
 def _check_fails(h: SourceHarness) -> None:
     try:
-        bad = h.sandbox.bad_settings()
+        bad = h.bad_settings()
     except NotImplementedError as exc:
         pytest.fail(f"cannot prove that check() refuses bad credentials: {exc}")
     with h.build(bad) as source:
@@ -126,16 +164,37 @@ SOURCE_SCENARIOS: list[Scenario] = [
 ]
 
 
-def source_tests(source_class: type[Source], *, sandbox: type[SourceSandbox] | Callable[[], SourceSandbox],
-                 scenarios: list[Scenario] | None = None) -> type:
-    """A pytest test class running the source contract against a fresh ``sandbox()`` per scenario.
+def _refusal_expected(source_class: type[Source], sandbox: object, bad_settings: object) -> bool:
+    """Whether the default suite proves that ``check()`` refuses bad settings: when the source has secrets,
+    or bad settings are given (``bad_settings=``, or a sandbox class that overrides ``bad_settings()``)."""
+    target = sandbox.func if isinstance(sandbox, functools.partial) else sandbox
+    overridden = isinstance(target, type) and target.bad_settings is not Sandbox.bad_settings
+    return bool(secret_settings(source_class)) or bad_settings is not None or overridden
 
-    :param sandbox: a :class:`hrsync.SourceSandbox` subclass (built with its ``create()``), or any
-        callable returning a sandbox.
+
+def source_tests(source_class: type[Source], *,
+                 sandbox: type[SourceSandbox] | Callable[[], SourceSandbox] | None = None,
+                 settings: Settings | None = None, bad_settings: Settings | None = None,
+                 scenarios: Iterable[Scenario] | None = None) -> type:
+    """A pytest test class running the source contract, one test per scenario, each on a fresh sandbox.
+
+    :param sandbox: a :class:`hrsync.sandbox.SourceSandbox` subclass (built with its ``create()``), or any
+        callable returning a sandbox; None for a source that needs no service (pass ``settings``).
+    :param settings: the source's settings, or a function of the test's ``tmp_path`` returning them
+        (secrets as plain strings or :class:`hrsync.Secret`); merged over the sandbox's.
+    :param bad_settings: settings (over the good ones) that ``check()`` must refuse; by default the
+        sandbox's ``bad_settings()``, or every secret setting made wrong.
+    :param scenarios: the scenarios to run (default :data:`SOURCE_SCENARIOS`, without
+        ``check_fails_on_bad_credentials`` for a source that has no secrets and no bad settings).
     """
+    require_settings("source_tests", sandbox, settings)
+    default = [s for s in SOURCE_SCENARIOS if s.name != "check_fails_on_bad_credentials"
+               or _refusal_expected(source_class, sandbox, bad_settings)]
 
-    def run(scenario: Scenario, tmp_path) -> None:
-        with sandbox_factory(sandbox)() as sb:
-            scenario.check(SourceHarness(source_class, sb))
+    def run(scenario: Scenario, tmp_path: Path) -> None:
+        with started(sandbox) as sb:
+            given = None if settings is None else settings_for(source_class, settings, tmp_path)
+            refused = None if bad_settings is None else settings_for(source_class, bad_settings, tmp_path)
+            scenario.check(SourceHarness(source_class, sb, given, refused))
 
-    return build_suite(f"Test{source_class.__name__}Contract", scenarios or SOURCE_SCENARIOS, run)
+    return build_suite(f"Test{source_class.__name__}Contract", choose_scenarios(default, scenarios), run)

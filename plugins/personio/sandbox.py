@@ -83,7 +83,7 @@ class _Limiter:
 
 
 class _Server(KeepAliveServer, ThreadingHTTPServer):
-    """HTTP/1.1 keep-alive, a daemon thread per connection (:class:`hrsync.KeepAliveServer`)."""
+    """HTTP/1.1 keep-alive, a daemon thread per connection (:class:`hrsync.sandbox.KeepAliveServer`)."""
 
 
 def _milliseconds(value: str | float | None) -> float:

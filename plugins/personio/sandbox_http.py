@@ -5,9 +5,9 @@ with ``limit`` 1–100 (50 without paging, 400 beyond), row offsets and Personio
 envelope; ``/v1/company/employees/{id}``; ``/v1/company/employees/attributes``; 401
 without a token, 403 with a bad one, in Personio's error envelope (some messages in
 German); 429 **without** headers. Each API request is answered after the sandbox's
-``latency_ms``, over HTTP/1.1 keep-alive connections (:class:`hrsync.KeepAliveHandler`).
+``latency_ms``, over HTTP/1.1 keep-alive connections (:class:`hrsync.sandbox.KeepAliveHandler`).
 The admin API under ``/_sandbox/`` follows hrsync's sandbox convention
-(:func:`hrsync.admin_answer`) plus ``/_sandbox/employees``.
+(:func:`hrsync.sandbox.admin_answer`) plus ``/_sandbox/employees``.
 """
 
 from __future__ import annotations

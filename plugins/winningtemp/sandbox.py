@@ -4,7 +4,7 @@ scim2-server (an independent SCIM 2.0 implementation) serves ``/v2/Users`` from 
 with a static bearer token, in one of the profiles of :mod:`.sandbox_profiles` (what it
 advertises, keeps, refuses and how it answers), behind :class:`~.sandbox_wsgi.RecordingApp`
 (request log, fault switches, admin API). :class:`ScimSandbox` is also the sink
-harness's view of it (:class:`hrsync.SinkSandbox`).
+harness's view of it (:class:`hrsync.sandbox.SinkSandbox`).
 
     with ScimSandbox(profile="extended") as scim:
         scim.url, scim.token, scim.users()
@@ -141,7 +141,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
             self._seen = 0
         self.in_flight.reset()
 
-    # -- the sink harness's view (hrsync.SinkSandbox) --------------------------------------------
+    # -- the sink harness's view (hrsync.sandbox.SinkSandbox) --------------------------------------------
 
     def held(self) -> list[dict[str, Any]]:
         out = []
@@ -182,6 +182,10 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
 
     def throttle(self, count: int, status: int) -> None:
         self.faults.throttle_next, self.faults.throttle_status = count, status
+
+    def busy_answers(self) -> int:
+        with self.lock:
+            return sum(1 for request in self.requests if request["status"] in (429, 503))
 
     def reject(self, email: str) -> None:
         self.faults.fail_emails = self.faults.fail_emails | {email.lower()}

@@ -8,7 +8,7 @@ answered ``200`` with the user instead of ``204``, booleans written as strings. 
 429, refusing unfiltered listing, Entra-style answers. Requests carrying
 ``X-Sandbox-Seed: 1`` (the sandbox seeding itself) skip the log, the latency, the faults
 and the limits. ``/_sandbox/`` is the admin API of hrsync's sandbox convention
-(:func:`hrsync.admin_answer`). :class:`KeepAliveWSGIHandler` serves it over HTTP/1.1
+(:func:`hrsync.sandbox.admin_answer`). :class:`KeepAliveWSGIHandler` serves it over HTTP/1.1
 keep-alive connections (wsgiref's own handler answers one request per connection).
 """
 
@@ -252,4 +252,4 @@ class KeepAliveWSGIHandler(KeepAliveHandler, WSGIRequestHandler):
 
 class KeepAliveWSGIServer(KeepAliveServer, WSGIServer):
     """wsgiref's server with a daemon thread per connection, as scim2-server's test server, and
-    connections counted and closed on stop (:class:`hrsync.KeepAliveServer`)."""
+    connections counted and closed on stop (:class:`hrsync.sandbox.KeepAliveServer`)."""
