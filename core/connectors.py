@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Self
 from marshmallow import EXCLUDE, Schema
 
 from .sink_groups import GroupMethods
+from .sink_snapshots import SnapshotMethods
 
 
 @functools.cache
@@ -190,9 +191,10 @@ class SinkPerson:
     invited: bool = False
 
 
-class Sink(GroupMethods, Connector):
+class Sink(GroupMethods, SnapshotMethods, Connector):
     """An app that holds people and can create, update and deactivate them (and, when it says so in
-    ``holds_groups``, groups: :class:`~hrsync.sink_groups.GroupMethods`).
+    ``holds_groups``, groups: :class:`~hrsync.sink_groups.GroupMethods`; or, when it says so in
+    ``takes_snapshots``, takes everyone at once instead: :class:`~hrsync.sink_snapshots.SnapshotMethods`).
 
     Its RecordSchema must have an ``email`` field (:data:`MATCH_FIELD`): people are matched on it.
     """
