@@ -30,6 +30,9 @@ def test_demo_end_to_end(tmp_path):
     assert "Not created, had already left" not in out.split("HR changes")[1]  # named once, on the first sync
     assert "has no e-mail in Personio — add one there" in out
     assert "e-mail changed from" in out and "set inactive" in out and "-Nyström" in out
+    assert "Groups (18):" in first_report and "New group: Sales (" in first_report  # 6 departments, 12 teams
+    second_groups = out.split("HR changes")[1].split("Groups (2):")[1]
+    assert "New group: Customer Success (1 member)" in second_groups and ": -1 members" in second_groups
     saved = re.findall(r"^  (/\S+\.(?:eml|html))$", out, flags=re.M)
     assert len(saved) == 2 and all((tmp_path / "demo" / "mail").joinpath(p.rsplit("/", 1)[1]).exists()
                                    for p in saved)

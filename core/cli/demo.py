@@ -2,8 +2,9 @@
 
 Flow: start the source and sink sandboxes and an SMTP capture (about 200 seeded
 people with real-data edge cases) → write a hosts.yaml into a temporary folder →
-first sync (creates, with a progress bar) → five HR changes in the source sandbox (a
-hire, a termination, a rename, an e-mail change, a person without e-mail) → second
+first sync (creates people, and department and team groups where the sink holds groups, with a
+progress bar) → six HR changes in the source sandbox (a hire, a termination, a rename, an e-mail
+change, a person without e-mail, a move to a new department) → second
 sync → print its report and where the e-mailed report was saved. Everything it started
 is stopped before it returns.
 """
@@ -23,13 +24,13 @@ from ..registry import Plugins
 from ..report.render import render_text
 from ..service.runner import run_and_report
 from ..sync.engine import RunOptions
-from .launch import start_sandboxes, write_sandbox_config
+from .launch import sandbox_groups, start_sandboxes, write_sandbox_config
 
 
 def hr_changes(source) -> list[str]:
-    """Five changes a real HR team makes in a week, in the source sandbox; returns what was done."""
+    """Six changes a real HR team makes in a week, in the source sandbox; returns what was done."""
     people = [p for p in source.people() if p["status"] == "active" and p["email"]]
-    leaver, renamed, mover, no_mail = people[0], people[1], people[2], people[3]
+    leaver, renamed, mover, no_mail, transferred = people[0], people[1], people[2], people[3], people[4]
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     new_id = source.add_person(first_name="Saga", last_name="Lindström", email="saga.lindstrom@example.com",
                                gender="female", status="onboarding", hire_date=f"{dt.date.today()}T00:00:00+01:00",
@@ -39,12 +40,15 @@ def hr_changes(source) -> list[str]:
     new_address = "moved." + mover["email"].lower()
     source.change_person(mover["id"], email=new_address)
     source.change_person(no_mail["id"], email="")
+    # A department that did not exist yet: its group is created, and the person leaves their old one.
+    source.change_person(transferred["id"], department="Customer Success")
     return [
         f"hired Saga Lindström (id {new_id})",
         f"terminated {leaver['first_name']} {leaver['last_name']} as of {yesterday}",
         f"renamed {renamed['first_name']} {renamed['last_name']} to {renamed['last_name']}-Nyström",
         f"changed {mover['email']} to {new_address}",
         f"removed the e-mail of {no_mail['first_name']} {no_mail['last_name']}",
+        f"moved {transferred['first_name']} {transferred['last_name']} to a new department, Customer Success",
     ]
 
 
@@ -57,7 +61,7 @@ def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: P
                          mail_folder=folder / "mail", **options) as running:
         echo(f"Sandboxes: {running.source.name} at {running.source.url}, {running.sink.name} at "
              f"{running.sink.url}, SMTP at 127.0.0.1:{running.smtp.port}")
-        config_path = write_sandbox_config(folder / "hosts.yaml", running)
+        config_path = write_sandbox_config(folder / "hosts.yaml", running, groups=sandbox_groups(plugins, running))
         config = load_config(config_path, plugins)
         echo(f"Config: {config_path}\n")
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import PluginError
+from ..fields import field_type
 from ..registry import Plugins
 from ..sandbox.contract import Sandbox, SinkSandbox, SourceSandbox
 from ..sandbox.smtp import SmtpCapture
@@ -66,7 +67,17 @@ def _secret_file(folder: Path, name: str, value: str) -> dict[str, str]:
     return {"file": str(path)}
 
 
-def write_sandbox_config(path: Path, running: Running, *, recipients: list[str] | None = None) -> Path:
+def sandbox_groups(plugins: Plugins, running: Running) -> list[str]:
+    """The org-unit fields the sandbox connection makes groups of: department and team, where the source
+    reads them and the sink holds groups (a real connection chooses its own, none by default)."""
+    if not plugins.sink_class(running.sink.name).holds_groups:
+        return []
+    declared = plugins.source_class(running.source.name).RecordSchema().fields
+    return [name for name in ("department", "team") if name in declared and field_type(declared[name]) == "orgunit"]
+
+
+def write_sandbox_config(path: Path, running: Running, *, recipients: list[str] | None = None,
+                         groups: list[str] | None = None) -> Path:
     """Write a hosts.yaml for connection ``sandbox``; state, outbox and secret files beside it."""
     path = Path(path)
     folder = path.parent
@@ -85,6 +96,8 @@ def write_sandbox_config(path: Path, running: Running, *, recipients: list[str] 
         "connections": {"sandbox": {"source": source, "sink": sink,
                                     "report": {"recipients": recipients or ["hr-admin@sandbox.example"]}}},
     }
+    if groups:
+        config["connections"]["sandbox"]["groups"] = list(groups)
     header = ("# Written by `hrsync sandbox`: connection `sandbox` points at local sandboxes.\n"
               "# Secrets live in ./secrets (mode 0600). See docs/configuration.md for every key.\n")
     path.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -14,7 +14,7 @@ from ..errors import HrsyncError, PluginError
 from ..registry import load_plugins
 from .common import user_errors
 from .demo import run_demo
-from .launch import pick, start_sandboxes, write_sandbox_config
+from .launch import pick, sandbox_groups, start_sandboxes, write_sandbox_config
 
 
 class SandboxCommand(click.Command):
@@ -76,7 +76,8 @@ def sandbox(ctx, employees, seed, source_name, sink_name, as_json, write_config,
         info = {running.source.name: running.source.describe(), running.sink.name: running.sink.describe(),
                 "smtp": {"host": "127.0.0.1", "port": running.smtp.port}}
         if write_config:
-            info["config"] = str(write_sandbox_config(Path(write_config), running))
+            info["config"] = str(write_sandbox_config(Path(write_config), running,
+                                                       groups=sandbox_groups(plugins, running)))
         if as_json:
             click.echo(json.dumps(info))
         else:
