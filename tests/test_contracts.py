@@ -9,7 +9,15 @@ import requests
 
 from hrsync import SinkPerson
 from hrsync.sandbox import SourceSandbox
-from hrsync.testing import SINK_SCENARIOS, MemorySink, MemorySinkSandbox, SinkHarness, sink_tests, source_tests
+from hrsync.testing import (
+    GROUP_SCENARIOS,
+    SINK_SCENARIOS,
+    MemorySink,
+    MemorySinkSandbox,
+    SinkHarness,
+    sink_tests,
+    source_tests,
+)
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.personio.source import PersonioSource
@@ -19,9 +27,11 @@ from hrsync_plugins.winningtemp.sink import WinningtempSink
 
 TestPersonioContract = source_tests(PersonioSource, sandbox=PersonioSandbox)
 # The sink contract holds against every way a SCIM service may answer (plugins/winningtemp/sandbox_profiles.py).
+# A service without /Groups syncs people only: the group scenarios do not apply to it.
 for _profile in PROFILES:
     globals()[f"TestWinningtempContract_{_profile.replace('-', '_')}"] = sink_tests(
-        WinningtempSink, sandbox=functools.partial(ScimSandbox, profile=_profile))
+        WinningtempSink, sandbox=functools.partial(ScimSandbox, profile=_profile),
+        scenarios=SINK_SCENARIOS if _profile == "no-groups" else None)
 TestMemorySinkContract = sink_tests(MemorySink, sandbox=MemorySinkSandbox)
 
 
@@ -75,7 +85,9 @@ def test_harness_catches_broken_sinks(tmp_path, sink, sandbox, name, message):
 
 def test_generated_tests_are_named_after_scenarios():
     names = {n for n in vars(globals()["TestWinningtempContract_documented"]) if n.startswith("test_")}
-    assert names == {f"test_{s.name}" for s in SINK_SCENARIOS}
+    assert names == {f"test_{s.name}" for s in SINK_SCENARIOS + GROUP_SCENARIOS}
+    no_groups = {n for n in vars(globals()["TestWinningtempContract_no_groups"]) if n.startswith("test_")}
+    assert no_groups == {f"test_{s.name}" for s in SINK_SCENARIOS}
 
 
 def test_plugin_fixtures_are_available(personio_sandbox, scim_sandbox, smtp_capture, hrsync_state, memory_world):
@@ -116,3 +128,20 @@ def test_the_harness_says_why_it_cannot_test_refused_credentials():
     check = next(s for s in SOURCE_SCENARIOS if s.name == "check_fails_on_bad_credentials").check
     with pytest.raises(pytest.fail.Exception, match="has no secrets to get wrong: override bad_settings"):
         check(SourceHarness(MemorySource, NoSecrets()))
+
+
+class ForgetfulGroupsSink(MemorySink):
+    """Never finds a group it made: each create is its first, whatever happened before."""
+
+    name = "forgetful"
+
+    def find_group(self, external_id, name):
+        return None
+
+
+@pytest.mark.parametrize("name", ["killed_between_create_and_record", "conflict_on_group_create"])
+def test_harness_catches_a_sink_that_makes_groups_twice(tmp_path, name):
+    check = next(s for s in GROUP_SCENARIOS if s.name == name).check
+    with MemorySinkSandbox() as sb, pytest.raises(AssertionError) as info:
+        check(SinkHarness(ForgetfulGroupsSink, sb, tmp_path))
+    assert "the sink holds two groups with the same external id: ['department:d1']" in str(info.value)

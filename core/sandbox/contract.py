@@ -239,6 +239,11 @@ class SinkSandbox(Sandbox):
             f"{type(self).__name__} cannot refuse one person: implement reject() in the sandbox, or pass "
             f"scenarios=… to sink_tests without {REJECTING_SCENARIO}.")
 
+    def held_groups(self) -> list[dict[str, Any]]:
+        """Every group held: ``external_id``, ``name`` and ``members`` (their e-mails, lower-cased, sorted)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot show its groups: implement held_groups(), or pass "
+                                  "scenarios=… to sink_tests without the group scenarios (GROUP_SCENARIOS).")
+
 
 def sandbox_factory(sandbox: type[Sandbox] | Callable[[], Sandbox]) -> Callable[[], Sandbox]:
     """How to make a sandbox from what a caller passed: a Sandbox class is built with its ``create()``

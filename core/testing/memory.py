@@ -262,3 +262,9 @@ class MemorySinkSandbox(SinkSandbox):
 
     def reject(self, email: str) -> None:
         self.world.fail_emails.add(email.lower())
+
+    def held_groups(self) -> list[dict[str, Any]]:
+        with self.world.lock:
+            email = {user_id: str(user.get("email", "")).lower() for user_id, user in self.world.users.items()}
+            return [{"external_id": g.external_id, "name": g.name, "members": sorted(email[m] for m in g.members)}
+                    for g in self.world.groups.values()]

@@ -20,6 +20,7 @@ from ..connectors import Sink
 from ..registry import load_plugins
 from ..sandbox.contract import SinkSandbox
 from ..sync.engine import RunOptions, RunResult, sync_connection
+from .group_scenarios import GROUP_SCENARIOS
 from .memory import MemoryWorld, memory_plugin
 from .scenarios import Scenario, Settings, build_suite, choose_scenarios, require_settings, settings_for, started
 from .sink_view import SinkView
@@ -195,8 +196,9 @@ def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[
         callable returning a sandbox; None for a sink that needs no service (pass ``settings``).
     :param settings: the sink's settings, or a function of the test's ``tmp_path`` returning them
         (e.g. the path of a file there); merged over the sandbox's.
-    :param scenarios: the scenarios to run (default :data:`SINK_SCENARIOS`). A sandbox that cannot
-        throttle or refuse a person (and a sink tested without one) fails those scenarios, saying so.
+    :param scenarios: the scenarios to run (default :data:`SINK_SCENARIOS`, and :data:`GROUP_SCENARIOS`
+        for a sink that holds groups). A sandbox that cannot throttle, refuse a person or show its groups
+        (and a sink tested without one) fails those scenarios, saying so.
     """
     require_settings("sink_tests", sandbox, settings)
 
@@ -205,4 +207,10 @@ def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[
             given = None if settings is None else settings_for(sink_class, settings, tmp_path)
             scenario.check(SinkHarness(sink_class, sb, tmp_path, settings=given))
 
-    return build_suite(f"Test{sink_class.__name__}Contract", choose_scenarios(SINK_SCENARIOS, scenarios), run)
+    chosen = choose_scenarios(default_sink_scenarios(sink_class), scenarios)
+    return build_suite(f"Test{sink_class.__name__}Contract", chosen, run)
+
+
+def default_sink_scenarios(sink_class: type[Sink]) -> list[Scenario]:
+    """The scenarios a sink runs unless it chooses: the groups' too when it holds groups."""
+    return SINK_SCENARIOS + (GROUP_SCENARIOS if sink_class.holds_groups else [])

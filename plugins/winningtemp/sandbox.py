@@ -153,6 +153,11 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
                         "active": user.get("active", True)})
         return out
 
+    def held_groups(self) -> list[dict[str, Any]]:
+        user_names = {u["id"]: u["userName"].lower() for u in self.users()}
+        return [{"external_id": g.get("externalId"), "name": g.get("displayName"),
+                 "members": sorted(user_names[m["value"]] for m in g.get("members") or [])} for g in self.groups()]
+
     def writes(self) -> list[Write]:
         out = []
         for request in self.requests[self._seen:]:
