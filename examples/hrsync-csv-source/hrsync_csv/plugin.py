@@ -3,6 +3,10 @@
 Settings: ``path`` (the export), ``delimiter``, ``encoding``, and ``columns`` (CSV
 header → hrsync standard field name; headers already named like standard fields map
 by themselves). Dates must be ``YYYY-MM-DD``, or name their format in ``date_format``.
+
+Org units (``department``, ``team``, ``office``) are names; an export that also has their ids maps
+those columns to ``department_id``, ``team_id``, ``office_id``, and a renamed department then stays
+the same unit (and the same group in the sink). Without an id, a unit's name is its id.
 """
 
 from __future__ import annotations
@@ -43,10 +47,13 @@ class RecordSchema(Schema):
     termination_date = standard_field("termination_date")
     status = standard_field("status")
     department = standard_field("department")
+    team = standard_field("team")
     office = standard_field("office")
+    supervisor_id = standard_field("supervisor_id")
 
 
 DATE_FIELDS = ("birthday", "hire_date", "termination_date")
+UNIT_FIELDS = ("department", "team", "office")
 
 
 class CsvSource(Source):
@@ -92,6 +99,10 @@ class CsvSource(Source):
             for name in ("gender", "status"):
                 if isinstance(record.get(name), str):
                     record[name] = record[name].lower()
+            for name in UNIT_FIELDS:
+                unit_id = record.pop(f"{name}_id", None)
+                if unit_id and record.get(name):
+                    record[name] = {"id": unit_id, "name": record[name]}
             yield record
 
 
