@@ -139,7 +139,7 @@ class GroupLine:
     def describe(self) -> str:
         """The line a person reads, e.g. "Sales: +3 members, -1" or "New group: Support (4 members)"."""
         if self.kind == GROUP_GONE:
-            return f"{self.name}: no longer in the source; the group was left in place"
+            return f"{self.name}: {self.message or 'no longer in the source'}; the group was left in place"
         members = ", ".join(part for part in (f"+{self.added}" if self.added else "",
                                               f"-{self.removed}" if self.removed else "") if part)
         if self.kind == GROUP_CREATED:

@@ -104,7 +104,7 @@ def test_a_unit_gone_from_the_source_is_reported_and_its_group_left_in_place(syn
             person["department"] = {"id": "11", "name": "Engineering"}
     result = synced(override_guards=True)  # ten people move at once
     assert "People" in groups_of(memory_world)
-    assert "People: no longer in the source; the group was left in place" in [g.describe() for g in
+    assert "People: no longer in Memory; the group was left in place" in [g.describe() for g in
                                                                                 result.report.groups]
 
 

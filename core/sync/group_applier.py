@@ -30,7 +30,11 @@ def planned_lines(plan: GroupPlan) -> list[GroupLine]:
     """The report lines of a group plan before (or without) apply: what a dry run shows."""
     lines = [GroupLine(GROUP_CREATED if c.creates else GROUP_CHANGED, c.name, c.field, c.renamed_from,
                        len(c.add), c.removals) for c in plan.writes]
-    return lines + [GroupLine(GROUP_GONE, g.name, g.field) for g in plan.gone]
+    return lines + gone_lines(plan)
+
+
+def gone_lines(plan: GroupPlan) -> list[GroupLine]:
+    return [GroupLine(GROUP_GONE, g.name, g.field, message=f"no longer in {plan.source}") for g in plan.gone]
 
 
 class GroupApplier:
@@ -54,7 +58,7 @@ class GroupApplier:
                 line.outcome, line.message = FAILED, str(exc)
                 log.warning("%s: group %s: %s", self.connection, change.name, exc)
             lines.append(line)
-        return lines + [GroupLine(GROUP_GONE, g.name, g.field) for g in plan.gone]
+        return lines + gone_lines(plan)
 
     def _apply(self, change: GroupChange, line: GroupLine, sink_ids: dict[str, str]) -> None:
         add = [(s, sink_ids[s]) for s in change.add if s in sink_ids]  # a person whose create failed waits

@@ -62,6 +62,8 @@ class GroupPlan:
     skipped_fields: dict[str, str] = field(default_factory=dict)
     #: How many memberships hrsync keeps (the base of the removal guard's percentage).
     managed_count: int = 0
+    #: The source's label, for "no longer in Personio".
+    source: str = "the source"
 
     @property
     def removals(self) -> int:
@@ -79,7 +81,7 @@ def plan_groups(config: GroupsConfig, people: Iterable[Person], *, links: Mappin
     """The group changes of one run (see the module's docstring). ``sink_members(group_id)`` is asked
     only under ``memberships: overwrite``; ``person_of_sink_id`` maps the state's links back."""
     people = list(people)
-    plan = GroupPlan(managed_count=sum(len(m) for m in memberships.values()))
+    plan = GroupPlan(managed_count=sum(len(m) for m in memberships.values()), source=source)
     fields_ = [f for f in config.fields if not _skipped(f, config, people, links, unreadable, source, plan)]
     desired: dict[str, set[str]] = {}
     names: dict[str, tuple[str, str]] = {}
