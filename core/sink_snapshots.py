@@ -55,6 +55,10 @@ class Snapshot:
     #: For each group external id, the external id of the group it sits under (absent: a top-level group).
     #: The source's hierarchy when it gives one; a sink may place groups itself.
     parents: Mapping[str, str] = field(default_factory=dict)
+    #: External ids of people the last delivery held whose records this run could not use (skipped with a
+    #: reason, or missing from one read and found again): keep their rows exactly as last delivered. hrsync
+    #: keeps no clear copy of what it delivered (birthdays), so the sink takes the rows from its last file.
+    kept_as_delivered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

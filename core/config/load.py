@@ -218,8 +218,9 @@ def _load_connection(name, raw, plugins: Plugins, prefix, add, errors) -> Connec
     if scope is not None:
         mapping_errors.update(check_scope(scope, classes["source"].RecordSchema))
     groups = loaded.get("groups", NO_GROUPS)
-    mapping_errors.update(check_groups(groups, classes["source"].RecordSchema,
-                                       sink_holds_groups=classes["sink"].holds_groups, sink_name=classes["sink"].name))
+    sink_cls = classes["sink"]
+    mapping_errors.update(check_groups(groups, classes["source"].RecordSchema, sink_name=sink_cls.name,
+                                       sink_holds_groups=sink_cls.holds_groups or sink_cls.takes_snapshots))
     for path, msgs in mapping_errors.items():
         errors.setdefault(f"{prefix}.{path}", []).extend(msgs)
     if not ok or mapping_errors:

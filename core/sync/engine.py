@@ -35,6 +35,7 @@ from .group_applier import GroupApplier, planned_lines
 from .groups import GroupPlan, plan_groups
 from .planner import MISSING, Planner, needs_listing
 from .records import Person, RecordValidator
+from .snapshot import SnapshotStage, keep_for_snapshot
 from .writes_in_flight import InFlightLimit
 
 log = logging.getLogger("hrsync.sync.engine")
@@ -129,6 +130,7 @@ class _Run:
         self.timezone, self.started_at = config.timezone, now()
         self.first_run = state.last_successful_run(conn.name) is None
         self.sink: Sink | None = None
+        self.engine_notices: list[str] = []
 
     def execute(self) -> RunResult:
         status, message = OK, ""
@@ -181,9 +183,9 @@ class _Run:
     def _notices(self) -> list[str]:
         """The sink's lines about what this run asked of it - also when the run stopped after some writes."""
         if self.sink is None:
-            return []
+            return self.engine_notices
         try:
-            return self.sink.notices(self.plan.counts()["invited"])
+            return self.engine_notices + self.sink.notices(self.plan.counts()["invited"])
         except Exception:  # a report must still be written when a plugin's notices fail
             log.exception("%s: the sink's report notices failed", self.conn.name)
             return []
@@ -199,18 +201,21 @@ class _Run:
         # Validated as it is read: the raw records are never all held at once.
         records = RecordValidator(conn, source, sink).validate(self._read(source))
         links = self.state.links(conn.name, with_applied=False)
+        snapshot = type(sink).takes_snapshots
+        if snapshot:
+            records = keep_for_snapshot(records, sink, self.context, only=options.only)
         if options.only:
             records = records.only(options.only, connection=conn.name)
         elif not options.override_guards:
             guards.check_source_size(records.read_count, links, conn.guards, source=self.source_cls.label(),
                                      connection=conn.name)
         listed, complete = None, True
-        if needs_listing(records.people, links, full=options.full, first_run=self.first_run,
+        if not snapshot and needs_listing(records.people, links, full=options.full, first_run=self.first_run,
                          intents=self.state.intents(conn.name)):
             listed, complete = self._list(sink, records.people, links)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
                           dropped=self.state.dropped_fields(conn.name), unknown=unknown,
-                          applied=lambda ids: self.state.applied(conn.name, ids))
+                          applied=lambda ids: self.state.applied(conn.name, ids), snapshot=snapshot)
         self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
                                                            include_missing=not options.only)
         if not options.only:
@@ -225,6 +230,11 @@ class _Run:
                                                  connection=conn.name)
         if groups is not None:
             self.plan.groups = planned_lines(groups)
+        if snapshot:
+            SnapshotStage(self.run_id, sink, self.state, self.context, self.sensitive, self.engine_notices).run(
+                self.plan, links, groups, dry_run=self.run_id is None, full=options.full,
+                override_guards=options.override_guards)
+            return True
         if self.run_id is None:
             return True
         limit = InFlightLimit(sink.max_in_flight() if type(sink).concurrent_writes else 1)
@@ -244,7 +254,8 @@ class _Run:
     def _plan_groups(self, sink: Sink, people: list[Person], unreadable: set[str]) -> GroupPlan | None:
         """The group changes, for a connection with ``groups:`` whose sink takes groups this run."""
         config = self.conn.groups
-        if not config.fields or not sink.groups_available():
+        snapshot = type(sink).takes_snapshots  # the file holds the groups: no group calls, nothing to read back
+        if not config.fields or not (snapshot or sink.groups_available()):
             return None
         links = self.state.links(self.conn.name, with_applied=False)
         # Members are people the sink holds or will hold after this run (not leavers left uncreated).
@@ -254,7 +265,8 @@ class _Run:
                            memberships=self.state.memberships(self.conn.name), unreadable=unreadable,
                            source=self.source_cls.label(),
                            person_of_sink_id={link.sink_id: s for s, link in links.items() if link.sink_id},
-                           sink_members=sink.group_members if config.memberships == OVERWRITE else None)
+                           sink_members=sink.group_members if config.memberships == OVERWRITE and not snapshot
+                           else None)
         for reason in plan.skipped_fields.values():
             self.context.warn(reason)
         return plan

@@ -64,6 +64,8 @@ class GroupPlan:
     managed_count: int = 0
     #: The source's label, for "no longer in Personio".
     source: str = "the source"
+    #: Every group this run wants (external id → member source ids), changed or not: a snapshot's groups.
+    desired: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def removals(self) -> int:
@@ -95,6 +97,7 @@ def plan_groups(config: GroupsConfig, people: Iterable[Person], *, links: Mappin
             members = desired.setdefault(external_id, set())
             if not (person.left and config.leavers == "remove"):
                 members.add(person.source_id)
+    plan.desired = desired
     present = {p.source_id for p in people}
     for external_id, (name, group_name) in names.items():
         link = links.get(external_id)

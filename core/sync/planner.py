@@ -50,19 +50,22 @@ class Planner:
     def __init__(self, conn: ConnectionConfig, sink: Sink, links: Mapping[str, Link], digests: Digests,
                  listed: Mapping[str, SinkPerson] | None = None, *, listing_complete: bool = True,
                  dropped: set[str] = frozenset(), unknown: set[str] = frozenset(),
-                 applied: Callable[[list[str]], Mapping[str, dict[str, Any]]] | None = None) -> None:
+                 applied: Callable[[list[str]], Mapping[str, dict[str, Any]]] | None = None,
+                 snapshot: bool = False) -> None:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
         # What was last applied, read for a batch of people at a time (State.applied); by default from the links.
         self.applied = applied or (lambda ids: {i: links[i].applied for i in ids})
         self.linked_ids = {link.sink_id for link in links.values()}
         self.listing_complete = listing_complete
-        self.create_leavers = conn.create_leavers
+        # A snapshot sink's file holds exactly the people in it: who is not is gone from the file, whatever
+        # ``missing`` says, and the sink's own status rules (``keeps``) decide which leavers it still holds.
+        self.create_leavers = conn.create_leavers or snapshot
         self.matched_ids: set[str] = set()
         # Create-only fields never change once created; fields the sink does not keep are not re-sent;
         # fields the source cannot read this run are left as they are, never blanked.
         self.unchanging = set(conn.mapping.create_only) | set(dropped) | set(unknown)
         self.sensitive = set(conn.sensitive_fields)
-        self.deactivate_missing = conn.missing == "deactivate"
+        self.deactivate_missing = conn.missing == "deactivate" or snapshot
 
     def changes_for(self, desired: dict[str, Any], *, person: str, applied: dict[str, Any] | None = None,
                     observed: dict[str, Any] | None = None) -> tuple[Changes, list[str]]:
