@@ -48,6 +48,8 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNABORTED,
                                                   errno.ECONNRESET, errno.EPIPE):
         return True
+    if isinstance(exc, OSError) and exc.errno is None and str(exc) == "Socket is closed":
+        return True  # paramiko's channel, after the connection dropped
     if isinstance(exc, paramiko.SSHException) and not isinstance(exc, paramiko.AuthenticationException):
         text = str(exc).lower()
         return any(word in text for word in ("dropped", "closed", "eof", "timeout", "timed out", "reset",
@@ -60,7 +62,7 @@ def cause(exc: BaseException) -> str:
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return "timed out"
     if isinstance(exc, (EOFError, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)) or (
-            isinstance(exc, paramiko.SSHException) and "dropped" in str(exc).lower()):
+            isinstance(exc, paramiko.SSHException) and "dropped" in str(exc).lower()) or str(exc) == "Socket is closed":
         return "the connection dropped"
     if isinstance(exc, (socket.gaierror, ConnectionRefusedError)):
         return network_cause(exc)

@@ -70,7 +70,8 @@ def load_private_key(settings: SftpSettings) -> paramiko.PKey:
                 raise
             key = serialization.load_pem_private_key(data, password=password)
     except TypeError:  # encrypted without a passphrase, or a passphrase for a key without one
-        state = "needs private_key_passphrase" if password is None else "is not encrypted; remove private_key_passphrase"
+        state = ("needs private_key_passphrase" if password is None
+                 else "is not encrypted; remove private_key_passphrase")
         raise SftpAuthError(f"The private key ({origin}) {state}.") from None
     except (ValueError, paramiko.SSHException):
         wrong = " or the passphrase is wrong" if password is not None else ""

@@ -145,7 +145,7 @@ class SftpSchema(Schema):
         "description": "The key's passphrase, when it has one."})
     known_hosts = fields.String(load_default=None, validate=_file, metadata={
         "description": "A known_hosts file holding the server's host key (set this or host_key_fingerprint)."})
-    host_key_fingerprint = Fingerprints(load_default=(), metadata={
+    host_key_fingerprint = Fingerprints(load_default=(), allow_none=True, metadata={
         "description": "The server's host key fingerprint, SHA256:… as ssh-keygen -lf prints it, or a list of them "
                        "(set this or known_hosts)."})
     remote_folder = fields.String(load_default=DEFAULT_FOLDER, validate=_folder, metadata={
@@ -171,4 +171,5 @@ class SftpSchema(Schema):
     def _make(self, data: dict[str, Any], **kwargs: Any) -> SftpSettings:
         if data["known_hosts"]:
             data["known_hosts"] = Path(data["known_hosts"]).expanduser()
+        data["host_key_fingerprint"] = data["host_key_fingerprint"] or ()
         return SftpSettings(**data)
