@@ -15,11 +15,15 @@ import subprocess
 import sys
 import threading
 
+import paramiko
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hrsync_plugins.winningtemp.sftp_delivery import SftpDelivery
 from hrsync_plugins.winningtemp.sftp_errors import SftpAuthError, SftpError, SftpHostKeyError, SftpTransientError
 from hrsync_plugins.winningtemp.sftp_sandbox import SftpSandbox
+from hrsync_plugins.winningtemp.sftp_session import load_private_key
 from hrsync_plugins.winningtemp.sftp_settings import SftpSchema
 from tests.helpers import wait_until
 
@@ -41,6 +45,7 @@ def temporary(sandbox: SftpSandbox) -> list[str]:
 def delivered(sftp_sandbox):
     """The sandbox holding yesterday's wt_users.csv (OLD), its log cleared."""
     delivery(sftp_sandbox).deliver({"wt_users.csv": OLD})
+    wait_until(lambda: sftp_sandbox.ops("disconnect"))  # the server saw the client go: nothing of it comes late
     sftp_sandbox.reset()
     return sftp_sandbox
 
@@ -52,7 +57,8 @@ def test_two_files_land_with_their_exact_bytes_and_sizes(sftp_sandbox):
     assert sftp_sandbox.files() == {USERS: NEW, GROUPS: groups}
     # Written under a temporary name, then renamed over the final one in one step; the final name never written.
     opened = [op["path"] for op in sftp_sandbox.ops("open")]
-    assert all(".hrsync-" in path and path.endswith(".part") for path in opened), opened
+    # Hidden, and not *.csv: an importer that picks up the folder's CSV files never sees one half-written.
+    assert all(path.startswith("/upload/.wt_") and ".hrsync-" in path and path.endswith(".part") for path in opened)
     assert [op["to"] for op in sftp_sandbox.ops("posix_rename")] == ["/upload/wt_users.csv", "/upload/wt_groups.csv"]
 
 
@@ -270,3 +276,41 @@ def test_a_delivery_killed_mid_upload_leaves_the_previous_file_and_the_next_one_
 
     assert delivery(delivered).deliver({"wt_users.csv": NEW}) == {"wt_users.csv": len(NEW)}
     assert delivered.files() == {USERS: NEW}  # the leftover removed
+
+
+def test_a_server_that_is_not_there_is_retried_then_named(sftp_sandbox):
+    settings = sftp_sandbox.settings()
+    sftp_sandbox.stop()
+    pauses = []
+    with pytest.raises(SftpTransientError) as caught:
+        SftpDelivery(SftpSchema().load(settings), pause=lambda s: pauses.append(s) or True).deliver({"a.csv": b"a"})
+    assert f"127.0.0.1:{settings['port']}: cannot connect (connection refused); check host and port" in str(
+        caught.value)
+    assert len(pauses) == 3 and "Gave up after 4 attempts" in str(caught.value)
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_a_known_hosts_file_pins_the_server(sftp_sandbox, tmp_path, hashed):
+    line = sftp_sandbox.known_hosts_line
+    if hashed:  # as `ssh-keyscan -H` writes it
+        name, rest = line.split(" ", 1)
+        line = f"{paramiko.HostKeys.hash_host(name)} {rest}"
+    (tmp_path / "known_hosts").write_text(f"other.example.com {line.split(' ', 1)[1]}\n{line}\n")
+    settings = {"host_key_fingerprint": None, "known_hosts": str(tmp_path / "known_hosts")}
+    assert delivery(sftp_sandbox, **settings).deliver({"wt_users.csv": OLD}) == {"wt_users.csv": len(OLD)}
+
+
+@pytest.mark.parametrize(("encoding", "form"), [
+    (serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL),  # BEGIN RSA PRIVATE KEY
+    (serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8),  # BEGIN (ENCRYPTED) PRIVATE KEY
+    (serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH)])
+@pytest.mark.parametrize("passphrase", [None, "pass phrase"])
+def test_private_keys_in_each_text_form_are_read(sftp_sandbox, encoding, form, passphrase):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    text = key.private_bytes(encoding, form, encryption).decode()
+    settings = SftpSchema().load(sftp_sandbox.settings(
+        private_key=_secret(text), private_key_passphrase=_secret(passphrase) if passphrase else None))
+    loaded = load_private_key(settings)
+    assert isinstance(loaded, paramiko.RSAKey) and loaded.get_base64() == paramiko.RSAKey(key=key).get_base64()

@@ -198,9 +198,10 @@ class SftpDelivery:
         try:
             sftp.rename(temp, final)
         except Exception as exc:
-            raise failure(exc, doing=f"renaming the uploaded {name} to its final name, after removing the "
-                          f"previous one", where=self.settings.where, folder=self.folder,
-                          username=self.settings.username) from None
+            error = failure(exc, doing=f"renaming the uploaded {name} to its final name", where=self.settings.where,
+                            folder=self.folder, username=self.settings.username)
+            raise type(error)(f"{error.message} The previous {name} was removed first (the server cannot rename "
+                              "over a file): until the next delivery there is none.") from None
 
     @staticmethod
     def _exists(sftp, path: str) -> bool:
