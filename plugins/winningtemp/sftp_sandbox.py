@@ -22,7 +22,7 @@ import shutil
 import socketserver
 import tempfile
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hrsync import Secret
 from hrsync.sandbox import LoopbackServer
 
-from .sftp_sandbox_server import serve
-
-
-@dataclass
-class SftpFaults:
-    """The sandbox's fault switches; all off is the ``normal`` server (:meth:`SftpSandbox.reset`)."""
-
-    #: Refuse every login, as a server that does not hold the client's public key.
-    refuse_key: bool = False
-    #: Present other host keys than the pinned ones (a reinstalled server, or someone in between).
-    changed_host_key: bool = False
-    #: A write that would take a file past this many bytes fails with "No space left on device" (what fits is written).
-    disk_full_after: int | None = None
-    #: A write that would take a file past this many bytes cuts the connection instead (no answer, no goodbye).
-    drop_after: int | None = None
-    #: Seconds each write waits before it is answered: a slow server, or an upload held open.
-    slow_seconds: float = 0.0
-    #: Answer ``posix-rename@openssh.com`` "unsupported", as servers without OpenSSH's extensions do.
-    no_posix_rename: bool = False
-    #: Refuse every write, remove and rename (permission denied): a folder the account may only read.
-    read_only: bool = False
+from .sftp_sandbox_server import SftpFaults, serve
 
 
 def _ed25519() -> paramiko.PKey:

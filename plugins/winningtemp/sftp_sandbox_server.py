@@ -4,7 +4,7 @@ Data flow: :class:`~.sftp_sandbox.SftpSandbox` accepts TCP connections and runs 
 each: an SSH transport with the sandbox's host keys, :class:`SshLogin` (key login only, exactly
 the client key the sandbox made) and :class:`FolderSftp` (SFTP requests on the sandbox's folder,
 which is ``/`` to the client). Every request is logged in the sandbox's ``operations``; the
-faults (:class:`~.sftp_sandbox.SftpFaults`) are read as each request arrives, so a test can switch
+faults (:class:`SftpFaults`) are read as each request arrives, so a test can switch
 them while a client is connected. Like OpenSSH's ``sftp-server``, a plain rename refuses to
 replace an existing file and ``posix-rename@openssh.com`` replaces it.
 """
@@ -15,22 +15,59 @@ import os
 import posixpath
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import paramiko
 from paramiko.sftp import SFTP_FAILURE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 
-if TYPE_CHECKING:
-    from .sftp_sandbox import SftpSandbox
-
 NO_SPACE = "No space left on device"
+
+
+@dataclass
+class SftpFaults:
+    """The sandbox's fault switches; all off is the ``normal`` server (:meth:`.SftpSandbox.reset`)."""
+
+    #: Refuse every login, as a server that does not hold the client's public key.
+    refuse_key: bool = False
+    #: Present other host keys than the pinned ones (a reinstalled server, or someone in between).
+    changed_host_key: bool = False
+    #: A write that would take a file past this many bytes fails with "No space left on device" (what fits is written).
+    disk_full_after: int | None = None
+    #: A write that would take a file past this many bytes cuts the connection instead (no answer, no goodbye).
+    drop_after: int | None = None
+    #: Seconds each write waits before it is answered: a slow server, or an upload held open.
+    slow_seconds: float = 0.0
+    #: Answer ``posix-rename@openssh.com`` "unsupported", as servers without OpenSSH's extensions do.
+    no_posix_rename: bool = False
+    #: Refuse every write, remove and rename (permission denied): a folder the account may only read.
+    read_only: bool = False
+
+
+class SandboxView(Protocol):
+    """What the server side needs of :class:`~.sftp_sandbox.SftpSandbox` (named here, not imported: no cycle)."""
+
+    username: str
+    client_public_key: paramiko.PKey
+    faults: SftpFaults
+
+    @property
+    def root(self) -> Path: ...
+
+    def record(self, op: str, **details: Any) -> None: ...
+
+    def presented_host_keys(self) -> list[paramiko.PKey]: ...
+
+    def opened(self, transport: paramiko.Transport) -> None: ...
+
+    def closed(self, transport: paramiko.Transport) -> None: ...
 
 
 class SshLogin(paramiko.ServerInterface):
     """Key login only, for the sandbox's user with the sandbox's client key; one session channel."""
 
-    def __init__(self, sandbox: SftpSandbox, sock: socket.socket) -> None:
+    def __init__(self, sandbox: SandboxView, sock: socket.socket) -> None:
         self.sandbox, self.sock = sandbox, sock
 
     def get_allowed_auths(self, username: str) -> str:
@@ -188,7 +225,7 @@ class FolderSftp(paramiko.SFTPServerInterface):
         return SFTP_OK
 
 
-def serve(sandbox: SftpSandbox, sock: socket.socket) -> None:
+def serve(sandbox: SandboxView, sock: socket.socket) -> None:
     """One client connection, until it ends or the sandbox stops."""
     login = SshLogin(sandbox, sock)
     transport = paramiko.Transport(sock)
