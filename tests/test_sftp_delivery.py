@@ -133,13 +133,14 @@ def test_a_refused_key_names_the_user_and_the_host_and_writes_nothing(delivered)
 def test_a_full_disk_mid_upload_leaves_the_previous_file_and_no_temporary_one(delivered):
     delivered.faults.disk_full_after = 40_000
     with pytest.raises(SftpError) as caught:
-        delivery(delivered).deliver({"wt_users.csv": NEW})
+        delivery(delivered).deliver({"wt_groups.csv": b"g\n", "wt_users.csv": NEW})
     assert not isinstance(caught.value, SftpTransientError)  # not retried: a full disk stays full
     assert "No space left on device" in str(caught.value) and "wt_users.csv on the server is unchanged" in str(
         caught.value)
+    assert str(caught.value).endswith("Delivered before that: wt_groups.csv.")
     assert [op for op in delivered.ops("write") if not op["ok"]]  # the server did run out mid-upload
-    assert delivered.files() == {USERS: OLD}
-    assert len(delivered.ops("open")) == 1  # one attempt
+    assert delivered.files() == {USERS: OLD, GROUPS: b"g\n"}
+    assert len(delivered.ops("open")) == 2  # one attempt
 
 
 def test_a_dropped_connection_leaves_the_previous_file_and_a_retry_delivers(delivered):

@@ -85,9 +85,12 @@ class SftpDelivery:
 
         try:
             self._retrying(attempt)
-        except SftpTransientError:
-            if stranded:
+        except SftpError as exc:
+            if stranded and isinstance(exc, SftpTransientError):
                 self._clean_up(stranded)
+            if done:  # the files are delivered one by one: say which ones the importer will read new
+                exc.message += f" Delivered before that: {', '.join(done)}."
+                exc.context["delivered"] = dict(done)
             raise
         return done
 
