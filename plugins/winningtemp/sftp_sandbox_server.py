@@ -229,6 +229,9 @@ def serve(sandbox: SandboxView, sock: socket.socket) -> None:
     """One client connection, until it ends or the sandbox stops."""
     login = SshLogin(sandbox, sock)
     transport = paramiko.Transport(sock)
+    # The server's log lines apart from the client's (both are paramiko.transport otherwise); a client that
+    # closes its socket before reading the server's last packets shows here as "Connection reset by peer".
+    transport.set_log_channel("paramiko.transport.sftp_sandbox")
     for key in sandbox.presented_host_keys():
         transport.add_server_key(key)
     transport.set_subsystem_handler("sftp", SandboxSftpServer, FolderSftp)
