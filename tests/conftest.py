@@ -40,6 +40,16 @@ def scim(scim_sandbox):
 
 
 @pytest.fixture
+def sftp_sandbox():
+    """A real SFTP server on 127.0.0.1 (paramiko, key login) over a temporary folder, with fault switches: the
+    Winningtemp file integration's server (``.settings()``, ``.files()``, ``.faults``, ``.operations``)."""
+    from hrsync_plugins.winningtemp.sftp_sandbox import SftpSandbox
+
+    with SftpSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
 def secrets_env(monkeypatch, personio, scim):
     monkeypatch.setenv("PERSONIO_CLIENT_ID", personio.client_id)
     monkeypatch.setenv("PERSONIO_CLIENT_SECRET", personio.client_secret)

@@ -95,7 +95,6 @@ def test_the_annotation_check_can_fail():
 KEPT_FOR = {
     "Connector": "the base class of Source and Sink",
     "RunContext": "what every connector is built with: a plugin's own tests build one",
-    "Secret": "what a SecretField setting loads to: a plugin's own tests pass one",
 }
 
 
