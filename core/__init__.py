@@ -42,6 +42,7 @@ from .fields import STANDARD_FIELDS, STATUSES, standard_field
 from .network import describe_network_error, network_cause
 from .secrets import Secret, SecretField
 from .sink_groups import SinkGroup
+from .sink_snapshots import Delivery, Snapshot, SnapshotGroup, SnapshotPerson
 
 __version__ = "0.4.0"
 
@@ -53,6 +54,7 @@ __all__ = [
     "ConflictError",
     "Connector",
     "Defer",
+    "Delivery",
     "DeliveryError",
     "GuardError",
     "HrsyncError",
@@ -71,6 +73,9 @@ __all__ = [
     "SinkAuthError",
     "SinkError",
     "SinkGroup",
+    "Snapshot",
+    "SnapshotGroup",
+    "SnapshotPerson",
     "SinkPerson",
     "Source",
     "SourceAuthError",

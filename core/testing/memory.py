@@ -62,6 +62,12 @@ class MemoryWorld:
         self._ids = itertools.count(1)
         self.groups: dict[str, MemoryGroup] = {}
         self.group_conflicts: set[str] = set()  # group names whose next create is answered as a duplicate
+        # The snapshot sink's (memory_snapshots.py): what its deliveries held, and its switches.
+        self.delivered: dict[str, dict[str, Any]] = {}
+        self.delivered_groups: dict[str, str] = {}
+        self.deliveries: list[Any] = []
+        self.fail_delivery = False
+        self.keep_only: set[str] | None = None
         #: Held by every sink call, so the memory sink is safe with writes in flight.
         self.lock = threading.RLock()
 

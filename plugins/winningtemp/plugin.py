@@ -2,6 +2,7 @@
 
 from hrsync import hookimpl
 
+from .file_sink import WinningtempFileSink
 from .sandbox import ScimSandbox
 from .sink import WinningtempSink
 
@@ -9,6 +10,7 @@ from .sink import WinningtempSink
 @hookimpl
 def register_sinks(register):
     register(WinningtempSink)
+    register(WinningtempFileSink)
 
 
 @hookimpl
