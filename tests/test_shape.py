@@ -26,9 +26,8 @@ STAGES = [
     {"hrsync.testing", "hrsync.cli"},
 ]
 
-#: What a plugin may import of hrsync: the public surface; hrsync.sink_snapshots for now, until the public surface
-#: exports the snapshot types (Winningtemp's File integration uses them).
-PUBLIC = {"hrsync", "hrsync.sandbox", "hrsync.testing", "hrsync.sink_snapshots"}
+#: What a plugin may import of hrsync: the public surface.
+PUBLIC = {"hrsync", "hrsync.sandbox", "hrsync.testing"}
 
 
 def module_name(path: Path) -> str:
