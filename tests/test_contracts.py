@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
@@ -12,15 +13,19 @@ from hrsync.sandbox import SourceSandbox
 from hrsync.testing import (
     GROUP_SCENARIOS,
     SINK_SCENARIOS,
+    SNAPSHOT_SCENARIOS,
     MemorySink,
     MemorySinkSandbox,
     SinkHarness,
     sink_tests,
     source_tests,
 )
+from hrsync.testing.memory_snapshots import MemorySnapshotSandbox, MemorySnapshotSink
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import generate_employees
 from hrsync_plugins.personio.source import PersonioSource
+from hrsync_plugins.winningtemp.file_sandbox import WinningtempFileSandbox
+from hrsync_plugins.winningtemp.file_sink import WinningtempFileSink
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
 from hrsync_plugins.winningtemp.sandbox_profiles import PROFILES
 from hrsync_plugins.winningtemp.sink import WinningtempSink
@@ -145,3 +150,25 @@ def test_harness_catches_a_sink_that_makes_groups_twice(tmp_path, name):
     with MemorySinkSandbox() as sb, pytest.raises(AssertionError) as info:
         check(SinkHarness(ForgetfulGroupsSink, sb, tmp_path))
     assert "the sink holds two groups with the same external id: ['department:d1']" in str(info.value)
+
+
+TestMemorySnapshotSinkContract = sink_tests(MemorySnapshotSink, sandbox=MemorySnapshotSandbox)
+
+
+class ForgetfulSnapshotSink(MemorySnapshotSink):
+    """Drops whoever the snapshot asks it to keep as last delivered."""
+
+    name = "forgetful-snapshot"
+
+    def deliver(self, snapshot):
+        return super().deliver(dataclasses.replace(snapshot, kept_as_delivered=()))
+
+
+def test_harness_catches_a_snapshot_sink_that_drops_kept_rows(tmp_path):
+    check = next(s for s in SNAPSHOT_SCENARIOS if s.name == "skipped_person_keeps_their_row").check
+    with MemorySnapshotSandbox() as sb, pytest.raises(AssertionError) as info:
+        check(SinkHarness(ForgetfulSnapshotSink, sb, tmp_path))
+    assert "was dropped from the delivery" in str(info.value)
+
+
+TestWinningtempFileContract = sink_tests(WinningtempFileSink, sandbox=WinningtempFileSandbox)

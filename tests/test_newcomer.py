@@ -41,7 +41,9 @@ def test_demo_end_to_end(tmp_path):
 
 def test_hook_register_sandboxes():
     host = bundled_plugins()
-    assert set(host.sandboxes("source")) == {"personio"} and set(host.sandboxes("sink")) == {"winningtemp"}
+    assert set(host.sandboxes("source")) == {"personio"}
+    assert set(host.sandboxes("sink")) == {"winningtemp", "winningtemp-file"}
+    assert [name for name, cls in host.sandboxes("sink").items() if not cls.only_when_named] == ["winningtemp"]
 
 
 def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_path):
@@ -115,3 +117,14 @@ def test_without_the_sandbox_extra_demo_and_sandbox_name_it_in_one_line(tmp_path
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line, no traceback
         assert "pip install 'hrsync[sandbox]'" in result.stderr
+
+
+def test_the_demo_with_the_file_integration_shows_the_files_with_personal_data_masked(tmp_path):
+    result = run_cli("demo", "--sink", "winningtemp-file", "--folder", str(tmp_path / "demo"), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = result.stdout.split("What winningtemp-file now holds (birthdays and gender masked):")[1]
+    header, first = shown.split("wt_users.csv (")[1].splitlines()[1:3]
+    assert header.strip().startswith("External ID;First name;Last name;Username;E-mail;Gender;Birthday")
+    assert first.split(";")[5:7] == ["***", "***"]
+    assert "wt_groups.csv (19 rows):" in shown  # 6 departments, 12 teams and the new Customer Success
+    assert "New group: Customer Success (1 member)" in result.stdout

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
+import stat
 import subprocess
 
 import pytest
@@ -14,7 +16,7 @@ import yaml
 from hrsync.config.load import parse_config
 from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees
-from tests.helpers import HRSYNC, bundled_plugins, cli_env, wait_until
+from tests.helpers import HRSYNC, bundled_plugins, cli_env, run_cli, wait_until
 
 GUARDS = {"max_deactivations": 10, "max_deactivation_percent": 10}
 PLACEHOLDER_BIRTHDAYS = ("", None)
@@ -30,14 +32,19 @@ def company(personio):
 def file_config(tmp_path, company, sftp_sandbox, monkeypatch):
     monkeypatch.setenv("PERSONIO_CLIENT_ID", company.client_id)
     monkeypatch.setenv("PERSONIO_CLIENT_SECRET", company.client_secret)
+    return make_config(tmp_path, company, sftp_sandbox)
+
+
+def make_config(tmp_path, company, sftp_sandbox, **sink):
     key = tmp_path / "sftp_key"
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(sftp_sandbox.client_key_text)
     sftp = {**sftp_sandbox.settings(), "private_key": {"file": str(key)}, "max_retries": 0}
     conn = {"source": {"plugin": "personio", "client_id": "${PERSONIO_CLIENT_ID}",
                        "client_secret": "${PERSONIO_CLIENT_SECRET}", "base_url": company.url, "retry_backoff": 0.01},
-            "sink": {"plugin": "winningtemp-file", "sftp": sftp}, "groups": ["department", "team"], "guards": GUARDS}
+            "sink": {"plugin": "winningtemp-file", "sftp": sftp, **sink}, "groups": ["department", "team"],
+            "guards": GUARDS}
     data = {"host": {"state": str(tmp_path / "state.db")}, "connections": {"acme": conn}}
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -59,7 +66,9 @@ def users(sftp_sandbox) -> dict[str, dict[str, str]]:
 
 
 def uploads(sftp_sandbox) -> int:
-    return len(sftp_sandbox.ops("rename"))
+    """Users files that replaced the last one (a plain rename, or OpenSSH's posix-rename)."""
+    return len([op for op in sftp_sandbox.ops("rename") + sftp_sandbox.ops("posix_rename")
+                if op.get("ok", True) and op["to"].endswith("/wt_users.csv")])
 
 
 def in_scope(personio) -> dict[str, dict]:
@@ -109,6 +118,7 @@ def test_a_first_run_uploads_both_files_with_all_eight_fields_and_the_groups(del
 
 def test_a_run_without_changes_uploads_nothing_and_reports_no_change(delivered, sftp_sandbox):
     before = uploads(sftp_sandbox)
+    assert before == 1
     again = run(delivered)
     assert uploads(sftp_sandbox) == before
     counts = again.report.counts
@@ -170,3 +180,29 @@ def test_a_sigkill_during_upload_leaves_no_partial_file_and_the_next_run_deliver
     assert again.status in ("ok", "partial") and again.report.counts["updated"] == 1
     assert "Killed" in sftp_sandbox.files()["upload/wt_users.csv"].decode()
     assert not [n for n in sftp_sandbox.files() if "/." in n]
+
+
+def test_check_connects_lists_the_folder_and_tests_that_it_can_write(file_config, sftp_sandbox):
+    path = file_config[2]
+    checked = run_cli("--config", str(path), "check", "--json", env={})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (sink,) = [row for row in json.loads(checked.stdout)["results"] if row["what"] == "sink winningtemp-file"]
+    assert sink["ok"] and any("is writable" in note for note in sink["notes"])
+    assert not [n for n in sftp_sandbox.files() if "/." in n]  # the probe is gone
+    sftp_sandbox.set_faults(read_only=True)
+    refused = run_cli("--config", str(path), "check", "--json")
+    (sink,) = [row for row in json.loads(refused.stdout)["results"] if row["what"] == "sink winningtemp-file"]
+    assert not sink["ok"] and "permission denied" in sink["problem"]
+
+
+def test_local_copies_are_kept_only_when_asked_the_last_n_at_0600(file_config, company, sftp_sandbox, tmp_path):
+    assert not list(tmp_path.glob("**/wt_users.csv"))  # none by default: they hold birthdays
+    copies = tmp_path / "copies"
+    loaded = make_config(tmp_path, company, sftp_sandbox, keep_local_copies=2, local_copies_folder=str(copies))
+    for name in ("One", "Two", "Three"):
+        company.change(company.employees[0]["id"]["value"], last_name=name)
+        assert run(loaded).status in ("ok", "partial")
+    kept = sorted(copies.iterdir())
+    assert len(kept) == 2 and "Three" in (kept[-1] / "wt_users.csv").read_text(encoding="utf-8")
+    assert stat.S_IMODE((kept[-1] / "wt_users.csv").stat().st_mode) == 0o600
+    assert stat.S_IMODE(copies.stat().st_mode) == 0o700

@@ -22,6 +22,7 @@ import click
 from ..config.load import load_config
 from ..registry import Plugins
 from ..report.render import render_text
+from ..sandbox.snapshots import SnapshotSinkSandbox
 from ..service.runner import run_and_report
 from ..sync.engine import RunOptions
 from .launch import sandbox_groups, start_sandboxes, write_sandbox_config
@@ -86,6 +87,11 @@ def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: P
         second, delivery = run_and_report(config, "sandbox", plugins)
         running.smtp.wait_for(2)
         echo(render_text(second.report))
+        if isinstance(running.sink, SnapshotSinkSandbox):
+            echo(f"What {running.sink.name} now holds (birthdays and gender masked):")
+            for line in running.sink.preview():
+                echo(f"  {line}")
+            echo("")
         mail = running.smtp.messages[-1].saved
         echo("The e-mailed report was received by the sandbox's SMTP server and saved as:")
         for path in mail:

@@ -4,7 +4,8 @@
 installed plugins) and an SMTP capture on free loopback ports; :func:`write_sandbox_config`
 writes a ready hosts.yaml whose connection ``sandbox`` points at them, with each secret
 in a file beside it (mode 0600) referenced as ``{file: ...}``. Core names no plugin:
-when several sandboxes of a kind are installed, the caller must choose one.
+when several sandboxes of a kind are installed (not counting those started only when named), the
+caller must choose one.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def pick(plugins: Plugins, kind: str, name: str | None) -> type[Sandbox]:
         if name not in sandboxes:
             raise PluginError(f"No {kind} sandbox named {name!r} (available: {', '.join(sandboxes) or 'none'}).")
         return sandboxes[name]
-    if len(sandboxes) == 1:
-        return next(iter(sandboxes.values()))
     if not sandboxes:
         raise PluginError(f"No installed plugin provides a {kind} sandbox.")
+    usual = [cls for cls in sandboxes.values() if not cls.only_when_named]
+    if len(usual) == 1:
+        return usual[0]
     raise PluginError(f"Several {kind} sandboxes are installed ({', '.join(sandboxes)}); choose one with "
                       f"--{kind} NAME.")
 
@@ -70,7 +72,8 @@ def _secret_file(folder: Path, name: str, value: str) -> dict[str, str]:
 def sandbox_groups(plugins: Plugins, running: Running) -> list[str]:
     """The org-unit fields the sandbox connection makes groups of: department and team, where the source
     reads them and the sink holds groups (a real connection chooses its own, none by default)."""
-    if not plugins.sink_class(running.sink.name).holds_groups:
+    sink = plugins.sink_class(running.sink.name)
+    if not (sink.holds_groups or sink.takes_snapshots):
         return []
     declared = plugins.source_class(running.source.name).RecordSchema().fields
     return [name for name in ("department", "team") if name in declared and field_type(declared[name]) == "orgunit"]

@@ -105,6 +105,8 @@ class Sandbox:
     #: Options this sandbox adds to ``hrsync sandbox`` and ``hrsync demo``: keyword of ``create`` → help text
     #: (``{"scim_profile": "…"}`` becomes ``--scim-profile``). Values arrive as strings.
     cli_options: ClassVar[dict[str, str]] = {}
+    #: True for a plugin's second sandbox of a kind: started only when named (``--sink NAME``).
+    only_when_named: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -3,7 +3,7 @@
 It "uploads" a snapshot into ``MemoryWorld.delivered`` (the rows the app would read, by external id) and
 appends it to ``MemoryWorld.deliveries``; rows the snapshot asks to keep as last delivered are copied
 from the previous delivery, as a file sink copies them from the file on its server. Switches:
-``fail_delivery`` (the next delivery fails, nothing changes) and ``keep_only`` (status rules: the
+``fail_delivery`` (deliveries fail while it is set, nothing changes) and ``keep_only`` (status rules: the
 source ids the sink keeps; None keeps everyone). Its sandbox, :class:`MemorySnapshotSandbox`, is
 what the harness's snapshot suite drives.
 """
@@ -22,7 +22,8 @@ from marshmallow import EXCLUDE, Schema, fields
 from ..connectors import Sink
 from ..errors import SinkError
 from ..fields import standard_field
-from ..sandbox.contract import SinkSandbox, Write
+from ..sandbox.contract import Write
+from ..sandbox.snapshots import SnapshotSinkSandbox
 from ..sink_snapshots import Delivery, Snapshot
 from .memory import MemoryConfig, MemoryWorld
 
@@ -66,7 +67,6 @@ class MemorySnapshotSink(Sink):
         with world.lock:
             world.calls.append(("deliver", len(snapshot.people)))
             if world.fail_delivery:
-                world.fail_delivery = False
                 raise SinkError("memory snapshot sink: the delivery failed (fail_delivery switch)")
             world.delivered = rows_of(snapshot, world.delivered)
             world.delivered_groups = {g.external_id: g.name for g in snapshot.groups}
@@ -81,7 +81,7 @@ class MemorySnapshotSink(Sink):
         return Delivery({path.name: path.stat().st_size}, local_folder=folder)
 
 
-class MemorySnapshotSandbox(SinkSandbox):
+class MemorySnapshotSandbox(SnapshotSinkSandbox):
     """The memory snapshot sink's "server": what its last delivery held."""
 
     name = "memory-snapshot"
@@ -103,5 +103,9 @@ class MemorySnapshotSandbox(SinkSandbox):
     def clear(self) -> None:
         self._seen = len(self.world.calls)
 
-    def seed(self, records: list[dict[str, Any]]) -> None:
-        raise NotImplementedError("a snapshot sink's server holds only what hrsync delivered")
+    def refuse_deliveries(self, refuse: bool) -> None:
+        self.world.fail_delivery = refuse
+
+    def preview(self, lines: int = 5) -> list[str]:
+        rows = sorted(self.world.delivered.items())[:lines]
+        return [f"{i}: {row.get('first_name')} {row.get('last_name')} <{row.get('email')}>" for i, row in rows]

@@ -24,6 +24,7 @@ from .group_scenarios import GROUP_SCENARIOS
 from .memory import MemoryWorld, memory_plugin
 from .scenarios import Scenario, Settings, build_suite, choose_scenarios, require_settings, settings_for, started
 from .sink_view import SinkView
+from .snapshot_scenarios import SNAPSHOT_SCENARIOS
 
 
 def harness_people(count: int = 5) -> list[dict[str, Any]]:
@@ -197,8 +198,9 @@ def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[
     :param settings: the sink's settings, or a function of the test's ``tmp_path`` returning them
         (e.g. the path of a file there); merged over the sandbox's.
     :param scenarios: the scenarios to run (default :data:`SINK_SCENARIOS`, and :data:`GROUP_SCENARIOS`
-        for a sink that holds groups). A sandbox that cannot throttle, refuse a person or show its groups
-        (and a sink tested without one) fails those scenarios, saying so.
+        for a sink that holds groups; :data:`SNAPSHOT_SCENARIOS` for a sink that takes snapshots). A
+        sandbox that cannot throttle, refuse a person or show its groups (and a sink tested without one)
+        fails those scenarios, saying so.
     """
     require_settings("sink_tests", sandbox, settings)
 
@@ -212,5 +214,8 @@ def sink_tests(sink_class: type[Sink], *, sandbox: type[SinkSandbox] | Callable[
 
 
 def default_sink_scenarios(sink_class: type[Sink]) -> list[Scenario]:
-    """The scenarios a sink runs unless it chooses: the groups' too when it holds groups."""
+    """The scenarios a sink runs unless it chooses: the snapshot ones for a sink that takes snapshots, else
+    the per-person ones, and the groups' too when it holds groups."""
+    if sink_class.takes_snapshots:
+        return list(SNAPSHOT_SCENARIOS)
     return SINK_SCENARIOS + (GROUP_SCENARIOS if sink_class.holds_groups else [])

@@ -2,6 +2,7 @@
 
 from hrsync import hookimpl
 
+from .file_sandbox import WinningtempFileSandbox
 from .file_sink import WinningtempFileSink
 from .sandbox import ScimSandbox
 from .sink import WinningtempSink
@@ -16,3 +17,4 @@ def register_sinks(register):
 @hookimpl
 def register_sandboxes(register):
     register(ScimSandbox)
+    register(WinningtempFileSandbox)
