@@ -132,6 +132,8 @@ class ReportView:
     stopped: str
     banner: str
     warnings: list[str]
+    #: What the sink says about this run that is no warning (a delivery confirmed, groups to place once).
+    notes: list[str]
     attention: Section
     sections: list[Section]
     pointer: str
@@ -177,7 +179,7 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
         started_at=local_time(report.started_at, report.timezone),
         ended_at=local_time(report.ended_at, report.timezone),
         counts=report.counts, stopped=report.stopped, banner=banner(report),
-        warnings=report.warnings + report.notices,
+        warnings=report.warnings, notes=report.notices,
         attention=attention, sections=sections, pointer=pointer, dry_run=report.dry_run,
     )
 
