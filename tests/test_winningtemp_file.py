@@ -206,3 +206,63 @@ def test_local_copies_are_kept_only_when_asked_the_last_n_at_0600(file_config, c
     assert len(kept) == 2 and "Three" in (kept[-1] / "wt_users.csv").read_text(encoding="utf-8")
     assert stat.S_IMODE((kept[-1] / "wt_users.csv").stat().st_mode) == 0o600
     assert stat.S_IMODE(copies.stat().st_mode) == 0o700
+
+
+def test_a_leaver_turns_inactive_the_day_after_their_termination_date_with_no_change_in_personio(
+        delivered, company, sftp_sandbox):
+    import datetime as dt
+
+    import time_machine
+
+    leaver = next(e for e in company.employees if str(e["id"]["value"]) in users(sftp_sandbox))
+    today = dt.date.today()
+    company.change(leaver["id"]["value"], termination_date=f"{today}T00:00:00+00:00")
+    run(delivered)
+    assert users(sftp_sandbox)[str(leaver["id"]["value"])]["Status"] == "Active"  # their last day
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=1), tick=True):
+        next_day = run(delivered)
+    assert users(sftp_sandbox)[str(leaver["id"]["value"])]["Status"] == "Inactive"
+    (line,) = [a for a in next_day.plan.actions if a.kind == "update"]
+    assert line.source_id == str(leaver["id"]["value"]) and line.changes["active"].new is False
+
+
+def test_everyone_turning_inactive_at_once_is_stopped_by_the_deactivation_guard(delivered, company, sftp_sandbox):
+    before = dict(sftp_sandbox.files())
+    for e in company.employees:
+        company.change(e["id"]["value"], status="inactive")
+    stopped = run(delivered)
+    assert stopped.status == "stopped" and "would deactivate" in stopped.message
+    assert sftp_sandbox.files() == before
+
+
+def test_someone_who_left_the_file_and_comes_back_is_delivered_and_reported(delivered, company, sftp_sandbox):
+    back = company.employees.pop(0)
+    run(delivered)
+    assert str(back["id"]["value"]) not in users(sftp_sandbox)
+    company.employees.insert(0, back)
+    returned = run(delivered)
+    assert str(back["id"]["value"]) in users(sftp_sandbox)
+    assert [a.source_id for a in returned.plan.actions if a.kind == "update"] == [str(back["id"]["value"])]
+
+
+def test_a_column_the_credential_cannot_read_is_never_uploaded_blank(delivered, company, sftp_sandbox, monkeypatch,
+                                                                    tmp_path):
+    from tests.test_personio_credentials import readable_without
+
+    before = dict(sftp_sandbox.files())
+    client_id, secret = company.add_credential(readable_without("birthday"))
+    monkeypatch.setenv("PERSONIO_CLIENT_ID", client_id)
+    monkeypatch.setenv("PERSONIO_CLIENT_SECRET", secret)
+    company.change(company.employees[0]["id"]["value"], last_name="Changed")
+    stopped = run(make_config(tmp_path, company, sftp_sandbox))
+    assert stopped.status == "stopped" and "could not be read for birthday" in stopped.message
+    assert sftp_sandbox.files() == before
+
+
+def test_a_skipped_person_whose_row_is_gone_from_the_server_stops_the_upload(delivered, company, sftp_sandbox):
+    (sftp_sandbox.root / "upload" / "wt_users.csv").unlink()  # an importer that moves processed files away
+    company.change(company.employees[0]["id"]["value"], email="not an address")
+    company.change(company.employees[1]["id"]["value"], last_name="Changed")
+    stopped = run(delivered)
+    assert stopped.status == "stopped" and "would drop them" in stopped.message
+    assert "upload/wt_users.csv" not in sftp_sandbox.files()

@@ -233,7 +233,7 @@ class _Run:
         if snapshot:
             SnapshotStage(self.run_id, sink, self.state, self.context, self.sensitive, self.engine_notices).run(
                 self.plan, links, groups, dry_run=self.run_id is None, full=options.full,
-                override_guards=options.override_guards)
+                override_guards=options.override_guards, unreadable=unknown)
             return True
         if self.run_id is None:
             return True

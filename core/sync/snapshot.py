@@ -61,12 +61,11 @@ class SnapshotStage:
         self.notices = notices
 
     def run(self, plan: Plan, links: Mapping[str, Link], groups: GroupPlan | None, *, dry_run: bool,
-            full: bool, override_guards: bool) -> None:
+            full: bool, override_guards: bool, unreadable: set[str]) -> None:
+        """``unreadable``: sink fields the source could not read this run (the file would hold them blank)."""
         snapshot = self.build(plan, links, groups)
-        if not snapshot.people and not override_guards:
-            raise GuardError(f"This run's file would hold nobody, so it was not delivered ({len(links)} people were "
-                             "in the last one). If that is right, re-run with --override-guards.",
-                             connection=self.connection, guard="empty_snapshot")
+        if not override_guards:
+            self._guard(snapshot, links, unreadable)
         if dry_run:
             delivery = self.sink.write_locally(snapshot, self._dry_run_folder())
             self.notices.append(f"Dry run: the files a delivery would send are in {delivery.local_folder} "
@@ -81,6 +80,20 @@ class SnapshotStage:
         delivery = self.sink.deliver(snapshot)
         self.notices.append(f"Delivered {_sizes(delivery)}; the service confirmed each file.")
         self._record(plan, links, groups)
+
+    def _guard(self, snapshot: Snapshot, links: Mapping[str, Link], unreadable: set[str]) -> None:
+        """What no per-person guard sees: a file holding nobody, or a column the source could not fill."""
+        if not snapshot.people:
+            delivered = sum(1 for link in links.values() if not link.deactivated)
+            raise GuardError(f"This run's file would hold nobody, so it was not delivered ({delivered} people were "
+                             "in the last one). If that is right, re-run with --override-guards.",
+                             connection=self.connection, guard="empty_snapshot")
+        blank = sorted(unreadable & set(type(self.sink).RecordSchema().fields))
+        if blank:
+            raise GuardError(f"The source could not be read for {', '.join(blank)} this run, so the file would hold "
+                             "it blank for everyone; nothing was delivered. Give the credential access again, or "
+                             "leave the column out of the file; to send it blank, re-run with --override-guards.",
+                             connection=self.connection, guard="blank_column")
 
     def build(self, plan: Plan, links: Mapping[str, Link], groups: GroupPlan | None) -> Snapshot:
         in_file = [a for a in plan.actions if a.kind in IN_FILE and a.source_id]

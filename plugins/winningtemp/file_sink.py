@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from hrsync import Defer, Delivery, Sink, Snapshot, standard_field
+from hrsync import Defer, Delivery, Sink, SinkError, Snapshot, standard_field
 
 from .file_format import render_files
 from .file_settings import FileFormat, FileFormatSchema
@@ -29,7 +29,7 @@ from .sftp_delivery import SftpDelivery
 from .sftp_errors import failure
 from .sftp_session import open_session
 from .sftp_settings import SftpSchema, SftpSettings
-from .status_rules import keeps
+from .status_rules import is_leaver, keeps
 
 
 class FileSinkSchema(Schema):
@@ -93,12 +93,20 @@ class WinningtempFileSink(Sink):
             self.context.warn(line)
 
     def prepare(self, record: dict[str, Any]) -> dict[str, Any] | Defer:
-        """A future hire waits (reported as deferred) until ``pre_hire_days`` before their hire date."""
-        hire, window = record.get("hire_date"), self.format.pre_hire_days
-        if hire and dt.date.fromisoformat(hire) > self.context.today + dt.timedelta(days=window):
+        """A future hire waits (reported as deferred) until ``pre_hire_days`` before their hire date. A leaver
+        is ``inactive`` from the day after their termination date, whatever the source still says, and
+        ``active`` says so: the day's change is then a change the plan sees, the report names and the
+        deactivation guard counts (and someone coming back is one too)."""
+        today, hire, window = self.context.today, record.get("hire_date"), self.format.pre_hire_days
+        if hire and dt.date.fromisoformat(hire) > today + dt.timedelta(days=window):
             enters = dt.date.fromisoformat(hire) - dt.timedelta(days=window)
             return Defer(f"starts on {hire}; enters the file on {enters.isoformat()} (pre_hire_days: {window})")
-        return super().prepare(record)
+        desired = super().prepare(record)
+        leaver = is_leaver(record, today)
+        if leaver:
+            desired["status"] = "inactive"
+        desired["active"] = not leaver
+        return desired
 
     def keeps(self, record: Mapping[str, Any], today: dt.date) -> bool:
         return keeps(record, today, self.format)
@@ -106,7 +114,9 @@ class WinningtempFileSink(Sink):
     def deliver(self, snapshot: Snapshot) -> Delivery:
         delivery = self._delivery()
         files = self._files(snapshot, delivery)
-        sizes = delivery.deliver(files)
+        # The groups first: a users file must never name a group the server's groups file lacks.
+        groups = self.format.groups_file
+        sizes = delivery.deliver({groups: files[groups], **{k: v for k, v in files.items() if k != groups}})
         if self.settings["keep_local_copies"]:
             self._keep_copy(files)
         return Delivery(sizes)
@@ -127,9 +137,12 @@ class WinningtempFileSink(Sink):
             files[users], missing = with_kept_rows(files[users], previous, snapshot.kept_as_delivered,
                                                    self._external_id_header())
             if missing:
-                self.context.warn(f"{len(missing)} people this run had to skip were not in the {users} on the "
-                                  "server, so they are not in the new one either (they return once their records "
-                                  "are fixed).")
+                # Without their rows the new file would drop them, and Winningtemp would remove them.
+                raise SinkError(
+                    f"{len(missing)} people this run had to skip (see the report) are not in the {users} on the "
+                    f"server ({'there is none' if previous is None else 'it lacks them, or its columns changed'}),"
+                    " so a new file would drop them and Winningtemp would remove them; nothing was uploaded. Fix "
+                    "their records in the source, then run again.", connection=self.context.connection)
         return files
 
     def _external_id_header(self) -> str:
