@@ -1,0 +1,29 @@
+"""Round 3 of the adversarial review (issue 24, items 11–16): input and files.
+
+Unicode e-mails, YAML bombs, names with a trailing newline, a full or read-only disk, symlinks in the
+state's folder and secrets a protocol cannot carry: each ends in a clear message, never in a traceback,
+a mangled file or a quoted secret.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hrsync.sync.engine import sync_connection
+from tests.helpers import person
+
+
+def test_r3_11_unicode_emails_are_one_form_one_case_and_a_bad_one_says_why(memory_config, memory_world):
+    jose = unicodedata.normalize("NFD", "JOSÉ@example.com")
+    assert jose != "JOSÉ@example.com" and len(jose) == len("JOSÉ@example.com") + 1
+    memory_world.people = [person(1, email="FİLİZ@example.com"), person(2, email=jose),
+                           person(3, email="ann smith@example.com"), person(4, email="bo@@example.com")]
+    config, plugins = memory_config()
+    result = sync_connection(config, "mem", plugins)
+    emails = sorted(str(user["email"]) for user in memory_world.users.values())
+    assert emails == ["filiz@example.com", "josé@example.com"]
+    assert all(unicodedata.is_normalized("NFC", e) for e in emails)
+    reasons = {line.source_id: line.reason for line in result.report.actions if line.action == "skip"}
+    assert set(reasons) == {"3", "4"}
+    assert "U+0020 SPACE" in reasons["3"] and "before the @" in reasons["3"]
+    assert "more than one @" in reasons["4"]
