@@ -37,6 +37,7 @@ from .schema import (
 )
 from .scope import Scope, check_scope
 from .suggest import explain_unknown
+from .yaml_text import AliasBomb, load_yaml
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
@@ -116,11 +117,12 @@ def load_config(path: str | os.PathLike | None, plugins: Plugins) -> Config:
     except OSError as exc:
         raise ConfigError({"(file)": [f"Cannot read {path}: {exc.strerror}."]}, source=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError({where: [f"Not valid YAML: {getattr(exc, 'problem', exc)}."]}, source=str(path)) from None
+        kind = "Refused" if isinstance(exc, AliasBomb) else "Not valid YAML"
+        raise ConfigError({where: [f"{kind}: {getattr(exc, 'problem', exc)}."]}, source=str(path)) from None
     return parse_config(data, plugins, path=path)
 
 

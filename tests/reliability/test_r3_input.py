@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
+
+from hrsync import ConfigError
+from hrsync.config.load import load_config
 from hrsync.sync.engine import sync_connection
-from tests.helpers import person
+from tests.helpers import bundled_plugins, person
 
 
 def test_r3_11_unicode_emails_are_one_form_one_case_and_a_bad_one_says_why(memory_config, memory_world):
@@ -27,3 +31,17 @@ def test_r3_11_unicode_emails_are_one_form_one_case_and_a_bad_one_says_why(memor
     assert set(reasons) == {"3", "4"}
     assert "U+0020 SPACE" in reasons["3"] and "before the @" in reasons["3"]
     assert "more than one @" in reasons["4"]
+
+
+def test_r3_12_a_yaml_alias_bomb_is_refused_at_load_naming_the_file(tmp_path):
+    # 2**24 values in about 600 bytes (the review's 896-byte file stood for 2**32): refused before anything walks it.
+    lines = ["l0: &l0 [x, x]"] + [f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 25)]
+    path = tmp_path / "hosts.yaml"
+    path.write_text("x-anchors:\n" + "".join(f"  {line}\n" for line in lines) + "connections: {}\n")
+    assert path.stat().st_size < 1000
+    with pytest.raises(ConfigError) as info:
+        load_config(path, bundled_plugins())
+    assert str(path) in str(info.value) and "alias-expansion bomb" in str(info.value)
+    path.write_text("a: &a [1, *a]\n")
+    with pytest.raises(ConfigError, match="refers to the node it is inside of"):
+        load_config(path, bundled_plugins())
