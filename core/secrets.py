@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from marshmallow import ValidationError, fields
 
-ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
 MASK = "***"
 
 

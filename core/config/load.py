@@ -22,6 +22,7 @@ from marshmallow import RAISE, ValidationError
 
 from ..connectors import MATCH_FIELD
 from ..errors import ConfigError
+from ..printable import printable
 from ..registry import Plugins
 from .groups import NO_GROUPS, GroupsConfig, check_groups
 from .mapping import FieldMapping, compile_mapping, flatten_errors
@@ -41,7 +42,7 @@ from .yaml_text import AliasBomb, load_yaml
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
-CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 @dataclass
@@ -147,7 +148,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         raw_connections = {}
     connections: dict[str, ConnectionConfig] = {}
     for name, raw in (raw_connections or {}).items():
-        prefix = f"connections.{name}"
+        prefix = f"connections.{printable(str(name))}"  # a line break in a name must not forge a line of the error
         if not CONNECTION_NAME.match(str(name)):
             errors.setdefault(prefix, []).append("Connection names use letters, digits, '.', '_' and '-'.")
         conn = _load_connection(str(name), raw, plugins, prefix, add, errors)

@@ -7,14 +7,15 @@ a mangled file or a quoted secret.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
 
 from hrsync import ConfigError
-from hrsync.config.load import load_config
+from hrsync.config.load import load_config, parse_config
 from hrsync.sync.engine import sync_connection
-from tests.helpers import bundled_plugins, person
+from tests.helpers import ROOT, bundled_plugins, connection_dict, person
 
 
 def test_r3_11_unicode_emails_are_one_form_one_case_and_a_bad_one_says_why(memory_config, memory_world):
@@ -45,3 +46,18 @@ def test_r3_12_a_yaml_alias_bomb_is_refused_at_load_naming_the_file(tmp_path):
     path.write_text("a: &a [1, *a]\n")
     with pytest.raises(ConfigError, match="refers to the node it is inside of"):
         load_config(path, bundled_plugins())
+
+
+def test_r3_13_a_trailing_newline_in_a_name_that_becomes_a_path_or_header_is_refused(personio, scim, secrets_env):
+    conn = connection_dict(personio, scim, source={"app_id": "HRSYNC\n"}, schedule={"daily_at": "03:00\n"})
+    with pytest.raises(ConfigError) as info:
+        parse_config({"connections": {"acme\n": conn}}, bundled_plugins())
+    errors = info.value.errors
+    assert "Connection names use letters" in errors["connections.acme\\n"][0]  # the line break shown, not obeyed
+    assert "UPPER_SNAKE_CASE" in errors["connections.acme\\n.source.app_id"][0]
+    assert "HH:MM" in errors["connections.acme\\n.schedule.daily_at"][0]
+    # Every anchored pattern in the code ends with \Z: `$` also matches before a final newline.
+    sources = [*(ROOT / "core").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]
+    anchored = [f"{p.name}: {line.strip()}" for p in sources for line in p.read_text().splitlines()
+                if re.search(r'r"\^[^"]*\$"', line)]
+    assert anchored == []
