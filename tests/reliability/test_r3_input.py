@@ -7,15 +7,24 @@ a mangled file or a quoted secret.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
+import subprocess
 import unicodedata
 
 import pytest
+import yaml
 
 from hrsync import ConfigError
 from hrsync.config.load import load_config, parse_config
+from hrsync.errors import StorageError
+from hrsync.state.store import open_state
 from hrsync.sync.engine import sync_connection
-from tests.helpers import ROOT, bundled_plugins, connection_dict, person
+from tests.helpers import HRSYNC, ROOT, bundled_plugins, cli_env, connection_dict, person, run_cli
+
+# prctl(2): drop a capability from the bounding set (inherited over exec); CAP_DAC_OVERRIDE's number.
+PR_CAPBSET_DROP, CAP_DAC_OVERRIDE = 24, 1
 
 
 def test_r3_11_unicode_emails_are_one_form_one_case_and_a_bad_one_says_why(memory_config, memory_world):
@@ -61,3 +70,54 @@ def test_r3_13_a_trailing_newline_in_a_name_that_becomes_a_path_or_header_is_ref
     anchored = [f"{p.name}: {line.strip()}" for p in sources for line in p.read_text().splitlines()
                 if re.search(r'r"\^[^"]*\$"', line)]
     assert anchored == []
+
+
+def test_r3_14_a_full_disk_stops_the_run_with_a_clear_message_and_the_next_run_completes(memory_config,
+                                                                                          memory_world, tmp_path):
+    memory_world.people = [person(i) for i in range(3)]
+    config, plugins = memory_config()
+    assert sync_connection(config, "mem", plugins).status == "ok"
+    memory_world.people = [person(i, position="x" * 2000) for i in range(200)]
+    state = open_state(config.state)
+    # The disk fills up: SQLite may not grow the file past the pages it has now.
+    pages = state.db.execute("pragma page_count").fetchone()[0]
+    state.db.execute(f"pragma max_page_count = {pages}")
+    with pytest.raises(StorageError) as info:
+        sync_connection(config, "mem", plugins, state=state)
+    state.close()
+    message = str(info.value)
+    assert str(tmp_path / "state.db") in message and "disk is full" in message and "run again" in message
+    assert "rollback" not in message and info.value.exit_code == 2
+    # With room again, the next run completes: everyone once, nobody lost or doubled.
+    result = sync_connection(config, "mem", plugins)
+    assert result.status == "ok", result.report.message
+    assert sorted(str(u["email"]) for u in memory_world.users.values()) == sorted(
+        f"person{i}@example.com" for i in range(200))
+
+
+def _no_root_override() -> None:
+    """In the child, before exec: root gives up overriding file modes (CAP_DAC_OVERRIDE), as an ordinary user
+    never had it, so a folder without write permission is one it cannot write."""
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE)")
+
+
+def test_r3_14_a_read_only_state_folder_is_a_clear_message_and_exit_2(tmp_path, personio, scim, secrets_env):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump({"host": {"state": str(folder / "state.db")},
+                                    "connections": {"acme": connection_dict(personio, scim)}}))
+    folder.chmod(0o555)
+    try:
+        result = subprocess.run([HRSYNC, "--config", str(path), "run", "acme"], capture_output=True, text=True,
+                                env=cli_env(), timeout=120, preexec_fn=_no_root_override)
+    finally:
+        folder.chmod(0o700)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"cannot write {folder / 'state.db'}" in result.stderr and "read-only" in result.stderr
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
+    assert list(folder.iterdir()) == []  # nothing half-written
+    assert run_cli("--config", str(path), "run", "acme").returncode == 0
