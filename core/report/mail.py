@@ -12,10 +12,13 @@ sends it again). The outbox holds personal data: folder 0700, files 0600.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import itertools
 import logging
 import os
 import smtplib
 import ssl
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -120,13 +123,31 @@ def _explained(smtp: SmtpConfig, call) -> None:
 
 
 def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path:
+    """Write the report into ``outbox`` as a new ``.eml``, whole or not at all; raises OSError.
+
+    The outbox may be shared: the file is written under a fresh name (``mkstemp``: ``O_EXCL``, never through a
+    symbolic link), then hard-linked to its final name, which never replaces anything already there (a link
+    planted at that name included): a taken name gets a counter.
+    """
+    if outbox.is_symlink():
+        raise OSError(errno.ELOOP, f"{outbox} is a symbolic link; hrsync does not write through one - name the real "
+                                   "folder in host.outbox")
     outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    path = outbox / f"{report.connection}-{report.run_id or stamp}-{stamp}.eml"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(bytes(message))
-    return path
+    fd, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".eml", dir=outbox)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(message))
+        name = f"{report.connection}-{report.run_id or stamp}-{stamp}"
+        for attempt in itertools.count():
+            path = outbox / f"{name}{f'-{attempt}' if attempt else ''}.eml"
+            try:
+                os.link(temporary, path)
+                return path
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(temporary)  # a file half-written on a full disk is not left behind
 
 
 def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy: str) -> Delivery:

@@ -48,8 +48,43 @@ def _not_writable(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _NOT_WRITABLE
 
 
+def symlink_refused(path: str | os.PathLike) -> StorageError:
+    return StorageError(f"{path} is a symbolic link; hrsync does not write through one (whoever can change it could "
+                        "have hrsync overwrite or open up another file). Replace it with the file itself, or point "
+                        "host.state at the real place.")
+
+
+def refuse_symlink(path: Path) -> None:
+    """Refuse ``path`` when it is a symbolic link (the folders above it may be links: that is the admin's layout)."""
+    if path.is_symlink():
+        raise symlink_refused(path)
+
+
+def open_private(path: str | os.PathLike, flags: int) -> int:
+    """``os.open`` creating ``path`` 0600 if needed, never through a symbolic link (``O_NOFOLLOW``)."""
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise symlink_refused(path) from None
+        raise
+
+
 def private(path: Path) -> None:
-    """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    path.chmod(0o600)
+    """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists. The mode is
+    set through the open file, so a link swapped in meanwhile is never followed."""
+    fd = open_private(path, os.O_RDWR)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def private_state(path: Path) -> None:
+    """The state file and the files SQLite keeps beside it: private, and none of them a symbolic link."""
+    private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        sidecar = path.with_name(path.name + suffix)
+        refuse_symlink(sidecar)
+        if sidecar.exists():  # SQLite gives new ones the state's mode; those of older installs are fixed here
+            private(sidecar)

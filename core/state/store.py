@@ -27,7 +27,7 @@ from .groups import GroupState
 from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
-from .storage import private, storage_error
+from .storage import private_state, refuse_symlink, storage_error
 
 # The encodings of the apply path, built once (json.dumps with options builds an encoder per call).
 _APPLIED_JSON = json.JSONEncoder(sort_keys=True).encode
@@ -135,6 +135,7 @@ class State(GroupState, RunHistory):
         self.path = Path(path)
         self.read_only = read_only
         self.busy_timeout = busy_timeout
+        refuse_symlink(self.path)
         if read_only:
             # Dry runs must leave the file's bytes alone: read-only, and an empty state when there is no file yet.
             if self.path.exists():
@@ -148,7 +149,7 @@ class State(GroupState, RunHistory):
             self.digests = Digests.beside(self.path, create=False, in_use=self._digests_in_use())
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        private(self.path)
+        private_state(self.path)
         # A program holding the database (a backup, a `sqlite3` shell) is waited for busy_timeout seconds.
         self.db = Database(sqlite3.connect(self.path, timeout=busy_timeout))
         self.db.enable_wal()
@@ -159,11 +160,6 @@ class State(GroupState, RunHistory):
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA wal_autocheckpoint = 16000")
         self.db.execute("PRAGMA journal_size_limit = 67108864")  # the WAL file is cut back to 64 MB after one
-        # SQLite gives its -wal and -shm files the database file's mode; files of older installs are fixed too.
-        for suffix in ("-wal", "-shm"):
-            sidecar = self.path.with_name(self.path.name + suffix)
-            if sidecar.exists():
-                sidecar.chmod(0o600)
         migrations.apply(self.db)
         self.digests = Digests.beside(self.path, create=True, in_use=self._digests_in_use())
 

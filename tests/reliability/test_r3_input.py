@@ -8,8 +8,10 @@ a mangled file or a quoted secret.
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import os
 import re
+import shutil
 import subprocess
 import unicodedata
 
@@ -19,6 +21,7 @@ import yaml
 from hrsync import ConfigError
 from hrsync.config.load import load_config, parse_config
 from hrsync.errors import StorageError
+from hrsync.service.runner import run_and_report
 from hrsync.state.store import open_state
 from hrsync.sync.engine import sync_connection
 from tests.helpers import HRSYNC, ROOT, bundled_plugins, cli_env, connection_dict, person, run_cli
@@ -121,3 +124,41 @@ def test_r3_14_a_read_only_state_folder_is_a_clear_message_and_exit_2(tmp_path, 
     assert "Traceback" not in result.stderr and "Errno" not in result.stderr
     assert list(folder.iterdir()) == []  # nothing half-written
     assert run_cli("--config", str(path), "run", "acme").returncode == 0
+
+
+def test_r3_15_symlinked_state_lock_and_outbox_files_are_refused_and_their_targets_untouched(
+        memory_config, memory_world, tmp_path):
+    memory_world.people = [person(1)]
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    victim.chmod(0o644)
+
+    def untouched() -> bool:
+        return victim.read_text() == "precious\n" and oct(victim.stat().st_mode)[-3:] == "644"
+
+    config, plugins = memory_config()
+    state = tmp_path / "state.db"
+    for link in (state, tmp_path / "state.db.mem.lock", tmp_path / "state.db-wal"):
+        link.symlink_to(victim)
+        with pytest.raises(StorageError, match="is a symbolic link") as info:
+            run_and_report(config, "mem", plugins)
+        assert str(link) in str(info.value) and untouched(), link
+        link.unlink()
+    # A shared outbox: links planted at the names the next report may take never receive it.
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    start = dt.datetime.now()
+    for second in range(30):
+        stamp = (start + dt.timedelta(seconds=second)).strftime("%Y%m%dT%H%M%S")
+        (outbox / f"mem-1-{stamp}.eml").symlink_to(victim)  # no run started above: this is run 1
+    result, delivery = run_and_report(config, "mem", plugins)
+    assert result.status == "ok" and result.run_id == 1 and delivery.how == "outbox", delivery.detail
+    assert delivery.path.name.startswith(f"mem-1-{start.strftime('%Y%m%d')}") and delivery.path.name.count("-") == 3
+    assert untouched() and not delivery.path.is_symlink() and "Subject:" in delivery.path.read_text()
+    assert [p.name for p in outbox.iterdir() if p.name.startswith(".")] == []
+    # The outbox itself a link: refused, with the report's delivery saying why.
+    shutil.rmtree(outbox)
+    outbox.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    result, delivery = run_and_report(config, "mem", plugins)
+    assert delivery.how == "lost" and "is a symbolic link" in delivery.detail
+    assert not (tmp_path / "elsewhere").exists()
