@@ -30,7 +30,8 @@ class ConfigSchema(Schema):
 
     base_url = fields.URL(load_default=DEFAULT_BASE_URL, require_tld=False,
                           metadata={"description": "SCIM base URL."})
-    token = SecretField(required=True, metadata={"description": "SCIM bearer token issued by Winningtemp."})
+    token = SecretField(required=True, charset="visible-ascii",
+                        metadata={"description": "SCIM bearer token issued by Winningtemp."})
     extension = ExtensionMode(load_default="auto", metadata={
         "description": "auto: send gender, birthday, hire and termination date in the SCIM extension only when "
                        "the service advertises it; true: always; false: never."})

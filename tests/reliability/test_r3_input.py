@@ -21,9 +21,12 @@ import yaml
 from hrsync import ConfigError
 from hrsync.config.load import load_config, parse_config
 from hrsync.errors import StorageError
+from hrsync.registry import load_plugins
+from hrsync.sandbox.smtp import SmtpCapture
 from hrsync.service.runner import run_and_report
 from hrsync.state.store import open_state
 from hrsync.sync.engine import sync_connection
+from hrsync.testing import memory_plugin
 from tests.helpers import HRSYNC, ROOT, bundled_plugins, cli_env, connection_dict, person, run_cli
 
 # prctl(2): drop a capability from the bounding set (inherited over exec); CAP_DAC_OVERRIDE's number.
@@ -162,3 +165,40 @@ def test_r3_15_symlinked_state_lock_and_outbox_files_are_refused_and_their_targe
     result, delivery = run_and_report(config, "mem", plugins)
     assert delivery.how == "lost" and "is a symbolic link" in delivery.detail
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_r3_16_a_token_an_http_header_cannot_carry_is_refused_on_load_without_quoting_it(personio, scim,
+                                                                                         monkeypatch):
+    monkeypatch.setenv("PERSONIO_CLIENT_ID", personio.client_id)
+    monkeypatch.setenv("PERSONIO_CLIENT_SECRET", personio.client_secret)
+    monkeypatch.setenv("WINNINGTEMP_TOKEN", "tok-en-with-a-euro-€-0451")
+    with pytest.raises(ConfigError) as info:
+        parse_config({"connections": {"acme": connection_dict(personio, scim)}}, bundled_plugins())
+    (message,) = info.value.errors["connections.acme.sink.token"]
+    assert "WINNINGTEMP_TOKEN" in message and "HTTP header" in message
+    for leak in ("€", "\\u20ac", "0451", "position", "tok-en"):
+        assert leak not in str(info.value), leak
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # a loopback test server
+@pytest.mark.parametrize("given", ["pässwörd-€-77", "wrong-€-77"], ids=["accepted", "refused"])
+def test_r3_16_an_smtp_password_beyond_ascii_logs_in_or_is_refused_and_the_report_is_kept(
+        memory_world, tmp_path, monkeypatch, given):
+    memory_world.people = [person(1)]
+    monkeypatch.setenv("SMTP_PASSWORD", given)
+    with SmtpCapture(users={"reporter": "pässwörd-€-77"}) as smtp:
+        world = {"plugin": "memory", "world": memory_world}
+        data = {"host": {"state": str(tmp_path / "state.db"), "smtp": {
+                    "host": "127.0.0.1", "port": smtp.port, "security": "none", "allow_plaintext_auth": True,
+                    "username": "reporter", "password": "${SMTP_PASSWORD}", "sender": "hrsync@example.com"}},
+                "connections": {"mem": {"source": world, "sink": world, "report": {"recipients": ["hr@example.com"]}}}}
+        plugins = load_plugins(entry_points=False, plugins=[("memory", memory_plugin())])
+        config = parse_config(data, plugins, path=tmp_path / "hosts.yaml")
+        result, delivery = run_and_report(config, "mem", plugins)
+        if given.startswith("wrong"):  # refused: the report is kept in the outbox, the password never quoted
+            assert delivery.how == "failed" and delivery.path.exists(), delivery.detail
+            assert "host.smtp.password" in delivery.detail and "77" not in delivery.detail
+        else:
+            (received,) = smtp.wait_for(1)
+            assert delivery.how == "sent" and received.authenticated_as == "reporter"
+    assert result.status == "ok"
