@@ -61,6 +61,11 @@ class RunError(HrsyncError):
         self.connection = connection
 
 
+class StorageError(RunError):
+    """The state or a file beside it cannot be written (a full disk, a read-only file system, a symlink where
+    hrsync creates a file). Names the path and what to do; nothing was half-written."""
+
+
 class SourceError(RunError):
     """The source could not be read completely (network, server faults)."""
 

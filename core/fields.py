@@ -14,7 +14,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
+
+from .emails import email_problem, nfc
 
 GENDERS = ("male", "female", "diverse")
 STATUSES = ("onboarding", "active", "leave", "inactive")
@@ -70,13 +72,18 @@ class IsoDate(fields.Date):
 
 
 class TrimmedEmail(fields.Email):
-    """An e-mail address; surrounding whitespace (as typed into HR systems) is removed first."""
+    """An e-mail address; surrounding whitespace (as typed into HR systems) is removed and the address brought
+    to NFC first (a decomposed ``É`` looks like the composed one and must load like it). A refusal says what
+    is wrong with the address."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
-            value = value.strip()
+            value = nfc(value)
             if not value:
                 return None
+            problem = email_problem(value)
+            if problem is not None:
+                raise ValidationError(f"Not a valid email address: {problem}.")
         return super()._deserialize(value, attr, data, **kwargs)
 
 

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from marshmallow import ValidationError, fields
 
-ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
 MASK = "***"
 
 
@@ -134,21 +134,39 @@ def resolve_reference(value: object) -> Secret:
     raise ValueError("Expected ${ENV_VAR}, {env: NAME} or {file: PATH}.")
 
 
-class SecretField(fields.Field):
-    """A marshmallow field for a secret setting: loads a reference, dumps a mask."""
+#: What ``SecretField(charset=…)`` can require, and how a refusal explains it. HTTP header values (a bearer
+#: token) carry visible ASCII only: ``http.client`` encodes them as Latin-1, and its error quotes the character
+#: and its position - a piece of the secret - which would end up in the report.
+CHARSETS = {"visible-ascii": (lambda c: "!" <= c <= "~",
+                              "a character an HTTP header cannot carry: use it exactly as issued (visible ASCII "
+                              "letters, digits and punctuation, no spaces)")}
 
-    def __init__(self, **kwargs: Any) -> None:
+
+class SecretField(fields.Field):
+    """A marshmallow field for a secret setting: loads a reference, dumps a mask.
+
+    ``charset="visible-ascii"`` refuses, on load, a value the protocol cannot carry (HTTP header tokens), with a
+    message that names where the value came from and never quotes it, nor any character of it.
+    """
+
+    def __init__(self, *, charset: str | None = None, **kwargs: Any) -> None:
         metadata = dict(kwargs.pop("metadata", {}) or {})
         metadata["secret"] = True
         super().__init__(metadata=metadata, **kwargs)
+        self.charset = CHARSETS[charset] if charset else None
 
     def _deserialize(self, value, attr, data, **kwargs) -> Secret:
         if isinstance(value, Secret):
             return value
         try:
-            return resolve_reference(value)
+            secret = resolve_reference(value)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        if self.charset is not None and not all(map(self.charset[0], secret.reveal())):
+            kind, _, where = secret.origin.partition(":")
+            source = f"Environment variable {where}" if kind == "env" else f"Secret file {where}"
+            raise ValidationError(f"{source} holds {self.charset[1]}; the value itself is not shown.")
+        return secret
 
     def _serialize(self, value, attr, obj, **kwargs) -> str | None:
         return None if value is None else MASK

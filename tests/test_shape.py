@@ -15,7 +15,7 @@ PLUGINS = ROOT / "plugins"
 STAGES = [
     {"hrsync", "hrsync.errors", "hrsync.fields", "hrsync.secrets", "hrsync.network", "hrsync.printable",
      "hrsync.plan", "hrsync.results", "hrsync.connectors", "hrsync.hookspecs", "hrsync.sink_groups",
-     "hrsync.sink_snapshots"},
+     "hrsync.sink_snapshots", "hrsync.emails"},
     {"hrsync.sandbox"},
     {"hrsync.registry"},
     {"hrsync.config"},

@@ -22,6 +22,7 @@ from marshmallow import RAISE, ValidationError
 
 from ..connectors import MATCH_FIELD
 from ..errors import ConfigError
+from ..printable import printable
 from ..registry import Plugins
 from .groups import NO_GROUPS, GroupsConfig, check_groups
 from .mapping import FieldMapping, compile_mapping, flatten_errors
@@ -37,10 +38,11 @@ from .schema import (
 )
 from .scope import Scope, check_scope
 from .suggest import explain_unknown
+from .yaml_text import AliasBomb, load_yaml
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
-CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 @dataclass
@@ -116,11 +118,12 @@ def load_config(path: str | os.PathLike | None, plugins: Plugins) -> Config:
     except OSError as exc:
         raise ConfigError({"(file)": [f"Cannot read {path}: {exc.strerror}."]}, source=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError({where: [f"Not valid YAML: {getattr(exc, 'problem', exc)}."]}, source=str(path)) from None
+        kind = "Refused" if isinstance(exc, AliasBomb) else "Not valid YAML"
+        raise ConfigError({where: [f"{kind}: {getattr(exc, 'problem', exc)}."]}, source=str(path)) from None
     return parse_config(data, plugins, path=path)
 
 
@@ -145,7 +148,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         raw_connections = {}
     connections: dict[str, ConnectionConfig] = {}
     for name, raw in (raw_connections or {}).items():
-        prefix = f"connections.{name}"
+        prefix = f"connections.{printable(str(name))}"  # a line break in a name must not forge a line of the error
         if not CONNECTION_NAME.match(str(name)):
             errors.setdefault(prefix, []).append("Connection names use letters, digits, '.', '_' and '-'.")
         conn = _load_connection(str(name), raw, plugins, prefix, add, errors)

@@ -135,7 +135,8 @@ class GuardsSchema(StrictSchema):
 
 
 class ScheduleSchema(StrictSchema):
-    daily_at = fields.String(load_default=None, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"),
+    daily_at = fields.String(load_default=None, validate=validate.Regexp(
+        r"^([01]\d|2[0-3]):[0-5]\d\Z", error="Give HH:MM on a 24-hour clock, e.g. 02:00, and nothing after it."),
                              metadata={"description": "HH:MM in the host's time zone (default 02:00)."})
     every_hours = fields.Integer(load_default=None, validate=validate.Range(1, 168),
                                  metadata={"description": "Run every N hours instead."})

@@ -11,11 +11,15 @@ sends it again). The outbox holds personal data: folder 0700, files 0600.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import errno
+import itertools
 import logging
 import os
 import smtplib
 import ssl
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -90,8 +94,22 @@ def _session(smtp: SmtpConfig, action, *, timeout: float | None = None) -> None:
             client.starttls(context=context)
             client.ehlo()
         if smtp.username:
-            client.login(smtp.username, smtp.password.reveal() if smtp.password else "")
+            _login(client, smtp.username, smtp.password.reveal() if smtp.password else "")
         action(client)
+
+
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in. smtplib encodes every AUTH exchange as ASCII (its UnicodeEncodeError would quote a character of
+    the password and its position); AUTH PLAIN carries UTF-8 (RFC 4616), so a login beyond ASCII is sent so."""
+    if user.isascii() and password.isascii():
+        client.login(user, password)
+        return
+    if "PLAIN" not in client.esmtp_features.get("auth", "").upper().split():
+        raise DeliveryError("host.smtp.username or host.smtp.password holds characters beyond ASCII, which only "
+                            "AUTH PLAIN carries, and this server does not offer it; use an ASCII password.")
+    code, answer = client.docmd("AUTH", "PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode())
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> None:
@@ -117,16 +135,37 @@ def _explained(smtp: SmtpConfig, call) -> None:
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP through smtp://{smtp.host}:{smtp.port} failed ({network_cause(exc)}: {exc}); "
                             "check host.smtp (host, port, security, ca_file).") from None
+    except UnicodeError:  # its words quote a character of what was sent and its position: never shown
+        raise DeliveryError(f"SMTP through smtp://{smtp.host}:{smtp.port} failed: a value of host.smtp holds a "
+                            "character the SMTP exchange cannot carry (ASCII only).") from None
 
 
 def write_outbox(message: EmailMessage, outbox: Path, report: RunReport) -> Path:
+    """Write the report into ``outbox`` as a new ``.eml``, whole or not at all; raises OSError.
+
+    The outbox may be shared: the file is written under a fresh name (``mkstemp``: ``O_EXCL``, never through a
+    symbolic link), then hard-linked to its final name, which never replaces anything already there (a link
+    planted at that name included): a taken name gets a counter.
+    """
+    if outbox.is_symlink():
+        raise OSError(errno.ELOOP, f"{outbox} is a symbolic link; hrsync does not write through one - name the real "
+                                   "folder in host.outbox")
     outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    path = outbox / f"{report.connection}-{report.run_id or stamp}-{stamp}.eml"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(bytes(message))
-    return path
+    fd, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".eml", dir=outbox)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(message))
+        name = f"{report.connection}-{report.run_id or stamp}-{stamp}"
+        for attempt in itertools.count():
+            path = outbox / f"{name}{f'-{attempt}' if attempt else ''}.eml"
+            try:
+                os.link(temporary, path)
+                return path
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(temporary)  # a file half-written on a full disk is not left behind
 
 
 def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy: str) -> Delivery:
@@ -144,7 +183,12 @@ def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy
     except OSError as exc:
         return Delivery("lost", f"the report could not be written to {config.outbox}: {exc.strerror}")
     try:
-        send_smtp(message, config.smtp)
+        try:
+            send_smtp(message, config.smtp)
+        except DeliveryError:
+            raise
+        except Exception as exc:  # the report must still reach the outbox; the error's words may quote a secret
+            raise DeliveryError(f"Sending failed unexpectedly ({type(exc).__name__}).") from None
     except DeliveryError as exc:
         try:
             path = write_outbox(message, config.outbox, report)

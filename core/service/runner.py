@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 
 from ..config.load import Config
 from ..registry import Plugins
 from ..report.mail import Delivery, deliver
+from ..state.storage import storage_error
 from ..state.store import State, open_state
 from ..sync.engine import RunOptions, RunResult, sync_connection
 
@@ -25,6 +27,16 @@ def run_and_report(config: Config, name: str, plugins: Plugins,
                    options: RunOptions | None = None) -> tuple[RunResult, Delivery]:
     """Sync ``name`` now, deliver its report, record the delivery and prune old history (one state open)."""
     options = options or RunOptions()
+    try:
+        return _run_and_report(config, name, plugins, options)
+    except (sqlite3.Error, OSError) as exc:  # the disk refused a write: say which path and what to do
+        refused = storage_error(exc, config.state)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def _run_and_report(config: Config, name: str, plugins: Plugins, options: RunOptions) -> tuple[RunResult, Delivery]:
     with open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout) as state:
         result = sync_connection(config, name, plugins, options, state=state)
         if options.dry_run:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import time
 import zlib
 
 from sqlite_utils import Database
 
 from ..results import RunReport
+from .storage import storage_error
 
 _clock: tuple[int, str] = (0, "")
 
@@ -47,11 +49,18 @@ class RunHistory:
             return table.last_pk
 
     def finish_run(self, report: RunReport) -> None:
-        with self.batch():
-            self.db.execute(
-                "update runs set ended_at = ?, status = ?, counts = ?, message = ?, report = null, report_z = ? "
-                "where id = ?", [report.ended_at or now(), report.status, json.dumps(report.counts), report.message,
-                                 _compressed(report.to_dict()), report.run_id])
+        """Store the run's outcome and report; a disk that refuses it is a StorageError naming the file."""
+        try:
+            with self.batch():
+                self.db.execute(
+                    "update runs set ended_at = ?, status = ?, counts = ?, message = ?, report = null, report_z = ? "
+                    "where id = ?", [report.ended_at or now(), report.status, json.dumps(report.counts),
+                                     report.message, _compressed(report.to_dict()), report.run_id])
+        except sqlite3.Error as exc:
+            refused = storage_error(exc, self.path)
+            if refused is None:
+                raise
+            raise refused from None
 
     _SUMMARY = "id, connection, started_at, ended_at, status, mode, counts, message, delivery, delivery_detail"
 

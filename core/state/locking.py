@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import LockedError
+from .storage import open_private
 
 
 @contextmanager
@@ -25,7 +26,7 @@ def hold_lock(lock_path: Path, busy_message: str, **context: object):
     ``busy_message`` may name ``{holder}`` (the pid and start time the holder wrote).
     The OS releases the lock when the process dies, so a killed run never leaves it stuck.
     """
-    fh = os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+    fh = os.fdopen(open_private(lock_path, os.O_RDWR), "r+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

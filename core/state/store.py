@@ -27,6 +27,7 @@ from .groups import GroupState
 from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
+from .storage import private_state, refuse_symlink, storage_error
 
 # The encodings of the apply path, built once (json.dumps with options builds an encoder per call).
 _APPLIED_JSON = json.JSONEncoder(sort_keys=True).encode
@@ -115,20 +116,16 @@ class Batch:
             self.conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, *exc_info: object) -> None:
-        if not self.opens:
+        # After some errors (a full disk) SQLite has rolled the transaction back itself: a COMMIT or ROLLBACK
+        # now would fail and hide the real error.
+        if not self.opens or not self.conn.in_transaction:
             return
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error:
-            self.conn.execute("ROLLBACK")  # never leave a transaction open for later records to join
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")  # never leave a transaction open for later records to join
             raise
-
-
-def private(path: Path) -> None:
-    """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    path.chmod(0o600)
 
 
 class State(GroupState, RunHistory):
@@ -138,6 +135,7 @@ class State(GroupState, RunHistory):
         self.path = Path(path)
         self.read_only = read_only
         self.busy_timeout = busy_timeout
+        refuse_symlink(self.path)
         if read_only:
             # Dry runs must leave the file's bytes alone: read-only, and an empty state when there is no file yet.
             if self.path.exists():
@@ -151,7 +149,7 @@ class State(GroupState, RunHistory):
             self.digests = Digests.beside(self.path, create=False, in_use=self._digests_in_use())
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        private(self.path)
+        private_state(self.path)
         # A program holding the database (a backup, a `sqlite3` shell) is waited for busy_timeout seconds.
         self.db = Database(sqlite3.connect(self.path, timeout=busy_timeout))
         self.db.enable_wal()
@@ -162,11 +160,6 @@ class State(GroupState, RunHistory):
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA wal_autocheckpoint = 16000")
         self.db.execute("PRAGMA journal_size_limit = 67108864")  # the WAL file is cut back to 64 MB after one
-        # SQLite gives its -wal and -shm files the database file's mode; files of older installs are fixed too.
-        for suffix in ("-wal", "-shm"):
-            sidecar = self.path.with_name(self.path.name + suffix)
-            if sidecar.exists():
-                sidecar.chmod(0o600)
         migrations.apply(self.db)
         self.digests = Digests.beside(self.path, create=True, in_use=self._digests_in_use())
 
@@ -294,7 +287,9 @@ class State(GroupState, RunHistory):
 def open_state(path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> State:
     try:
         return State(path, read_only=read_only, busy_timeout=busy_timeout)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
+        if (refused := storage_error(exc, path)) is not None:
+            raise refused from None
         if is_locked(exc):
             raise LockedError(locked_message(path, busy_timeout)) from None
         raise RunError(f"Cannot open the state file {path}: {exc}. Check host.state in hosts.yaml.") from exc

@@ -28,6 +28,7 @@ from ..plan import CREATE, DEACTIVATE, Plan
 from ..registry import Plugins
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
 from ..state.locking import is_locked, locked_message
+from ..state.storage import storage_error
 from ..state.store import Link, State, now, open_state
 from . import guards
 from .applier import Applier
@@ -145,8 +146,9 @@ class _Run:
             self.plan.stopped = message
             log.error("%s: run stopped: %s", self.conn.name, exc)
         except Exception as exc:  # a plugin bug must still end in a recorded, reported run
-            if is_locked(exc):
-                status, message = STOPPED, locked_message(self.state.path, self.state.busy_timeout)
+            if is_locked(exc) or (refused := storage_error(exc, self.state.path)) is not None:
+                status, message = STOPPED, str(refused) if not is_locked(exc) else locked_message(
+                    self.state.path, self.state.busy_timeout)
                 log.error("%s: run stopped: %s", self.conn.name, message)
             else:
                 log.exception("%s: run crashed", self.conn.name)

@@ -19,17 +19,11 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 from ..config.load import ConnectionConfig
 from ..config.mapping import flatten_errors
 from ..connectors import MATCH_FIELD, Defer, Sink, Source
+from ..emails import normalise_email
 from ..errors import RunError
 from ..plan import DEFER, SKIP, Action
 from . import marshmallow_internals as internals
 from .loading import SCALARS, RecordLoader, hooked
-
-
-def normalise_email(value: Any) -> str | None:
-    """The matching key: trimmed and lower-cased (``lower``, not ``casefold``: ß must stay ß)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip().lower()
 
 
 @dataclass(slots=True)
@@ -180,7 +174,8 @@ class RecordValidator:
         """A skip reason a person can act on; values of sensitive fields are never quoted."""
         problems = flatten_errors(exc.messages)
         if "email" in problems and len(problems) == 1:
-            return f"{display} has an invalid e-mail in {self.source_label} ({email}) — correct it there"
+            why = " ".join(problems["email"]).removeprefix("Not a valid email address: ").rstrip(".")
+            return f"{display} has an invalid e-mail in {self.source_label} ({email}: {why}) — correct it there"
         details = "; ".join(f"{name}: {'invalid value' if name in self.sensitive else ' '.join(msgs)}"
                             for name, msgs in problems.items())
         return f"{display} has invalid data in {self.source_label} ({details}) — {fix}"

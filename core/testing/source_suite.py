@@ -126,7 +126,7 @@ def _key_unique(h: SourceHarness) -> None:
     assert not duplicates, f"key field {key!r} is not unique: {duplicates[:5]}"
 
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 
 
 def _standard_types(h: SourceHarness) -> None:

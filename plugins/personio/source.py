@@ -42,15 +42,15 @@ class ConfigSchema(Schema):
     client_secret = SecretField(required=True, metadata={"description": "Personio API client secret."})
     base_url = fields.URL(load_default=DEFAULT_BASE_URL, require_tld=False, metadata={
         "description": "API root; change only for a sandbox or a proxy."})
-    app_id = fields.String(load_default="HRSYNC", validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$",
+    app_id = fields.String(load_default="HRSYNC", validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*\Z",
                            error="Use UPPER_SNAKE_CASE, e.g. ACME_HRSYNC."),
                            metadata={"description": "X-Personio-App-ID sent on every request (UPPER_SNAKE_CASE)."})
-    partner_id = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*$",
+    partner_id = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]*\Z",
                                error="Use UPPER_SNAKE_CASE, e.g. ACME."), metadata={
         "description": "X-Personio-Partner-ID sent on every request, when Personio gave you one."})
     page_size = fields.Integer(load_default=100, validate=validate.Range(1, 100), metadata={
         "description": "Employees per page (Personio allows at most 100)."})
-    birthday_attribute = fields.String(load_default=None, validate=validate.Regexp(r"^dynamic_\d+$"), metadata={
+    birthday_attribute = fields.String(load_default=None, validate=validate.Regexp(r"^dynamic_\d+\Z"), metadata={
         "description": "Attribute key of the birthday (dynamic_<n>) when its universal_id is not date_of_birth."})
     connect_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1),
                                    metadata={"description": "Seconds to connect."})

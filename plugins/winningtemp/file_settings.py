@@ -35,7 +35,7 @@ NESTED, FLAT = "nested", "flat"
 USERNAME_SOURCES = ("email", "external_id")
 #: Characters that would break the memberships cell: the column delimiter, the quote and line ends.
 SEPARATOR_FORBIDDEN = (";", '"', "\r", "\n")
-FILE_NAME = r"^\w[\w.-]*$"
+FILE_NAME = r"^\w[\w.-]*\Z"
 
 
 class Column(NamedTuple):

@@ -30,11 +30,12 @@ class ConfigSchema(Schema):
 
     base_url = fields.URL(load_default=DEFAULT_BASE_URL, require_tld=False,
                           metadata={"description": "SCIM base URL."})
-    token = SecretField(required=True, metadata={"description": "SCIM bearer token issued by Winningtemp."})
+    token = SecretField(required=True, charset="visible-ascii",
+                        metadata={"description": "SCIM bearer token issued by Winningtemp."})
     extension = ExtensionMode(load_default="auto", metadata={
         "description": "auto: send gender, birthday, hire and termination date in the SCIM extension only when "
                        "the service advertises it; true: always; false: never."})
-    extension_urn = fields.String(load_default=DEFAULT_URN, validate=validate.Regexp(r"^urn:[^\s]+$"),
+    extension_urn = fields.String(load_default=DEFAULT_URN, validate=validate.Regexp(r"^urn:[^\s]+\Z"),
                                   metadata={"description": "URN of the SCIM schema extension."})
     page_size = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
                                metadata={"description": "Users per list page."})
@@ -47,7 +48,7 @@ class ConfigSchema(Schema):
         "description": "Create future hires this many days before their hire date; 0 = at once."})
     invite_new_users = fields.Boolean(load_default=False, metadata={
         "description": "Ask Winningtemp to invite users the sync creates."})
-    invitation_attribute = fields.String(load_default="sendInvitation", validate=validate.Regexp(r"^\w+$"),
+    invitation_attribute = fields.String(load_default="sendInvitation", validate=validate.Regexp(r"^\w+\Z"),
                                          metadata={"description": "Extension attribute that carries the "
                                                                   "invitation request on create."})
     connect_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1),

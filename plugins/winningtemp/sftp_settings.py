@@ -20,7 +20,7 @@ from hrsync import Secret, SecretField
 
 #: Winningtemp's documentation names no folder: the files go where the account logs in, seen as "/".
 DEFAULT_FOLDER = "/"
-ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
 #: ``SHA256:`` and the unpadded base64 of a SHA-256 digest, as ``ssh-keygen -lf`` prints it.
 FINGERPRINT = re.compile(r"SHA256:([A-Za-z0-9+/]{43})=?(?![A-Za-z0-9+/])")
 

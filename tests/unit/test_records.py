@@ -40,7 +40,7 @@ def test_the_mapping_shapes_the_person(connection):
 @pytest.mark.parametrize(("values", "says"), [
     ({"id": None}, "has no id in Memory"),
     ({"email": None}, "has no e-mail in Memory — add one there"),
-    ({"email": "not-an-address"}, "has an invalid e-mail in Memory (not-an-address) — correct it there"),
+    ({"email": "not-an-address"}, "has an invalid e-mail in Memory (not-an-address: it has no @) — correct it there"),
     ({"status": "retired"}, "has invalid data in Memory (status: Must be one of"),
 ])
 def test_a_record_that_cannot_be_carried_is_skipped_with_a_reason_to_act_on(connection, values, says):
