@@ -29,7 +29,7 @@ from typing import Any
 
 from ..connectors import MATCH_FIELD, Sink, SinkPerson
 from ..errors import ConflictError, RecordError, RetriableError, SinkError
-from ..plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
+from ..plan import APPLIED, CREATE, DEACTIVATE, FAILED, LEFT, UNCHANGED, UPDATE, Action, Plan
 from ..state.store import Link, LogEntry, State
 from .planner import SOURCE_ID, Planner, owned_by_another
 from .writes_in_flight import InFlightLimit, drive
@@ -57,6 +57,9 @@ class Applier:
         for action in plan.actions:
             if action.kind == UNCHANGED and action.matched:
                 self._applied(action, origin="linked")
+        # Leavers left uncreated are remembered: one coming back active later is a reactivation (guards).
+        self.state.remember_uncreated(self.connection, (a.source_id for a in plan.actions if a.kind == LEFT),
+                                      self.run_id)
         if listed:
             self.state.forget_intents(self.connection)
 

@@ -1,0 +1,143 @@
+"""Round 3 of the adversarial review (issue 24): records and runs.
+
+Engine behaviour against the in-memory reference connectors (a MemoryWorld and a real SQLite state).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from hrsync.state.store import open_state
+from hrsync_plugins.personio.sandbox_data import generate_employees
+from tests.helpers import HRSYNC, cli_env, person, run_cli, sync_memory, wait_until
+
+
+def test_r3_5_leavers_never_created_who_all_turn_active_are_stopped_like_a_mass_reactivation(memory_config,
+                                                                                            memory_world):
+    # 60 people at work, 40 former employees the first run left uncreated (never in the app).
+    memory_world.people = [person(i) for i in range(60)] + [person(i, status="inactive") for i in range(60, 100)]
+    loaded = memory_config()
+    first = sync_memory(loaded)
+    assert first.status == "ok" and first.report.counts["not_created"] == 40
+    for former in memory_world.people[60:]:  # a bulk import mistake: every former employee is active again
+        former["status"] = "active"
+    memory_world.calls.clear()
+    stopped = sync_memory(loaded)
+    assert stopped.status == "stopped" and "would make inactive people active again: 40 people" in stopped.message
+    assert memory_world.writes() == []
+    allowed = sync_memory(loaded, override_guards=True)
+    assert allowed.report.counts["created"] == 40
+
+
+class DiesAfterCreate(BaseException):
+    """Stands for the process dying after the sink confirmed a create, before hrsync recorded it."""
+
+
+def test_r3_3_a_lost_create_then_the_person_leaves_is_linked_and_deactivated(memory_config, world, monkeypatch):
+    from hrsync.testing.memory import MemorySink
+
+    loaded = memory_config(missing="deactivate")
+    sync_memory(loaded)  # history: later creates are not preceded by a listing
+    world.people.append(person(50))
+    original = MemorySink.create
+
+    def create_then_die(self, record):
+        original(self, record)
+        raise DiesAfterCreate
+
+    monkeypatch.setattr(MemorySink, "create", create_then_die)
+    with pytest.raises(DiesAfterCreate):
+        sync_memory(loaded)
+    monkeypatch.setattr(MemorySink, "create", original)
+    world.people.pop()  # she leaves before the next run
+    result = sync_memory(loaded)
+    (user,) = [u for u in world.users.values() if u["email"] == "person50@example.com"]
+    assert user["active"] is False, result.plan.actions
+    assert [a.email for a in result.plan.of("deactivate")] == ["person50@example.com"]
+    state = open_state(loaded[0].state, read_only=True)
+    assert state.intents("mem") == set() and state.links("mem")["50"].deactivated
+    state.close()
+    world.calls.clear()
+    assert sync_memory(loaded).status == "ok" and world.writes() == []
+
+
+def test_r3_3_a_lost_create_that_never_reached_the_sink_is_confirmed_absent(memory_config, world, monkeypatch):
+    from hrsync.testing.memory import MemorySink
+
+    loaded = memory_config(missing="deactivate")
+    sync_memory(loaded)
+    world.people.append(person(50))
+
+    def die_before_sending(self, record):
+        raise DiesAfterCreate
+
+    monkeypatch.setattr(MemorySink, "create", die_before_sending)
+    with pytest.raises(DiesAfterCreate):
+        sync_memory(loaded)
+    monkeypatch.undo()
+    world.people.pop()
+    world.calls.clear()
+    result = sync_memory(loaded)
+    assert result.status == "ok" and world.writes() == []
+    state = open_state(loaded[0].state, read_only=True)
+    assert state.intents("mem") == set() and "50" not in state.links("mem")
+    state.close()
+
+
+def test_r3_19_an_aborted_runs_writes_are_in_its_report_which_can_be_shown(hosts_file, personio, scim):
+    personio.employees = generate_employees(40, seed=24)
+    path = hosts_file(create_leavers=True)
+    assert run_cli("--config", str(path), "run", "acme").returncode == 0  # run 1: everyone created
+    for employee in personio.employees:
+        personio.change(employee["id"]["value"], last_name="Renamed")
+    scim.faults.slow_seconds = 0.3  # the writes in flight take a while to finish after the first Ctrl-C
+    scim.clear_log()
+    proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env())
+    wait_until(lambda: len(scim.write_requests()) >= 8)
+    proc.send_signal(signal.SIGINT)
+    while "Stopping after the writes in flight" not in proc.stderr.readline():
+        pass
+    proc.send_signal(signal.SIGINT)  # the second Ctrl-C aborts at once: run 2 never writes its report
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    scim.faults.slow_seconds = 0
+    assert run_cli("--config", str(path), "run", "acme").returncode == 0  # run 3 marks run 2 crashed, finishes
+    shown = run_cli("--config", str(path), "report", "2", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    updated = {a["source_id"] for a in stored["actions"] if a["action"] == "update" and a["outcome"] == "applied"}
+    assert updated and stored["counts"]["updated"] == len(updated)
+    renamed = {u["externalId"] for u in scim.users()}
+    assert updated <= renamed
+    text = run_cli("--config", str(path), "report", "2").stdout
+    assert f"{len(updated)} updated" in text and "ended before it finished" in text
+    assert run_cli("--config", str(path), "report", "2", "--format", "eml").returncode == 0  # what --send sends
+
+
+def test_r3_19_run_ids_are_never_reused_after_prune(memory_config, world):
+    import datetime as dt
+
+    loaded = memory_config()
+    last = [sync_memory(loaded).run_id for _ in range(3)][-1]
+    with open_state(loaded[0].state) as state:
+        assert state.prune(dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) == 3
+    again = sync_memory(loaded)
+    assert again.run_id == last + 1  # a report or an e-mail naming run 3 never means another run
+
+
+def test_r3_19_only_with_an_email_nobody_has_is_a_usage_error_with_no_run_and_no_report(memory_config, world):
+    from hrsync.errors import UsageError
+    from hrsync.service.runner import run_and_report
+    from hrsync.sync.engine import RunOptions
+
+    config, plugins = memory_config()
+    sync_memory((config, plugins))
+    with pytest.raises(UsageError, match="Nobody with e-mail nobody@x.example is in the source of connection 'mem'"):
+        run_and_report(config, "mem", plugins, RunOptions(only="nobody@x.example"))
+    with open_state(config.state, read_only=True) as state:
+        assert [r["status"] for r in state.runs("mem")] == ["ok"]
