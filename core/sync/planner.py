@@ -103,8 +103,13 @@ class Planner:
                 changes[name] = Change(None if name in self.sensitive else old, new)
         if not changes:
             return changes, []
-        kept, notes = self.sink.keep_as_is({k: c.new for k, c in changes.items()}, observed)
-        return {k: c for k, c in changes.items() if k in kept}, notes
+        # A user inactive because hrsync itself last made them so (a leaver it deactivated, now back) is not one
+        # "deactivated in the app by someone else": the sink's rules for those (keep_as_is) see no such change, so
+        # that a --full run, which observes the user, and a normal run, which does not, make them active alike.
+        own = "active" in changes and applied is not None and applied.get("active") is False
+        asked = {k: c.new for k, c in changes.items() if not (own and k == "active")}
+        kept, notes = self.sink.keep_as_is(asked, observed) if asked else ({}, [])
+        return {k: c for k, c in changes.items() if k in kept or (own and k == "active")}, notes
 
     def plan(self, people: list[Person], *, also_present: set[str], include_missing: bool = True) -> list[Action]:
         """One action per person; ``also_present`` are source ids seen but not plannable (skipped, deferred)."""

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from hrsync.state.store import open_state
-from hrsync_plugins.personio.sandbox_data import generate_employees
+from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
 from tests.helpers import HRSYNC, cli_env, person, run_cli, sync_memory, wait_until
 
 
@@ -141,3 +141,24 @@ def test_r3_19_only_with_an_email_nobody_has_is_a_usage_error_with_no_run_and_no
         run_and_report(config, "mem", plugins, RunOptions(only="nobody@x.example"))
     with open_state(config.state, read_only=True) as state:
         assert [r["status"] for r in state.runs("mem")] == ["ok"]
+
+
+def test_r3_18_full_and_a_normal_run_agree_on_reactivating_a_leaver_hrsync_deactivated(e2e_config, personio, scim):
+    from hrsync.sync.engine import RunOptions, sync_connection
+
+    personio.employees = [make_employee(id=i, first_name=f"P{i}", last_name="L", email=f"p{i}@example.com",
+                                        status="active") for i in range(1, 6)]
+    config, plugins = e2e_config(missing="deactivate", guards={"max_deactivation_percent": 50,
+                                                                "max_reactivation_percent": 50})
+    sync_connection(config, "acme", plugins)
+    personio.remove(3)
+    assert sync_connection(config, "acme", plugins).report.counts["deactivated"] == 1
+    personio.add(id=3, first_name="P3", last_name="L", email="p3@example.com", status="active")  # she is back
+
+    def planned(**options):
+        plan = sync_connection(config, "acme", plugins, RunOptions(dry_run=True, **options)).plan
+        return {a.source_id: a.changes.get("active") for a in plan.actions if a.kind == "update"}
+
+    assert planned(full=True) == planned() == {"3": (False, True)}
+    assert sync_connection(config, "acme", plugins, RunOptions(full=True)).report.counts["updated"] == 1
+    assert scim.by_user_name("p3@example.com")["active"] is True
