@@ -5,7 +5,6 @@ Engine behaviour against the in-memory reference connectors (a MemoryWorld and a
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 
@@ -89,16 +88,23 @@ def test_r3_3_a_lost_create_that_never_reached_the_sink_is_confirmed_absent(memo
 
 
 def test_r3_19_an_aborted_runs_writes_are_in_its_report_which_can_be_shown(hosts_file, personio, scim):
-    personio.employees = generate_employees(40, seed=24)
+    from hrsync.config.load import load_config
+    from hrsync.report.mail import build_message
+    from hrsync.sync.engine import sync_connection
+    from tests.helpers import bundled_plugins
+
+    personio.employees = generate_employees(30, seed=24)
     path = hosts_file(create_leavers=True)
-    assert run_cli("--config", str(path), "run", "acme").returncode == 0  # run 1: everyone created
+    plugins = bundled_plugins(memory=False)
+    config = load_config(path, plugins)
+    assert sync_connection(config, "acme", plugins).status == "ok"  # run 1: everyone created
     for employee in personio.employees:
         personio.change(employee["id"]["value"], last_name="Renamed")
     scim.faults.slow_seconds = 0.3  # the writes in flight take a while to finish after the first Ctrl-C
     scim.clear_log()
     proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=cli_env())
-    wait_until(lambda: len(scim.write_requests()) >= 8)
+    wait_until(lambda: len(scim.write_requests()) >= 6)
     proc.send_signal(signal.SIGINT)
     while "Stopping after the writes in flight" not in proc.stderr.readline():
         pass
@@ -106,17 +112,17 @@ def test_r3_19_an_aborted_runs_writes_are_in_its_report_which_can_be_shown(hosts
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     scim.faults.slow_seconds = 0
-    assert run_cli("--config", str(path), "run", "acme").returncode == 0  # run 3 marks run 2 crashed, finishes
-    shown = run_cli("--config", str(path), "report", "2", "--format", "json")
+    assert sync_connection(config, "acme", plugins).status == "ok"  # run 3 marks run 2 crashed and finishes
+    with open_state(config.state, read_only=True) as state:
+        row = state.run(2)
+    stored = row["report"]
+    assert row["status"] == "crashed" and stored is not None
+    updated = {a.source_id for a in stored.actions if a.action == "update" and a.outcome == "applied"}
+    assert updated and stored.counts["updated"] == len(updated) == row["counts"]["updated"]
+    shown = run_cli("--config", str(path), "report", "2")
     assert shown.returncode == 0, shown.stderr
-    stored = json.loads(shown.stdout)
-    updated = {a["source_id"] for a in stored["actions"] if a["action"] == "update" and a["outcome"] == "applied"}
-    assert updated and stored["counts"]["updated"] == len(updated)
-    renamed = {u["externalId"] for u in scim.users()}
-    assert updated <= renamed
-    text = run_cli("--config", str(path), "report", "2").stdout
-    assert f"{len(updated)} updated" in text and "ended before it finished" in text
-    assert run_cli("--config", str(path), "report", "2", "--format", "eml").returncode == 0  # what --send sends
+    assert f"{len(updated)} updated" in shown.stdout and "ended before it finished" in shown.stdout
+    assert f"{len(updated)} updated" in build_message(stored, "h@example.com", ["hr@example.com"])["Subject"]  # --send
 
 
 def test_r3_19_run_ids_are_never_reused_after_prune(memory_config, world):
@@ -162,3 +168,38 @@ def test_r3_18_full_and_a_normal_run_agree_on_reactivating_a_leaver_hrsync_deact
     assert planned(full=True) == planned() == {"3": (False, True)}
     assert sync_connection(config, "acme", plugins, RunOptions(full=True)).report.counts["updated"] == 1
     assert scim.by_user_name("p3@example.com")["active"] is True
+
+
+@pytest.mark.parametrize("daily_at", ["01:00", "02:00", "02:30", "03:00"])
+def test_r3_17_exactly_one_scheduled_run_per_day_across_both_dst_changes(tmp_path, memory_world, daily_at):
+    import collections
+    import datetime as dt
+    import zoneinfo
+
+    import schedule
+    import time_machine
+
+    from hrsync.config.load import parse_config
+    from hrsync.registry import load_plugins
+    from hrsync.service.daemon import build_jobs
+    from hrsync.testing import memory_plugin
+
+    plugins = load_plugins(entry_points=False, plugins=[("memory", memory_plugin())])
+    conn = {"source": {"plugin": "memory", "world": memory_world}, "sink": {"plugin": "memory", "world": memory_world},
+            "schedule": {"daily_at": daily_at}}
+    config = parse_config({"host": {"state": str(tmp_path / "state.db"), "timezone": "Europe/Stockholm"},
+                           "connections": {"mem": conn}}, plugins, path=tmp_path / "hosts.yaml")
+    stockholm = zoneinfo.ZoneInfo("Europe/Stockholm")
+    for change in (dt.datetime(2026, 3, 29, tzinfo=stockholm), dt.datetime(2026, 10, 25, tzinfo=stockholm)):
+        runs: list[dt.datetime] = []
+        end = change + dt.timedelta(days=3)  # midnight, local time, three days after the change
+        with time_machine.travel(change - dt.timedelta(days=2), tick=False) as clock:
+            scheduler = schedule.Scheduler()
+            build_jobs(scheduler, config, lambda name, runs=runs: runs.append(dt.datetime.now(stockholm)))
+            while dt.datetime.now(stockholm) < end:  # a tick every ten minutes
+                clock.shift(dt.timedelta(minutes=10))
+                scheduler.run_pending()
+        per_day = collections.Counter(run.date() for run in runs)
+        assert sorted(per_day) == [(change - dt.timedelta(days=2)).date() + dt.timedelta(days=n) for n in range(5)]
+        assert set(per_day.values()) == {1}, runs
+        assert all(run.strftime("%H:%M") == daily_at for run in runs if run.date() != change.date())
