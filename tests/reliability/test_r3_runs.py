@@ -203,3 +203,27 @@ def test_r3_17_exactly_one_scheduled_run_per_day_across_both_dst_changes(tmp_pat
         assert sorted(per_day) == [(change - dt.timedelta(days=2)).date() + dt.timedelta(days=n) for n in range(5)]
         assert set(per_day.values()) == {1}, runs
         assert all(run.strftime("%H:%M") == daily_at for run in runs if run.date() != change.date())
+
+
+def test_r3_4_two_people_who_swap_email_addresses_are_synced_through_a_temporary_address(e2e_config, personio,
+                                                                                         scim):
+    from hrsync.sync.engine import sync_connection
+
+    personio.employees = [make_employee(id=i, first_name=f"P{i}", last_name="L", email=f"p{i}@example.com",
+                                        status="active") for i in range(1, 6)]
+    config, plugins = e2e_config()
+    sync_connection(config, "acme", plugins)
+    personio.change(1, email="p2@example.com")  # HR fixes a mix-up: 1 and 2 swap addresses,
+    personio.change(2, email="p3@example.com")  # and 3 is part of it too (a cycle of three)
+    personio.change(3, email="p1@example.com")
+    personio.change(4, email="p5@example.com")  # and 4 and 5 swap theirs
+    personio.change(5, email="p4@example.com")
+    result = sync_connection(config, "acme", plugins)
+    assert result.status == "ok", [a.message for a in result.report.attention]
+    held = {u["externalId"]: u["userName"] for u in scim.users()}
+    assert held == {"1": "p2@example.com", "2": "p3@example.com", "3": "p1@example.com", "4": "p5@example.com",
+                    "5": "p4@example.com"}
+    assert result.report.counts["updated"] == 5
+    assert sum(1 for a in result.report.actions if any("temporary address" in n for n in a.notes)) == 2
+    again = sync_connection(config, "acme", plugins)
+    assert again.status == "ok" and again.report.counts["updated"] == 0
