@@ -36,12 +36,25 @@ def order_moves(moves: list[Action], *, run_id: int) -> tuple[list[Action], list
         taken = {held[id(a)] for a in pending}
         ready = [a for a in pending if _address(a.changes[MATCH_FIELD].new) not in taken
                  or _address(a.changes[MATCH_FIELD].new) == held[id(a)]]
-        if not ready:  # each waits on another: a cycle; park its first member at a temporary address
-            first = pending[0]
-            held[id(first)] = temporary_address(first, run_id)
-            parks.append((first, held[id(first)]))
+        if not ready:  # each waits on another, so following who waits on whom reaches a cycle: park one of it
+            member = _in_a_cycle(pending, held)
+            held[id(member)] = temporary_address(member, run_id)
+            parks.append((member, held[id(member)]))
             continue
         ordered.extend(ready)
         chosen = {id(a) for a in ready}
         pending = [a for a in pending if id(a) not in chosen]
     return ordered, parks
+
+
+def _in_a_cycle(pending: list[Action], held: dict[int, str]) -> Action:
+    """A change on a cycle of changes each waiting on the next (every one in ``pending`` waits on another):
+    parking it frees the address the one before it waits for. (The first pending change may only lead into
+    a cycle; parking that one would free nothing.)"""
+    holder = {held[id(a)]: a for a in pending}
+    seen: set[int] = set()
+    action = pending[0]
+    while id(action) not in seen:
+        seen.add(id(action))
+        action = holder[_address(action.changes[MATCH_FIELD].new)]
+    return action

@@ -227,3 +227,18 @@ def test_r3_4_two_people_who_swap_email_addresses_are_synced_through_a_temporary
     assert sum(1 for a in result.report.actions if any("temporary address" in n for n in a.notes)) == 2
     again = sync_connection(config, "acme", plugins)
     assert again.status == "ok" and again.report.counts["updated"] == 0
+
+
+def test_r3_4_a_chain_of_changes_is_ordered_and_only_a_swap_is_parked():
+    from hrsync.plan import UPDATE, Action, Change
+    from hrsync.sync.email_moves import order_moves
+
+    def move(source_id, old, new):
+        return Action(UPDATE, source_id, source_id, new, sink_id=f"u{source_id}", changes={"email": Change(old, new)})
+
+    # x takes a's address once a has moved to a new one; b and c swap theirs.
+    x, a = move("x", "x@example.com", "a@example.com"), move("a", "a@example.com", "f@example.com")
+    b, c = move("b", "b@example.com", "c@example.com"), move("c", "c@example.com", "b@example.com")
+    ordered, parks = order_moves([x, b, a, c], run_id=7)
+    assert [(parked.source_id, temporary) for parked, temporary in parks] == [("b", "hrsync-moving-b-run7@example.com")]
+    assert [m.source_id for m in ordered] == ["a", "x", "c", "b"]
