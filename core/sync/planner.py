@@ -104,12 +104,12 @@ class Planner:
         if not changes:
             return changes, []
         # A user inactive because hrsync itself last made them so (a leaver it deactivated, now back) is not one
-        # "deactivated in the app by someone else": the sink's rules for those (keep_as_is) see no such change, so
-        # that a --full run, which observes the user, and a normal run, which does not, make them active alike.
-        own = "active" in changes and applied is not None and applied.get("active") is False
-        asked = {k: c.new for k, c in changes.items() if not (own and k == "active")}
-        kept, notes = self.sink.keep_as_is(asked, observed) if asked else ({}, [])
-        return {k: c for k, c in changes.items() if k in kept or (own and k == "active")}, notes
+        # "deactivated in the app by someone else": the sink's rules (keep_as_is) see them without that observed
+        # inactivity, so that a --full run, which observes the user, decides as a normal run, which does not.
+        if observed is not None and applied is not None and applied.get("active") is False:
+            observed = {k: v for k, v in observed.items() if k != "active"}
+        kept, notes = self.sink.keep_as_is({k: c.new for k, c in changes.items()}, observed)
+        return {k: c for k, c in changes.items() if k in kept}, notes
 
     def plan(self, people: list[Person], *, also_present: set[str], include_missing: bool = True) -> list[Action]:
         """One action per person; ``also_present`` are source ids seen but not plannable (skipped, deferred)."""
