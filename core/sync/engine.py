@@ -204,7 +204,8 @@ class _Run:
             listed, complete = self._list(sink, records.people, links)
         if not snapshot and not options.only:  # a lost create of someone who left: link it or confirm it absent
             resolve_intents(self.state, sink, conn.name, links, present={p.source_id for p in records.people}
-                            | records.seen_ids, listed=listed, run_id=self.run_id, warn=self.context.warn)
+                            | records.seen_ids, listed=listed if complete else None, run_id=self.run_id,
+                            warn=self.context.warn)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
                           dropped=self.state.dropped_fields(conn.name), unknown=unknown,
                           applied=lambda ids: self.state.applied(conn.name, ids), snapshot=snapshot)

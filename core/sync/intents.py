@@ -27,7 +27,8 @@ log = logging.getLogger("hrsync.sync.intents")
 def resolve_intents(state: State, sink: Sink, connection: str, links: dict[str, Link], *, present: set[str],
                     listed: Mapping[str, SinkPerson] | None, run_id: int | None,
                     warn: Callable[[str], None]) -> None:
-    """Link (in ``links``, and in the state unless a dry run) or drop the intents of people not in ``present``."""
+    """Link (in ``links``, and in the state unless a dry run) or drop the intents of people not in ``present``.
+    ``listed`` is everyone the sink holds (None: no complete listing this run, so each is looked up)."""
     pending = {sid: email for sid, email in state.intent_emails(connection).items()
                if sid not in present and sid not in links}
     linked = {link.sink_id for link in links.values()}
