@@ -99,6 +99,18 @@ class LockedError(RunError):
     """Another run of the same connection (or another daemon on the same state) holds the lock."""
 
 
+class UsageError(HrsyncError):
+    """The command asked for what is not there (``run --only`` with an e-mail nobody in the source has): no
+    run is recorded and no report sent - a typo is not a stopped run for HR to act on."""
+
+    #: The ``hrsync`` command's exit code (a usage error, like click's own).
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, connection: str | None = None, **context: object) -> None:
+        super().__init__(message, connection=connection, **context)
+        self.connection = connection
+
+
 class DeliveryError(HrsyncError):
     """A report could not be sent; the run itself is unaffected."""
 

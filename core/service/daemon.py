@@ -2,7 +2,7 @@
 
 Data flow: hosts.yaml → :func:`build_jobs` puts one job per enabled, unpaused
 connection on a ``schedule.Scheduler`` of our own (daily at HH:MM in the host's time
-zone, or every N hours) → each due job submits :func:`hrsync.service.runner.run_and_report` to a thread
+zone, :mod:`.slots`, or every N hours) → each due job submits :func:`hrsync.service.runner.run_and_report` to a thread
 pool (at most ``max_concurrent`` at once, never the same connection twice) → the run
 and its report are recorded by the engine and the mailer.
 
@@ -39,6 +39,7 @@ from ..state.locking import hold_lock
 from ..state.store import open_state
 from ..sync.engine import RunOptions
 from .runner import run_and_report
+from .slots import DailySlot
 
 log = logging.getLogger("hrsync.service.daemon")
 
@@ -62,7 +63,7 @@ def build_jobs(scheduler: schedule.Scheduler, config: Config, callback: Callable
         if conn.schedule.every_hours:
             job = scheduler.every(conn.schedule.every_hours).hours.do(callback, name)
         else:
-            job = scheduler.every().day.at(conn.schedule.daily_at, config.timezone).do(callback, name)
+            job = DailySlot(scheduler, conn.schedule.daily_at, config.timezone).do(callback, name)
         jobs[name] = job.tag(name)
     return jobs
 

@@ -18,6 +18,7 @@ import zlib
 from sqlite_utils import Database
 
 from ..results import RunReport
+from .crashed import CRASHED, crashed_report
 from .storage import storage_error
 
 _clock: tuple[int, str] = (0, "")
@@ -85,6 +86,12 @@ class RunHistory:
         return {**{k: v for k, v in row.items() if k not in ("report", "report_z")},
                 "counts": json.loads(row["counts"]) if row.get("counts") else {}}
 
+    def discard_run(self, run_id: int) -> None:
+        """Forget a run that turned out to be no run (a usage error found once the source was read)."""
+        with self.batch():
+            self.db.execute("delete from changes where run_id = ?", [run_id])
+            self.db.execute("delete from runs where id = ?", [run_id])
+
     def record_delivery(self, run_id: int, how: str, detail: str) -> None:
         """How the run's report was delivered (sent, outbox, failed, lost, skipped)."""
         with self.batch():
@@ -96,14 +103,15 @@ class RunHistory:
         return self._summary(rows[0]) if rows else None
 
     def mark_crashed_runs(self, connection: str) -> None:
-        """A run still marked running when we hold the lock was killed: say so."""
+        """A run still marked running when we hold the lock was killed: say so, with the report of the writes
+        it made (from its change log), so that they stay in history and its report can be shown and sent."""
         with self.batch():
-            self.db.execute(
-                "update runs set status = 'crashed', ended_at = ?, "
-                "message = 'The run was interrupted; this run picked up its work.' "
-                "where connection = ? and status = 'running'",
-                [now(), connection],
-            )
+            for run in list(self.db.query("select id, connection, started_at, mode from runs where connection = ? "
+                                          "and status = 'running'", [connection])):
+                report = crashed_report(run, self.changes(run["id"]), ended_at=now())
+                self.db.execute("update runs set status = ?, ended_at = ?, counts = ?, message = ?, report = null, "
+                                "report_z = ? where id = ?", [CRASHED, report.ended_at, json.dumps(report.counts),
+                                                              report.message, _compressed(report.to_dict()), run["id"]])
 
     def changes(self, run_id: int) -> list[dict]:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")

@@ -1,6 +1,6 @@
 """The state database's schema, as sqlite-utils 4 migrations applied in order at every open.
 
-Tables: ``runs`` (one row per run, with its stored RunReport), ``people`` (links and last
+Tables: ``runs`` (one row per run, with its stored RunReport; ids never reused), ``people`` (links and last
 applied values per connection and source id), ``pending`` (create intents), ``changes``
 (per-run change log), ``pauses`` (quarantined connections), ``dropped_fields`` (fields a
 sink accepted but did not keep); each run also records how its report was delivered. Never edit an
@@ -106,3 +106,31 @@ def m007_groups(db: Database) -> None:
         {"connection": str, "external_id": str, "source_id": str, "run_id": int, "at": str},
         pk=("connection", "external_id", "source_id"),
     )
+
+
+@migrations()
+def m008_uncreated(db: Database) -> None:
+    # Leavers a run left uncreated: one of them coming back active is a reactivation (the guard counts it).
+    db["uncreated"].create({"connection": str, "source_id": str, "run_id": int, "at": str},
+                           pk=("connection", "source_id"))
+
+
+@migrations()
+def m009_run_ids_never_reused(db: Database) -> None:
+    # SQLite gives a new row the largest id + 1, so pruning the newest runs handed their ids out again (a report
+    # or an e-mail naming run 3 then meant another run). AUTOINCREMENT never reuses one; the sequence starts
+    # past every run id the state still mentions.
+    columns = ("id, connection, started_at, ended_at, status, mode, counts, message, report, delivery, "
+               "delivery_detail, report_z")
+    db.execute("create table runs_new (id integer primary key autoincrement, connection text, started_at text, "
+               "ended_at text, status text, mode text, counts text, message text, report text, delivery text, "
+               "delivery_detail text, report_z blob)")
+    db.execute(f"insert into runs_new ({columns}) select {columns} from runs")
+    db.execute("drop table runs")
+    db.execute("alter table runs_new rename to runs")
+    db["runs"].create_index(["connection", "started_at"])
+    highest = db.execute("select max(coalesce((select max(id) from runs), 0), coalesce((select max(run_id) from "
+                         "changes), 0), coalesce((select max(last_run) from people), 0), coalesce((select "
+                         "max(run_id) from pending), 0))").fetchone()[0]
+    db.execute("delete from sqlite_sequence where name = 'runs'")
+    db.execute("insert into sqlite_sequence (name, seq) values ('runs', ?)", [highest])

@@ -5,7 +5,8 @@ sink write's outcome (:meth:`State.record_applied` / :meth:`State.record_failed`
 after the sink confirms it (grouped with the next intents by :meth:`State.batch`), so a run killed at any
 moment loses at most the writes in flight - which the next run repairs (a create intent,
 :meth:`State.intend_create`, makes it list the sink and link instead of creating twice).
-Runs and reports: :class:`~hrsync.state.history.RunHistory`; groups: :class:`~hrsync.state.groups.GroupState`.
+Runs and reports: :class:`~hrsync.state.history.RunHistory`; groups: :class:`~hrsync.state.groups.GroupState`;
+leavers left uncreated: :class:`~hrsync.state.unlinked.UnlinkedState`.
 
 Sensitive values (birthday, gender) are never stored: ``applied`` keeps keyed hashes (:mod:`.digests`).
 """
@@ -28,6 +29,7 @@ from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
 from .storage import private_state, refuse_symlink, storage_error
+from .unlinked import UnlinkedState
 
 # The encodings of the apply path, built once (json.dumps with options builds an encoder per call).
 _APPLIED_JSON = json.JSONEncoder(sort_keys=True).encode
@@ -128,7 +130,7 @@ class Batch:
             raise
 
 
-class State(GroupState, RunHistory):
+class State(GroupState, RunHistory, UnlinkedState):
     """The state of every connection of one host, in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:
@@ -201,10 +203,6 @@ class State(GroupState, RunHistory):
         rows = self.db.execute(f"select source_id, applied from people where connection = ? and source_id in "
                                f"({marks})", [connection, *source_ids])
         return {source_id: json.loads(text or "{}") for source_id, text in rows}
-
-    def intents(self, connection: str) -> set[str]:
-        """Source ids whose create may have reached the sink without its outcome being recorded."""
-        return {r["source_id"] for r in self.db["pending"].rows_where("connection = ?", [connection])}
 
     def batch(self, *, outermost: bool = False) -> Batch:
         """One transaction around the records of several writes (a round of the applier), committed when

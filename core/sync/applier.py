@@ -29,8 +29,9 @@ from typing import Any
 
 from ..connectors import MATCH_FIELD, Sink, SinkPerson
 from ..errors import ConflictError, RecordError, RetriableError, SinkError
-from ..plan import APPLIED, CREATE, DEACTIVATE, FAILED, UNCHANGED, UPDATE, Action, Plan
+from ..plan import APPLIED, CREATE, DEACTIVATE, FAILED, LEFT, UNCHANGED, UPDATE, Action, Plan
 from ..state.store import Link, LogEntry, State
+from .email_moves import order_moves
 from .planner import SOURCE_ID, Planner, owned_by_another
 from .writes_in_flight import InFlightLimit, drive
 
@@ -57,6 +58,9 @@ class Applier:
         for action in plan.actions:
             if action.kind == UNCHANGED and action.matched:
                 self._applied(action, origin="linked")
+        # Leavers left uncreated are remembered: one coming back active later is a reactivation (guards).
+        self.state.remember_uncreated(self.connection, (a.source_id for a in plan.actions if a.kind == LEFT),
+                                      self.run_id)
         if listed:
             self.state.forget_intents(self.connection)
 
@@ -71,6 +75,9 @@ class Applier:
         moving = [a.kind == UPDATE and MATCH_FIELD in a.changes for a in writes]
         moves = [a for a, move in zip(writes, moving, strict=True) if move]
         rest = [a for a, move in zip(writes, moving, strict=True) if not move]
+        moves, parks = order_moves(moves, run_id=self.run_id)
+        parked_failed = {id(a) for a, temporary in parks if not self._park(a, temporary)}
+        moves = [a for a in moves if id(a) not in parked_failed]
         self._done, self._total, self._streak, self._progress = 0, len(writes), 0, progress
         try:
             for batch, limit in ((moves, InFlightLimit(1)), (rest, self.limit)):
@@ -85,6 +92,23 @@ class Applier:
                            if limit.maximum > 1 else "")
                 self.warn(f"{type(self.sink).label()} asked hrsync to slow down {limit.throttles} time(s) "
                           f"(429/503){lowered}.")
+
+    def _park(self, action: Action, temporary: str) -> bool:
+        """Move one member of a cycle of e-mail changes to a temporary address first (:mod:`.email_moves`).
+        Not recorded: the state keeps the old address until its real change is, so a run killed in between
+        plans the same change again and parks again."""
+        try:
+            self.sink.update(action.sink_id, {MATCH_FIELD: temporary}, {**action.desired, MATCH_FIELD: temporary})
+        except RecordError as exc:
+            self._failed(action, RecordError(
+                f"{action.email} is held by another person whose own address changes in this run (a swap): moving "
+                f"this user to the temporary address {temporary} first failed ({exc}). Change one of the "
+                f"addresses in {type(self.sink).label()} by hand to a free one; the next run completes the "
+                "swap.", record=action.person))
+            return False
+        action.notes.append(f"moved through the temporary address {temporary}: its new address was held by "
+                            "another person whose address changed in this run")
+        return True
 
     def _begin(self, action: Action) -> None:
         # The intent is committed before the write: if we die before recording the

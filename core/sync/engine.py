@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from ..config.groups import OVERWRITE
 from ..config.load import Config, ConnectionConfig
 from ..connectors import RunContext, Sink, SinkPerson, Source
-from ..errors import ListingRefused, RunError
-from ..plan import CREATE, DEACTIVATE, Plan
+from ..errors import ListingRefused, RunError, UsageError
+from ..plan import CREATE, Plan
 from ..registry import Plugins
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
 from ..state.locking import is_locked, locked_message
@@ -34,7 +34,8 @@ from . import guards
 from .applier import Applier
 from .group_applier import GroupApplier, planned_lines
 from .groups import GroupPlan, plan_groups
-from .planner import MISSING, Planner, needs_listing
+from .intents import resolve_intents
+from .planner import Planner, confirm_missing, needs_listing
 from .records import Person, RecordValidator
 from .snapshot import SnapshotStage, keep_for_snapshot
 from .writes_in_flight import InFlightLimit
@@ -141,6 +142,10 @@ class _Run:
                 if not self._plan_and_apply(source, self.sink):
                     status = INTERRUPTED
                     message = "Stopped on request before finishing; the next run finishes the work."
+        except UsageError:  # e.g. --only with an address nobody has: no run to record or report
+            if self.run_id is not None:
+                self.state.discard_run(self.run_id)
+            raise
         except RunError as exc:
             status, message = STOPPED, str(exc)
             self.plan.stopped = message
@@ -165,22 +170,6 @@ class _Run:
         if self.run_id is not None:
             self.state.finish_run(report)
         return RunResult(report, self.plan)
-
-    def _confirm_missing(self, source: Source, out_of_scope: set[str]) -> None:
-        """Deactivate for being missing only who the source confirms is gone: one read is not enough.
-        (People read but out of scope are known to be there: nothing to confirm.)"""
-        missing = {a.source_id for a in self.plan.actions
-                   if a.kind == DEACTIVATE and a.reason == MISSING} - out_of_scope
-        if not missing:
-            return
-        gone = source.confirm_absent(missing)
-        found = missing - gone
-        if found:
-            self.plan.actions = [a for a in self.plan.actions
-                                 if not (a.kind == DEACTIVATE and a.source_id in found)]
-            self.context.warn(f"{len(found)} linked people missing from the list {self.source_cls.label()} gave "
-                              "were found when looked up again (the list skipped them while it changed); they were "
-                              "not deactivated.")
 
     def _notices(self) -> list[str]:
         """The sink's lines about what this run asked of it - also when the run stopped after some writes."""
@@ -215,6 +204,10 @@ class _Run:
         if not snapshot and needs_listing(records.people, links, full=options.full, first_run=self.first_run,
                          intents=self.state.intents(conn.name)):
             listed, complete = self._list(sink, records.people, links)
+        if not snapshot and not options.only:  # a lost create of someone who left: link it or confirm it absent
+            resolve_intents(self.state, sink, conn.name, links, present={p.source_id for p in records.people}
+                            | records.seen_ids, listed=listed if complete else None, run_id=self.run_id,
+                            warn=self.context.warn)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
                           dropped=self.state.dropped_fields(conn.name), unknown=unknown,
                           applied=lambda ids: self.state.applied(conn.name, ids), snapshot=snapshot)
@@ -222,11 +215,12 @@ class _Run:
                                                            include_missing=not options.only)
         if not options.only:
             self.plan.unmatched = planner.unmatched()
-            self._confirm_missing(source, records.out_of_scope)
+            self.plan.actions = confirm_missing(self.plan.actions, source, records.out_of_scope, self.context.warn)
         groups = self._plan_groups(sink, records.people, unreadable) if not options.only else None
         if not options.override_guards:
             guards.check_deactivations(self.plan.actions, links, conn.guards, connection=conn.name)
-            guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name)
+            guards.check_reactivations(self.plan.actions, links, conn.guards, connection=conn.name,
+                                       uncreated=self.state.uncreated(conn.name))
             if groups is not None:
                 guards.check_membership_removals(groups.removals, groups.managed_count, conn.guards,
                                                  connection=conn.name)

@@ -8,11 +8,11 @@ they look only at counts, the plan and the stored links. ``--override-guards`` s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 
 from ..config.schema import GuardsConfig
 from ..errors import GuardError
-from ..plan import DEACTIVATE, UPDATE, Action
+from ..plan import CREATE, DEACTIVATE, UPDATE, Action
 from ..state.store import Link
 
 
@@ -53,15 +53,17 @@ def _cap(count: int, known: int, max_count: int, max_pct: float, what: str, advi
 
 
 def check_reactivations(actions: Iterable[Action], links: Mapping[str, Link], limits: GuardsConfig, *,
-                        connection: str) -> None:
-    """Cap how many linked, inactive people one run may make active again.
+                        connection: str, uncreated: Set[str] = frozenset()) -> None:
+    """Cap how many inactive people one run may make active again: linked ones, and leavers an earlier run
+    left uncreated (``uncreated``) who would now be created active.
 
-    A credential that stops showing status or termination dates makes every former employee look
-    active: the same mass change as an outage, the other way round, whatever its cause.
+    A credential that stops showing status or termination dates, or a bulk import mistake, makes every
+    former employee look active: the same mass change as an outage, the other way round, whatever its cause.
     """
-    returning = [a for a in actions if a.kind == UPDATE and a.source_id in links
-                 and "active" in a.changes and a.changes["active"].new is True
-                 and links[a.source_id].active is False]
+    returning = [a for a in actions if (a.kind == UPDATE and a.source_id in links
+                                        and "active" in a.changes and a.changes["active"].new is True
+                                        and links[a.source_id].active is False)
+                 or (a.kind == CREATE and a.source_id in uncreated and a.desired.get("active") is not False)]
     if returning:
         _cap(len(returning), len(links), limits.max_reactivations, limits.max_reactivation_percent,
              "make inactive people active again:", "This is what a source that stopped showing status or "

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..config.load import ConnectionConfig
-from ..connectors import MATCH_FIELD, Sink, SinkPerson
+from ..connectors import MATCH_FIELD, Sink, SinkPerson, Source
 from ..plan import CREATE, DEACTIVATE, LEFT, SKIP, UNCHANGED, UPDATE, Action, Change, Changes
 from ..state.digests import Digests
 from ..state.store import Link
@@ -42,6 +42,20 @@ def needs_listing(people: Iterable[Person], links: Mapping[str, Link], *, full: 
         return True
     unlinked = any(p.source_id not in links for p in people)
     return unlinked and (first_run or bool(intents))
+
+
+def confirm_missing(actions: list[Action], source: Source, out_of_scope: set[str],
+                    warn: Callable[[str], None]) -> list[Action]:
+    """The actions, deactivating for being missing only who the source confirms is gone: one read is not enough.
+    (People read but out of scope are known to be there: nothing to confirm.)"""
+    missing = {a.source_id for a in actions if a.kind == DEACTIVATE and a.reason == MISSING} - out_of_scope
+    if not missing:
+        return actions
+    found = missing - source.confirm_absent(missing)
+    if found:
+        warn(f"{len(found)} linked people missing from the list {type(source).label()} gave were found when "
+             "looked up again (the list skipped them while it changed); they were not deactivated.")
+    return [a for a in actions if not (a.kind == DEACTIVATE and a.source_id in found)]
 
 
 class Planner:
@@ -89,6 +103,11 @@ class Planner:
                 changes[name] = Change(None if name in self.sensitive else old, new)
         if not changes:
             return changes, []
+        # A user inactive because hrsync itself last made them so (a leaver it deactivated, now back) is not one
+        # "deactivated in the app by someone else": the sink's rules (keep_as_is) see them without that observed
+        # inactivity, so that a --full run, which observes the user, decides as a normal run, which does not.
+        if observed is not None and applied is not None and applied.get("active") is False:
+            observed = {k: v for k, v in observed.items() if k != "active"}
         kept, notes = self.sink.keep_as_is({k: c.new for k, c in changes.items()}, observed)
         return {k: c for k, c in changes.items() if k in kept}, notes
 

@@ -20,7 +20,7 @@ from ..config.load import ConnectionConfig
 from ..config.mapping import flatten_errors
 from ..connectors import MATCH_FIELD, Defer, Sink, Source
 from ..emails import normalise_email
-from ..errors import RunError
+from ..errors import UsageError
 from ..plan import DEFER, SKIP, Action
 from . import marshmallow_internals as internals
 from .loading import SCALARS, RecordLoader, hooked
@@ -57,13 +57,14 @@ class Records:
         return {a.source_id for a in self.actions if a.source_id}
 
     def only(self, email: str, *, connection: str) -> Records:
-        """The records of one person (``--only``); a RunError when the source has nobody with that e-mail."""
+        """The records of one person (``--only``); a UsageError when the source has nobody with that e-mail."""
         wanted = normalise_email(email)
         kept = Records([p for p in self.people if p.email_key == wanted],
                        [a for a in self.actions if normalise_email(a.email) == wanted], self.out_of_scope,
                        self.read_count)
         if not kept.people and not kept.actions:
-            raise RunError(f"Nobody with e-mail {email} is in the source.", connection=connection)
+            raise UsageError(f"Nobody with e-mail {email} is in the source of connection {connection!r} (read just "
+                             "now): check the address. No run was recorded.", connection=connection)
         return kept
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hrsync import Defer, RunContext, RunError
+from hrsync import Defer, RunContext
+from hrsync.errors import UsageError
 from hrsync.plan import DEFER, SKIP
 from hrsync.sync.records import RecordValidator, normalise_email
 from hrsync.testing.memory import MemorySink, MemorySource
@@ -90,7 +91,7 @@ def test_only_keeps_one_persons_records_or_says_nobody_has_that_email(connection
     records = validate(connection, [person(1), person(2), person(3, status="retired")])
     assert [p.source_id for p in records.only(" PERSON2@example.com", connection="mem").people] == ["2"]
     assert [a.source_id for a in records.only("person3@example.com", connection="mem").actions] == ["3"]
-    with pytest.raises(RunError, match="Nobody with e-mail nobody@example.com"):
+    with pytest.raises(UsageError, match="Nobody with e-mail nobody@example.com"):
         records.only("nobody@example.com", connection="mem")
 
 
