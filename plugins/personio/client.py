@@ -15,12 +15,20 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from hrsync import SourceAuthError, SourceError, describe_network_error
+from hrsync import (
+    BoundedAdapter,
+    RequestAborted,
+    ResponseTooLarge,
+    SourceAuthError,
+    SourceError,
+    bounded_request,
+    describe_network_error,
+)
 
+from .envelope import envelope_message, personio_error
 from .pacing import Pacer
 
 log = logging.getLogger("hrsync.personio")
@@ -64,24 +72,16 @@ class BoundedRetry(Retry):
         return new
 
 
-def personio_error(response: requests.Response) -> str:
-    """Personio's error message from its envelope (some are German), or the HTTP reason."""
-    try:
-        body = response.json()
-        message = (body.get("error") or {}).get("message")
-    except ValueError:
-        message = None
-    return f"HTTP {response.status_code}" + (f": {message}" if message else f" {response.reason}")
-
-
 class PersonioClient:
     def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, partner_id: str | None = None,
                  on_notice: Callable[[str], None] = lambda message: None, page_size: int = 100,
                  connect_timeout: float = 10, read_timeout: float = 60, max_retries: int = 8,
                  retry_backoff: float = 1.0, max_retry_seconds: float = 300, max_requests_per_second: float = 14,
-                 max_requests_per_minute: float = 290,
+                 max_requests_per_minute: float = 290, request_deadline: float = 120.0,
+                 max_response_mb: float = 50.0, stopping: Callable[[], bool] = lambda: False,
                  connection: str = "") -> None:
         self.base_url = base_url.rstrip("/")
+        self.deadline, self.max_response_mb, self.stopping = request_deadline, max_response_mb, stopping
         self._client_id, self._client_secret = client_id, client_secret
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
@@ -101,8 +101,8 @@ class PersonioClient:
             status_forcelist=RETRY_STATUSES, allowed_methods=None,  # the auth POST is safe to repeat
             respect_retry_after_header=True, raise_on_status=False,
         )
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.mount("http://", BoundedAdapter(max_retries=retry))
+        self.session.mount("https://", BoundedAdapter(max_retries=retry))
         # Personio allows bursts of 15 requests/s; pacing below that avoids 429s altogether.
         self.pacer = Pacer(max_requests_per_second, max_requests_per_minute)
 
@@ -111,7 +111,20 @@ class PersonioClient:
         url = f"{self.base_url}{path}"
         started = time.monotonic()
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = bounded_request(self.session, method, url, deadline=self.deadline, stopping=self.stopping,
+                                       max_bytes=int(self.max_response_mb * 1_000_000), timeout=self.timeout,
+                                       **kwargs)
+        except RequestAborted as exc:
+            if exc.reason == "stopped":
+                raise SourceError(f"Stopped on request during {method} {path} to Personio.",
+                                  connection=self.connection) from None
+            raise SourceError(f"Personio did not finish answering {method} {path} within the source setting "
+                              f"request_deadline ({exc.seconds:g} s); the request was abandoned and no one was "
+                              "changed. It is retried at the next run.", connection=self.connection) from None
+        except ResponseTooLarge:
+            raise SourceError(f"Personio's answer to {method} {path} was larger than the source setting "
+                              f"max_response_mb ({self.max_response_mb:g} MB); it was not read further and no one "
+                              "was changed.", connection=self.connection) from None
         except requests.exceptions.RetryError as exc:
             raise SourceError(
                 f"Personio kept failing on {method} {path} after retries ({exc.__class__.__name__}); "
@@ -121,6 +134,11 @@ class PersonioClient:
             raise SourceError(f"Cannot reach Personio ({where}); check base_url and the network. No one was "
                               "changed.", connection=self.connection) from None
         self._signals(response)
+        if 300 <= response.status_code < 400:
+            # Never followed: the credentials (POST /v1/auth) or the token would go wherever it points.
+            raise SourceError(f"Personio answered {method} {path} with a redirect (HTTP {response.status_code} to "
+                              f"{response.headers.get('Location') or 'nowhere'}), which hrsync does not follow; "
+                              "check the source's base_url. No one was changed.", connection=self.connection)
         if response.status_code in RETRY_STATUSES:
             raise SourceError(
                 f"Personio kept answering {personio_error(response)} on {method} {path} after retries; "
@@ -145,7 +163,11 @@ class PersonioClient:
                 "client_secret of this connection's source (Marketplace → Connected integrations in "
                 "Personio).", connection=self.connection)
         self._raise_for_status(response, "POST /v1/auth")
-        self.token = response.json()["data"]["token"]
+        token = self._json(response, "POST /v1/auth").get("data")
+        token = token.get("token") if isinstance(token, dict) else None
+        if not isinstance(token, str) or not token:
+            raise SourceError("Personio answered POST /v1/auth without a token.", connection=self.connection)
+        self.token = token
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def get(self, path: str, params: dict | None = None) -> dict[str, Any]:
@@ -163,9 +185,19 @@ class PersonioClient:
                     "Check that the API credentials may read employees and their attributes.",
                     connection=self.connection)
         self._raise_for_status(response, f"GET {path}")
-        body = response.json()
-        if not body.get("success", False):
-            raise SourceError(f"Personio answered GET {path} without success: {body.get('error')}",
+        body = self._json(response, f"GET {path}")
+        if body.get("success") is not True:
+            raise SourceError(f"Personio answered GET {path} without success: "
+                              f"{envelope_message(body) or 'no message'}.", connection=self.connection)
+        return body
+
+    def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise SourceError(f"Personio answered {what} with a body that is not its JSON envelope.",
                               connection=self.connection)
         return body
 
