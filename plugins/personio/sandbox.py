@@ -63,6 +63,9 @@ class Faults:
     gate: threading.Event | None = None  # when set to an Event, employee requests wait until it is set
     deprecation: str | None = None  # a Deprecation header (RFC 9745) on every answer, e.g. "@1767225600"
     sunset: str | None = None  # a Sunset header (RFC 8594) on every answer, e.g. "Wed, 30 Jun 2027 23:59:59 GMT"
+    redirect_to: str | None = None  # every API request (POST /v1/auth too) answered 307 to this origin, same path
+    error_body: Any = None  # every API request answered `error_status` with this body (any shape of envelope)
+    error_status: int = 400
 
 
 class _Limiter:

@@ -108,6 +108,11 @@ class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
             return self._admin(method, url)
         with self.sandbox.in_flight.request(self.sandbox.faults.latency_ms) as latency:
             self.latency_ms = latency
+            faults = self.sandbox.faults
+            if faults.redirect_to:  # a moved or hijacked service: the client must not follow with its credentials
+                return self._reply(307, None, headers={"Location": faults.redirect_to.rstrip("/") + self.path})
+            if faults.error_body is not None:
+                return self._reply(faults.error_status, faults.error_body)
             if method == "POST" and url.path == "/v1/auth":
                 return self._auth()
             if method == "GET":
