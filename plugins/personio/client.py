@@ -43,20 +43,31 @@ class BoundedRetry(Retry):
     (``min_backoff``). ``deadline`` bounds the time spent retrying one request, counted
     from its first failure: the mounted instance is never incremented itself, each
     request's failures work on copies (``new``) that carry the time of that first failure.
+    A back-off ends early when the run is asked to stop (``stopping``).
     """
 
     def __init__(self, *args, min_backoff: float = 1.0, deadline: float | None = None,
-                 first_failure: float | None = None, **kwargs) -> None:
+                 first_failure: float | None = None, stopping: Callable[[], bool] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.min_backoff = min_backoff
         self.deadline = deadline
         self.first_failure = first_failure
+        self.stopping = stopping
 
     def new(self, **kw):
         kw.setdefault("min_backoff", self.min_backoff)
         kw.setdefault("deadline", self.deadline)
         kw.setdefault("first_failure", self.first_failure)
+        kw.setdefault("stopping", self.stopping)
         return super().new(**kw)
+
+    def _sleep_backoff(self) -> None:
+        # A back-off grows to a minute: a stop request (SIGTERM) must not wait for it.
+        until = time.monotonic() + self.get_backoff_time()
+        while (left := until - time.monotonic()) > 0:
+            if self.stopping is not None and self.stopping():
+                raise RequestAborted("stopped", 0)
+            time.sleep(min(left, 0.2))
 
     def get_backoff_time(self) -> float:
         return max(self.min_backoff, super().get_backoff_time())
@@ -99,7 +110,7 @@ class PersonioClient:
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries,
             backoff_factor=retry_backoff, backoff_max=60, min_backoff=retry_backoff, deadline=max_retry_seconds,
             status_forcelist=RETRY_STATUSES, allowed_methods=None,  # the auth POST is safe to repeat
-            respect_retry_after_header=True, raise_on_status=False,
+            respect_retry_after_header=True, raise_on_status=False, stopping=stopping,
         )
         self.session.mount("http://", BoundedAdapter(max_retries=retry))
         self.session.mount("https://", BoundedAdapter(max_retries=retry))

@@ -4,6 +4,8 @@ misbehave (plugins/personio/README.md, plugins/winningtemp/README.md)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import threading
 
 import pytest
@@ -13,7 +15,7 @@ from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox import PersonioSandbox
 from hrsync_plugins.personio.sandbox_data import make_employee
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
-from tests.helpers import wait_until
+from tests.helpers import HRSYNC, cli_env, wait_until
 
 
 def people(*ids):
@@ -146,6 +148,38 @@ def test_r3_8_a_stop_request_ends_a_request_in_flight(e2e_config, personio, scim
     assert result.status == "stopped" and "Stopped on request during GET" in result.message
     wait_until(lambda: scim.odd_answers.cut == 1)
     assert scim.odd_answers.completed == 0
+
+
+def test_r3_8_a_stop_request_ends_personios_back_off(e2e_config, personio, scim):
+    personio.employees = people(1)
+    config, plugins = e2e_config(source={"retry_backoff": 30})  # each back-off half a minute or more
+    personio.faults.throttle_next = 100
+    stop = threading.Event()
+    outcome = []
+    run = threading.Thread(target=lambda: outcome.append(
+        sync_connection(config, "acme", plugins, RunOptions(should_stop=stop.is_set))))
+    run.start()
+    wait_until(lambda: any(r["status"] == 429 for r in personio.requests))  # now backing off
+    stop.set()
+    run.join(60)
+    assert outcome, "the run did not end"
+    assert outcome[0].status == "stopped" and "Stopped on request during GET" in outcome[0].message
+
+
+def test_r3_8_sigterm_ends_a_cli_run_stuck_in_a_trickling_request(hosts_file, personio, scim):
+    personio.employees = people(1)
+    path = hosts_file(sink={"read_timeout": 3})
+    scim.faults.trickle_seconds = 0.5  # the discovery answer would take minutes
+    proc = subprocess.Popen([HRSYNC, "--config", str(path), "run", "acme"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env())
+    try:
+        wait_until(lambda: scim.odd_answers.sending == 1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)  # a bound for a hung test, not a measured time
+    finally:
+        proc.kill()
+    assert proc.returncode == 2 and "Stopped on request during GET" in out, out + err
+    assert scim.odd_answers.completed == 0 and scim.users() == []
 
 
 # -- 9: a cap on an answer's size ---------------------------------------------------------------------------------
