@@ -131,6 +131,18 @@ def test_r3_8_a_trickling_server_meets_the_request_deadline(e2e_config, personio
     assert scim.odd_answers.completed == 0 and scim.users() == []
 
 
+def test_r3_8_a_trickling_personio_meets_the_request_deadline(e2e_config, personio, scim):
+    personio.employees = people(1)
+    config, plugins = e2e_config(source={"read_timeout": 3, "request_deadline": 1})
+    personio.faults.trickle_seconds = 0.5
+    result = sync_connection(config, "acme", plugins)
+    assert result.status == "stopped"
+    assert "Personio did not finish answering POST /v1/auth within the source setting request_deadline (1 s)" \
+        in result.message
+    wait_until(lambda: personio.cut_answers == 1)  # it was still sending
+    assert scim.users() == []
+
+
 def test_r3_8_a_stop_request_ends_a_request_in_flight(e2e_config, personio, scim):
     personio.employees = people(1)
     config, plugins = e2e_config(sink={"read_timeout": 3})  # the default request_deadline: 120 s
@@ -194,6 +206,17 @@ def test_r3_9_an_endless_answer_is_cut_at_max_response_mb(e2e_config, personio, 
     assert "answer to GET /ServiceProviderConfig was larger than the sink setting max_response_mb (1 MB)" \
         in result.message
     wait_until(lambda: scim.odd_answers.cut == 1)
+    assert scim.users() == []
+
+
+def test_r3_9_a_huge_personio_answer_is_cut_at_max_response_mb(e2e_config, personio, scim):
+    personio.employees = people(1)
+    config, plugins = e2e_config(source={"max_response_mb": 1})
+    personio.faults.padding_mb = 3
+    result = sync_connection(config, "acme", plugins)
+    assert result.status == "stopped"
+    assert "Personio's answer to POST /v1/auth was larger than the source setting max_response_mb (1 MB)" \
+        in result.message
     assert scim.users() == []
 
 
