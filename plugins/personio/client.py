@@ -4,7 +4,9 @@ Data flow: :class:`PersonioClient` authenticates once (``POST /v1/auth``), reads
 attribute list to find the birthday attribute, then pages through
 ``GET /v1/company/employees`` and yields each employee's flattened attributes.
 Retries (429 without Retry-After, 5xx, connection errors, timeouts) are urllib3's
-``Retry`` with a growing back-off, bounded in count and in total time.
+``Retry`` with a growing back-off, bounded in count and in total time, ended by a stop request.
+No redirect is followed (it would carry the credentials or the token elsewhere); every request
+has a whole deadline and a size cap (:func:`hrsync.bounded_request`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ answer: when ``X-RateLimit-Remaining`` reaches 0 the next request waits for
 urllib3's Retry, honouring ``Retry-After`` and ``X-RateLimit-Reset``. 401/403 are
 run-level (:class:`~hrsync.SinkAuthError`); other 4xx fail one person
 (:class:`ScimError`) with the SCIM ``detail``/``scimType``; ``409`` and ``400
-uniqueness`` on create are a :class:`~hrsync.ConflictError`.
+uniqueness`` on create are a :class:`~hrsync.ConflictError`. No redirect is followed, every request has a
+whole deadline and a size cap (:func:`hrsync.bounded_request`), and a write counts only with a
+well-formed success (:mod:`.answers`).
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ class ScimClient(GroupRequests):
             raise SinkError(f"Winningtemp's answer to {method} {path} was larger than the sink setting "
                             f"max_response_mb ({self.max_response_mb:g} MB); it was not read further.",
                             connection=self.connection) from None
-        except requests.exceptions.ConnectionError as exc:
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the answer was cut while its body was read (it is streamed).
             if record is not None and not _before_sending(exc):
                 # The connection broke after the request went out: it may have happened. One person fails;
                 # a create keeps its intent, so the next run looks before creating again.
