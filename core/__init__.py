@@ -39,6 +39,7 @@ from .errors import (
     SourceError,
 )
 from .fields import STANDARD_FIELDS, STATUSES, standard_field
+from .http_bounds import BoundedAdapter, RequestAborted, ResponseTooLarge, bounded_request
 from .network import describe_network_error, network_cause
 from .secrets import Secret, SecretField
 from .sink_groups import SinkGroup
@@ -50,6 +51,7 @@ hookimpl = pluggy.HookimplMarker("hrsync")
 
 __all__ = [
     "AuthError",
+    "BoundedAdapter",
     "ConfigError",
     "ConflictError",
     "Connector",
@@ -62,6 +64,8 @@ __all__ = [
     "LockedError",
     "PluginError",
     "RecordError",
+    "RequestAborted",
+    "ResponseTooLarge",
     "RetriableError",
     "RunContext",
     "RunError",
@@ -80,6 +84,7 @@ __all__ = [
     "Source",
     "SourceAuthError",
     "SourceError",
+    "bounded_request",
     "describe_network_error",
     "hookimpl",
     "network_cause",

@@ -14,8 +14,8 @@ PLUGINS = ROOT / "plugins"
 #: The stages in the order a run passes them; a module may import its own stage or an earlier one.
 STAGES = [
     {"hrsync", "hrsync.errors", "hrsync.fields", "hrsync.secrets", "hrsync.network", "hrsync.printable",
-     "hrsync.plan", "hrsync.results", "hrsync.connectors", "hrsync.hookspecs", "hrsync.sink_groups",
-     "hrsync.sink_snapshots", "hrsync.emails"},
+     "hrsync.http_bounds", "hrsync.plan", "hrsync.results", "hrsync.connectors", "hrsync.hookspecs",
+     "hrsync.sink_groups", "hrsync.sink_snapshots", "hrsync.emails"},
     {"hrsync.sandbox"},
     {"hrsync.registry"},
     {"hrsync.config"},

@@ -62,6 +62,8 @@ def subject(report: RunReport) -> str:
     Counts are what the sink confirmed; an interrupted or stopped run says so first.
     """
     parts = [f"{report.counts[k]} {k}" for k in ("created", "updated", "deactivated") if report.counts.get(k)]
+    if report.matched:  # linked to users already in the app: not "no changes"
+        parts.append(f"{len(report.matched)} linked")
     if report.counts.get("not_applied"):
         parts.append(f"{report.counts['not_applied']} not applied")
     attention = len(report.attention)

@@ -79,6 +79,7 @@ class Applier:
         parked_failed = {id(a) for a, temporary in parks if not self._park(a, temporary)}
         moves = [a for a in moves if id(a) not in parked_failed]
         self._done, self._total, self._streak, self._progress = 0, len(writes), 0, progress
+        self._duplicates = 0
         try:
             for batch, limit in ((moves, InFlightLimit(1)), (rest, self.limit)):
                 if not drive(batch, limit=limit, begin=self._begin, attempt=self._attempt, finish=self._finish,
@@ -86,6 +87,11 @@ class Applier:
                     return False
             return True
         finally:
+            if self._duplicates:
+                self.warn(f"{self._duplicates} {'people' if self._duplicates > 1 else 'person'} planned for creation "
+                          f"already had a user in {type(self.sink).label()}, which refused the creates as "
+                          "duplicates; hrsync linked them to those users instead (see each person). A list of the "
+                          "app that missed them is the likely cause.")
             limit = self.limit
             if limit.throttles:
                 lowered = (f"; writes in flight went down to {limit.lowest} of {limit.maximum}"
@@ -147,6 +153,8 @@ class Applier:
         else:
             if origin == "created":
                 self._read_back(action.desired, answer)
+            elif origin == "linked":
+                self._duplicates += 1
             self._applied(action, origin=origin)
             self._streak = 0
         self.limit.ended(confirmed=not isinstance(answer, RecordError))
@@ -177,6 +185,8 @@ class Applier:
                 f"{found.record.get(SOURCE_ID)}): not linked. If the address was reused, give that user a new "
                 "address or remove it; the next run then creates this person.", record=action.person) from None
         action.sink_id, action.matched = found.sink_id, True
+        action.notes.append("not created: the app refused the create as a duplicate (a user with this e-mail "
+                            "already existed); linked to that user")
         action.changes, notes = self.planner.changes_for(action.desired, person=action.source_id,
                                                          observed=found.record)
         action.notes.extend(notes)

@@ -4,7 +4,9 @@ Data flow: :class:`PersonioClient` authenticates once (``POST /v1/auth``), reads
 attribute list to find the birthday attribute, then pages through
 ``GET /v1/company/employees`` and yields each employee's flattened attributes.
 Retries (429 without Retry-After, 5xx, connection errors, timeouts) are urllib3's
-``Retry`` with a growing back-off, bounded in count and in total time.
+``Retry`` with a growing back-off, bounded in count and in total time, ended by a stop request.
+No redirect is followed (it would carry the credentials or the token elsewhere); every request
+has a whole deadline and a size cap (:func:`hrsync.bounded_request`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from hrsync import SourceAuthError, SourceError, describe_network_error
+from hrsync import (
+    BoundedAdapter,
+    RequestAborted,
+    ResponseTooLarge,
+    SourceAuthError,
+    SourceError,
+    bounded_request,
+    describe_network_error,
+)
 
+from .envelope import envelope_message, personio_error
 from .pacing import Pacer
 
 log = logging.getLogger("hrsync.personio")
@@ -35,20 +45,31 @@ class BoundedRetry(Retry):
     (``min_backoff``). ``deadline`` bounds the time spent retrying one request, counted
     from its first failure: the mounted instance is never incremented itself, each
     request's failures work on copies (``new``) that carry the time of that first failure.
+    A back-off ends early when the run is asked to stop (``stopping``).
     """
 
     def __init__(self, *args, min_backoff: float = 1.0, deadline: float | None = None,
-                 first_failure: float | None = None, **kwargs) -> None:
+                 first_failure: float | None = None, stopping: Callable[[], bool] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.min_backoff = min_backoff
         self.deadline = deadline
         self.first_failure = first_failure
+        self.stopping = stopping
 
     def new(self, **kw):
         kw.setdefault("min_backoff", self.min_backoff)
         kw.setdefault("deadline", self.deadline)
         kw.setdefault("first_failure", self.first_failure)
+        kw.setdefault("stopping", self.stopping)
         return super().new(**kw)
+
+    def _sleep_backoff(self) -> None:
+        # A back-off grows to a minute: a stop request (SIGTERM) must not wait for it.
+        until = time.monotonic() + self.get_backoff_time()
+        while (left := until - time.monotonic()) > 0:
+            if self.stopping is not None and self.stopping():
+                raise RequestAborted("stopped", 0)
+            time.sleep(min(left, 0.2))
 
     def get_backoff_time(self) -> float:
         return max(self.min_backoff, super().get_backoff_time())
@@ -64,24 +85,16 @@ class BoundedRetry(Retry):
         return new
 
 
-def personio_error(response: requests.Response) -> str:
-    """Personio's error message from its envelope (some are German), or the HTTP reason."""
-    try:
-        body = response.json()
-        message = (body.get("error") or {}).get("message")
-    except ValueError:
-        message = None
-    return f"HTTP {response.status_code}" + (f": {message}" if message else f" {response.reason}")
-
-
 class PersonioClient:
     def __init__(self, *, base_url: str, client_id: str, client_secret: str, app_id: str, partner_id: str | None = None,
                  on_notice: Callable[[str], None] = lambda message: None, page_size: int = 100,
                  connect_timeout: float = 10, read_timeout: float = 60, max_retries: int = 8,
                  retry_backoff: float = 1.0, max_retry_seconds: float = 300, max_requests_per_second: float = 14,
-                 max_requests_per_minute: float = 290,
+                 max_requests_per_minute: float = 290, request_deadline: float = 120.0,
+                 max_response_mb: float = 50.0, stopping: Callable[[], bool] = lambda: False,
                  connection: str = "") -> None:
         self.base_url = base_url.rstrip("/")
+        self.deadline, self.max_response_mb, self.stopping = request_deadline, max_response_mb, stopping
         self._client_id, self._client_secret = client_id, client_secret
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
@@ -99,10 +112,10 @@ class PersonioClient:
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries,
             backoff_factor=retry_backoff, backoff_max=60, min_backoff=retry_backoff, deadline=max_retry_seconds,
             status_forcelist=RETRY_STATUSES, allowed_methods=None,  # the auth POST is safe to repeat
-            respect_retry_after_header=True, raise_on_status=False,
+            respect_retry_after_header=True, raise_on_status=False, stopping=stopping,
         )
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.mount("http://", BoundedAdapter(max_retries=retry))
+        self.session.mount("https://", BoundedAdapter(max_retries=retry))
         # Personio allows bursts of 15 requests/s; pacing below that avoids 429s altogether.
         self.pacer = Pacer(max_requests_per_second, max_requests_per_minute)
 
@@ -111,7 +124,20 @@ class PersonioClient:
         url = f"{self.base_url}{path}"
         started = time.monotonic()
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = bounded_request(self.session, method, url, deadline=self.deadline, stopping=self.stopping,
+                                       max_bytes=int(self.max_response_mb * 1_000_000), timeout=self.timeout,
+                                       **kwargs)
+        except RequestAborted as exc:
+            if exc.reason == "stopped":
+                raise SourceError(f"Stopped on request during {method} {path} to Personio.",
+                                  connection=self.connection) from None
+            raise SourceError(f"Personio did not finish answering {method} {path} within the source setting "
+                              f"request_deadline ({exc.seconds:g} s); the request was abandoned and no one was "
+                              "changed. It is retried at the next run.", connection=self.connection) from None
+        except ResponseTooLarge:
+            raise SourceError(f"Personio's answer to {method} {path} was larger than the source setting "
+                              f"max_response_mb ({self.max_response_mb:g} MB); it was not read further and no one "
+                              "was changed.", connection=self.connection) from None
         except requests.exceptions.RetryError as exc:
             raise SourceError(
                 f"Personio kept failing on {method} {path} after retries ({exc.__class__.__name__}); "
@@ -121,6 +147,11 @@ class PersonioClient:
             raise SourceError(f"Cannot reach Personio ({where}); check base_url and the network. No one was "
                               "changed.", connection=self.connection) from None
         self._signals(response)
+        if 300 <= response.status_code < 400:
+            # Never followed: the credentials (POST /v1/auth) or the token would go wherever it points.
+            raise SourceError(f"Personio answered {method} {path} with a redirect (HTTP {response.status_code} to "
+                              f"{response.headers.get('Location') or 'nowhere'}), which hrsync does not follow; "
+                              "check the source's base_url. No one was changed.", connection=self.connection)
         if response.status_code in RETRY_STATUSES:
             raise SourceError(
                 f"Personio kept answering {personio_error(response)} on {method} {path} after retries; "
@@ -145,7 +176,11 @@ class PersonioClient:
                 "client_secret of this connection's source (Marketplace → Connected integrations in "
                 "Personio).", connection=self.connection)
         self._raise_for_status(response, "POST /v1/auth")
-        self.token = response.json()["data"]["token"]
+        token = self._json(response, "POST /v1/auth").get("data")
+        token = token.get("token") if isinstance(token, dict) else None
+        if not isinstance(token, str) or not token:
+            raise SourceError("Personio answered POST /v1/auth without a token.", connection=self.connection)
+        self.token = token
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def get(self, path: str, params: dict | None = None) -> dict[str, Any]:
@@ -163,9 +198,19 @@ class PersonioClient:
                     "Check that the API credentials may read employees and their attributes.",
                     connection=self.connection)
         self._raise_for_status(response, f"GET {path}")
-        body = response.json()
-        if not body.get("success", False):
-            raise SourceError(f"Personio answered GET {path} without success: {body.get('error')}",
+        body = self._json(response, f"GET {path}")
+        if body.get("success") is not True:
+            raise SourceError(f"Personio answered GET {path} without success: "
+                              f"{envelope_message(body) or 'no message'}.", connection=self.connection)
+        return body
+
+    def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise SourceError(f"Personio answered {what} with a body that is not its JSON envelope.",
                               connection=self.connection)
         return body
 

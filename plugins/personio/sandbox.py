@@ -63,6 +63,11 @@ class Faults:
     gate: threading.Event | None = None  # when set to an Event, employee requests wait until it is set
     deprecation: str | None = None  # a Deprecation header (RFC 9745) on every answer, e.g. "@1767225600"
     sunset: str | None = None  # a Sunset header (RFC 8594) on every answer, e.g. "Wed, 30 Jun 2027 23:59:59 GMT"
+    redirect_to: str | None = None  # every API request (POST /v1/auth too) answered 307 to this origin, same path
+    error_body: Any = None  # every API request answered `error_status` with this body (any shape of envelope)
+    error_status: int = 400
+    trickle_seconds: float = 0.0  # answers (200) sent one byte every this many seconds: no read timeout fires
+    padding_mb: float = 0.0  # answers (200) padded with this many megabytes of whitespace before the JSON
 
 
 class _Limiter:
@@ -125,6 +130,7 @@ class PersonioSandbox(LoopbackServer, SourceSandbox):
         self.tokens: dict[str, set[str] | None] = {}  # token → what its credential may read
         self.requests: list[dict[str, Any]] = []
         self.employee_requests = 0
+        self.cut_answers = 0  # trickled answers the client hung up on
         self._shifting = False
         self.lock = threading.RLock()
         self._rng = random.Random(seed)

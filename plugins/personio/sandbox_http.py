@@ -60,8 +60,11 @@ class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
         headers = dict(headers or {})
         if service and self.token:
             headers.setdefault("authorization", f"Bearer {self.token}")
+        faults = self.sandbox.faults
+        odd = service and status == 200 and (faults.trickle_seconds or faults.padding_mb)
+        if odd:  # a huge answer: megabytes of whitespace before the JSON
+            payload = b" " * int(faults.padding_mb * 1_000_000) + payload
         if service:
-            faults = self.sandbox.faults
             headers.update({k: v for k, v in (("Deprecation", faults.deprecation), ("Sunset", faults.sunset)) if v})
         if service:  # logged before answering, so whoever got the answer finds it in the log
             with self.sandbox.lock:
@@ -78,8 +81,24 @@ class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+        if odd and faults.trickle_seconds:
+            return self._trickle(payload, faults.trickle_seconds)
         if status != 204:
             self.wfile.write(payload)
+
+    def _trickle(self, payload: bytes, seconds: float) -> None:
+        """Send the answer one byte every ``seconds``, as a server that no read timeout catches; counts the
+        answers the client cut (``sandbox.cut_answers``)."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            for byte in payload:
+                time.sleep(seconds)  # the misbehaviour itself
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:
+            with self.sandbox.lock:
+                self.sandbox.cut_answers += 1
 
     def _body(self) -> Any:
         raw = self.raw_body
@@ -108,6 +127,11 @@ class Handler(KeepAliveHandler, BaseHTTPRequestHandler):
             return self._admin(method, url)
         with self.sandbox.in_flight.request(self.sandbox.faults.latency_ms) as latency:
             self.latency_ms = latency
+            faults = self.sandbox.faults
+            if faults.redirect_to:  # a moved or hijacked service: the client must not follow with its credentials
+                return self._reply(307, None, headers={"Location": faults.redirect_to.rstrip("/") + self.path})
+            if faults.error_body is not None:
+                return self._reply(faults.error_status, faults.error_body)
             if method == "POST" and url.path == "/v1/auth":
                 return self._auth()
             if method == "GET":

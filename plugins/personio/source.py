@@ -66,6 +66,11 @@ class ConfigSchema(Schema):
         "description": "Pace requests below Personio's burst limit (15/s); 0 = no pacing."})
     max_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
         "description": "Most seconds spent retrying one request before the run stops."})
+    request_deadline = fields.Float(load_default=120.0, validate=validate.Range(min=1), metadata={
+        "description": "Most seconds one request may take from sending to the last byte of its answer, however "
+                       "the server trickles it (read_timeout bounds each wait for data only)."})
+    max_response_mb = fields.Float(load_default=50.0, validate=validate.Range(min=0.1), metadata={
+        "description": "Largest answer read, in megabytes (a page of 100 employees is about 100 KB)."})
 
 
 class PersonioDate(fields.Date):
@@ -169,6 +174,7 @@ class PersonioSource(Source):
             retry_backoff=s["retry_backoff"], max_retry_seconds=s["max_retry_seconds"],
             max_requests_per_second=s["max_requests_per_second"],
             max_requests_per_minute=s["max_requests_per_minute"], connection=context.connection,
+            request_deadline=s["request_deadline"], max_response_mb=s["max_response_mb"], stopping=context.stopping,
         )
         self.birthday_key: str | None = None
         self.unreadable: set[str] = set()

@@ -9,7 +9,9 @@ answer: when ``X-RateLimit-Remaining`` reaches 0 the next request waits for
 urllib3's Retry, honouring ``Retry-After`` and ``X-RateLimit-Reset``. 401/403 are
 run-level (:class:`~hrsync.SinkAuthError`); other 4xx fail one person
 (:class:`ScimError`) with the SCIM ``detail``/``scimType``; ``409`` and ``400
-uniqueness`` on create are a :class:`~hrsync.ConflictError`.
+uniqueness`` on create are a :class:`~hrsync.ConflictError`. No redirect is followed, every request has a
+whole deadline and a size cap (:func:`hrsync.bounded_request`), and a write counts only with a
+well-formed success (:mod:`.answers`).
 """
 
 from __future__ import annotations
@@ -22,20 +24,24 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from hrsync import (
+    BoundedAdapter,
     ConflictError,
     ListingRefused,
     RecordError,
+    RequestAborted,
+    ResponseTooLarge,
     RetriableError,
     SinkAuthError,
     SinkError,
+    bounded_request,
     describe_network_error,
     network_cause,
 )
 
-from . import scim
+from . import answers, scim
+from .answers import scim_problem
 from .groups import GroupRequests
 from .retries import RateLimitGate, RateLimitRetry
 
@@ -60,30 +66,17 @@ def _before_sending(exc: BaseException) -> bool:
         "connection refused", "DNS: host not found") or network_cause(exc).startswith("TLS")
 
 
-def scim_problem(response: requests.Response) -> tuple[str, str | None]:
-    """The SCIM error as text (status, scimType, detail) and its scimType."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    detail = scim.get(body, "detail")
-    scim_type = scim.get(body, "scimType")
-    text = f"HTTP {response.status_code}"
-    if scim_type:
-        text += f" ({scim_type})"
-    if detail:
-        text += f": {detail}"
-    return text, scim_type
-
-
 class ScimClient(GroupRequests):
     def __init__(self, *, base_url: str, token: str, page_size: int = 100, connect_timeout: float = 10,
                  read_timeout: float = 60, max_retries: int = 6, retry_backoff: float = 1.0,
                  max_wait_seconds: float = 300.0, pause=None, connection: str = "", pool_size: int = 1,
-                 throttled=None) -> None:
+                 throttled=None, request_deadline: float = 120.0, max_response_mb: float = 50.0,
+                 stopping=None) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline, self.max_response_mb = request_deadline, max_response_mb
+        self.stopping = stopping or (lambda: False)
         self.connection = connection
         self.gate = RateLimitGate(max_wait_seconds, pause)
         self.throttled = throttled or (lambda: None)
@@ -98,7 +91,7 @@ class ScimClient(GroupRequests):
         )
         # One kept-alive connection per write in flight (plus one for the reads of the main thread).
         for scheme in ("http://", "https://"):
-            self.session.mount(scheme, HTTPAdapter(max_retries=retry, pool_connections=1,
+            self.session.mount(scheme, BoundedAdapter(max_retries=retry, pool_connections=1,
                                                    pool_maxsize=pool_size + 1, pool_block=False))
 
     def _on_throttle(self, wait: float) -> None:
@@ -119,8 +112,17 @@ class ScimClient(GroupRequests):
         started = time.monotonic()
         response = None
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.exceptions.ConnectionError as exc:
+            response = bounded_request(self.session, method, url, deadline=self.deadline, stopping=self.stopping,
+                                       max_bytes=int(self.max_response_mb * 1_000_000), timeout=self.timeout,
+                                       **kwargs)
+        except RequestAborted as exc:
+            raise self._aborted(exc, method, path, record) from None
+        except ResponseTooLarge:
+            raise SinkError(f"Winningtemp's answer to {method} {path} was larger than the sink setting "
+                            f"max_response_mb ({self.max_response_mb:g} MB); it was not read further.",
+                            connection=self.connection) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the answer was cut while its body was read (it is streamed).
             if record is not None and not _before_sending(exc):
                 # The connection broke after the request went out: it may have happened. One person fails;
                 # a create keeps its intent, so the next run looks before creating again.
@@ -143,6 +145,8 @@ class ScimClient(GroupRequests):
                             "sink's base_url and token.", connection=self.connection) from None
         finally:
             self.gate.observe(response)
+        if 300 <= response.status_code < 400:
+            raise self._redirected(response, method, path, record)
         if response.status_code in (401, 403):
             raise SinkAuthError(f"Winningtemp refused the SCIM token ({scim_problem(response)[0]}). Check the "
                                 "sink's token setting; Winningtemp issues it in its SCIM settings.",
@@ -155,6 +159,27 @@ class ScimClient(GroupRequests):
             raise RetriableError(f"Winningtemp kept answering {scim_problem(response)[0]}; retried next run.",
                                  record=record)
         return response
+
+    def _aborted(self, exc: RequestAborted, method: str, path: str, record: str | None) -> Exception:
+        if exc.reason == "stopped":
+            return SinkError(f"Stopped on request during {method} {path} to Winningtemp.", connection=self.connection)
+        what = (f"Winningtemp did not finish answering {method} {path} within the sink setting request_deadline "
+                f"({exc.seconds:g} s); the request was abandoned")
+        if record is None:
+            return SinkError(what + ".", connection=self.connection)
+        return RetriableError(what + "; the write may or may not have happened and is checked at the next run.",
+                              record=record, ambiguous=True)
+
+    def _redirected(self, response: requests.Response, method: str, path: str, record: str | None) -> Exception:
+        # Never followed: a redirect would take the token or people's data wherever it points, and a 302 after
+        # a POST is followed as a GET whose answer would be taken for the write's.
+        where = response.headers.get("Location") or "nowhere"
+        what = (f"Winningtemp answered {method} {path} with a redirect (HTTP {response.status_code} to {where}), "
+                "which hrsync does not follow; check the sink's base_url")
+        if record is None:
+            return SinkError(what + ".", connection=self.connection)
+        return RetriableError(what + ". The write did not happen as far as hrsync knows; it is tried again at the "
+                              "next run.", record=record, ambiguous=method == "POST")
 
     def _check(self, response: requests.Response, record: str | None, what: str) -> None:
         if response.status_code < 400:
@@ -202,6 +227,13 @@ class ScimClient(GroupRequests):
                 raise SinkError(f"Winningtemp answered the user list page starting at {start} with startIndex "
                                 f"{answered}: it does not page as SCIM requires, so the list cannot be trusted. "
                                 "No one was changed.", connection=self.connection)
+            problem = answers.page_problem(body, start, self.page_size, resources)
+            total = int(scim.get(body, "totalResults") or 0)
+            if problem is None and not resources and start <= total:
+                problem = f"its pages ended after {start - 1} users although totalResults says {total}"
+            if problem:
+                raise SinkError(f"Winningtemp's user list contradicts itself: {problem}. Its paging is broken, so "
+                                "the list cannot be trusted. No one was changed.", connection=self.connection)
             for user in resources:
                 user_id = scim.get(user, "id")
                 if user_id in seen:
@@ -227,7 +259,11 @@ class ScimClient(GroupRequests):
         if response.status_code == 409 or scim_type == "uniqueness":
             raise ConflictError(f"userName {body.get('userName')} already exists in Winningtemp", record=record)
         self._check(response, record, "POST /Users")
-        return self._json(response)
+        problem = answers.write_problem(response, create=True)
+        if problem:
+            raise RetriableError(f"Winningtemp did not confirm the create: {problem}. It is checked and tried again "
+                                 "at the next run.", record=record, ambiguous=True)
+        return answers.body_of(response)
 
     def patch_user(self, user_id: str, operations: list[dict[str, Any]], record: str) -> dict[str, Any] | None:
         body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
@@ -237,8 +273,12 @@ class ScimClient(GroupRequests):
                               f"run `hrsync run {self.connection or 'CONNECTION'} --full` to create it again.",
                               record=record)
         self._check(response, record, "PATCH /Users")
-        # Both 200 with the user and 204 without a body are success (RFC 7644 §3.5.2).
-        return self._json(response) if response.status_code == 200 and response.content else None
+        # Both 200 with the user and 204 without a body are success (RFC 7644 §3.5.2); nothing else is.
+        problem = answers.write_problem(response, create=False)
+        if problem:
+            raise RetriableError(f"Winningtemp did not confirm the update: {problem}. It is tried again at the "
+                                 "next run.", record=record)
+        return answers.body_of(response) if response.status_code == 200 else None
 
     def close(self) -> None:
         self.session.close()

@@ -24,6 +24,7 @@ import requests
 from hrsync import PluginError
 from hrsync.sandbox import LoopbackServer, RequestCounter, SinkSandbox, Write
 
+from .sandbox_bodies import OddAnswers
 from .sandbox_profiles import PROFILES, build_provider
 from .sandbox_wsgi import KeepAliveWSGIHandler, KeepAliveWSGIServer, RecordingApp, ScimFaults
 from .settings import DEFAULT_URN
@@ -62,6 +63,7 @@ class ScimSandbox(LoopbackServer, SinkSandbox):
         self.token = token or secrets.token_urlsafe(24)
         self.urn = urn
         self.faults = ScimFaults(latency_ms=latency_ms)
+        self.odd_answers = OddAnswers()  # trickled or padded answers: sending, completed, cut by the client
         self.in_flight = RequestCounter()  # SCIM requests being answered now, and the most at once
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()

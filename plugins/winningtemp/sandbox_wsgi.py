@@ -30,6 +30,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from hrsync.sandbox import KeepAliveHandler, KeepAliveServer, admin_answer
 
+from .sandbox_bodies import lying_list, odd_body
 from .sandbox_profiles import entra_dress, string_booleans
 
 SCIM_TYPE = [("Content-Type", "application/scim+json")]
@@ -56,6 +57,19 @@ class ScimFaults:
     held_seconds: float = 30.0
     #: Write every boolean of an answer as "True"/"False", as some servers do (not valid SCIM, RFC 7643 §2.3.2).
     string_booleans: bool = False
+    #: Writes to /Users answered without being done: "error-200" (200 with a SCIM error body), "redirect" (302 to
+    #: the user list, which a client following it reads as the write's answer).
+    write_answer: str | None = None
+    #: Every SCIM request answered 307 to this origin (same path): a moved or hijacked service.
+    redirect_to: str | None = None
+    #: User lists report totalResults smaller than the truth by this much (a lying server).
+    total_results_off_by: int = 0
+    #: Users (userNames, lower case) the lists leave out, with totalResults to match: a list that misses someone.
+    hidden_from_lists: frozenset[str] = frozenset()
+    #: GET answers sent one byte every this many seconds (0: at once); see :mod:`.sandbox_bodies`.
+    trickle_seconds: float = 0.0
+    #: GET answers padded with this many megabytes of whitespace (``float("inf")``: an endless body).
+    padding_mb: float = 0.0
 
 
 def _error(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
@@ -123,13 +137,16 @@ class RecordingApp:
         held = self.sandbox.faults.hold_answers_of
         if held and not seeding and method in ("POST", "PATCH") and held in path and status < 300:
             time.sleep(self.sandbox.faults.held_seconds)
+        odd = self.sandbox.faults.trickle_seconds or self.sandbox.faults.padding_mb
+        if method == "GET" and status == 200 and odd:
+            return odd_body(start_response, headers, answer, self.sandbox)
         return self._answer(start_response, status, headers, answer)
 
     def _serve(self, environ, method: str, path: str, body: Any, seeding: bool):
         sb, profile = self.sandbox, self.sandbox.profile
         limit_headers: list[tuple[str, str]] = []
         if not seeding:
-            fault = self._fault(method, body)
+            fault = self._fault(method, body, path)
             if fault is not None:
                 return fault
             if self.window is not None:
@@ -152,6 +169,9 @@ class RecordingApp:
         status = int(captured["status"].split()[0])
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + limit_headers
         answer = json.loads(chunks) if chunks else None
+        unfiltered = "filter=" not in environ.get("QUERY_STRING", "")  # a lookup is not a list
+        if method == "GET" and unfiltered and isinstance(answer, dict) and isinstance(answer.get("Resources"), list):
+            lying_list(answer, sb)
         if sb.faults.ignore_paging == "silent" and isinstance(answer, dict):
             answer.pop("startIndex", None)
         if method == "PATCH" and status == 204 and sb.faults.patch_returns_body:
@@ -165,8 +185,15 @@ class RecordingApp:
             answer = string_booleans(answer)
         return status, headers, answer
 
-    def _fault(self, method: str, body: Any):
+    def _fault(self, method: str, body: Any, path: str = ""):
         f = self.sandbox.faults
+        if f.redirect_to:
+            return 307, [("Location", f.redirect_to.rstrip("/") + path)], None
+        if f.write_answer and method in ("POST", "PATCH") and "/Users" in path:
+            if f.write_answer == "redirect":
+                return 302, [("Location", path.split("/Users")[0] + "/Users")], None
+            return 200, SCIM_TYPE, _error(400, "Rejected, but answered 200 (the sandbox's write_answer switch)",
+                                          "invalidValue")
         with self.sandbox.lock:
             throttle = f.throttle_next > 0 and f.throttle_only in (None, method)
             if throttle:

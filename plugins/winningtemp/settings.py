@@ -65,6 +65,12 @@ class ConfigSchema(Schema):
     max_wait_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=0), metadata={
         "description": "Longest wait for a rate-limit window (Retry-After, X-RateLimit-Reset) before giving up."})
 
+    request_deadline = fields.Float(load_default=120.0, validate=validate.Range(min=1), metadata={
+        "description": "Most seconds one request may take from sending to the last byte of its answer, however "
+                       "the server trickles it (read_timeout bounds each wait for data only)."})
+    max_response_mb = fields.Float(load_default=50.0, validate=validate.Range(min=0.1), metadata={
+        "description": "Largest answer read, in megabytes (a page of 100 users is about 100 KB)."})
+
     @validates_schema
     def _invitations_need_extension(self, data, **kwargs):
         if data.get("invite_new_users") and data.get("extension") is False:

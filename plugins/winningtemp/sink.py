@@ -49,6 +49,7 @@ class WinningtempSink(ScimGroups, Sink):
             connect_timeout=connect, read_timeout=read, max_retries=retries,
             retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"], pause=context.pause,
             connection=context.connection, pool_size=s["max_in_flight"], throttled=context.throttled,
+            request_deadline=s["request_deadline"], max_response_mb=s["max_response_mb"], stopping=context.stopping,
         )
         self.capabilities: Capabilities | None = None
         # Until open() has asked the service, only a forced extension is sent.
