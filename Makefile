@@ -32,8 +32,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n0 -m "not e2e"
 
+# The SCIM sink first, then the File integration: the CSV files Winningtemp would receive (birthdays masked).
 demo: $(STAMP)
 	$(BIN)/hrsync demo
+	$(BIN)/hrsync demo --sink winningtemp-file
 
 # Speed and memory on the local sandboxes, with each target and PASS/MISS (not tests: nothing is asserted).
 # BENCH_ARGS="--quick" for a smoke test, "--only engine,tenants" for a subset.
