@@ -209,6 +209,14 @@ class Sink(GroupMethods, SnapshotMethods, Connector):
         """How many writes to keep in flight at most (used only when :attr:`concurrent_writes`)."""
         return 1
 
+    @classmethod
+    def source_id_space(cls, settings: Mapping[str, Any]) -> tuple[str, str, str] | None:
+        """Where these settings write and how source ids are kept there: ``(place, setting, prefix)`` - the
+        place (e.g. the service's URL), the setting that namespaces source ids and its value. Two connections
+        writing to one place must have prefixes neither of which starts the other (checked on load); None: the
+        sink keeps no source ids a second connection could meet."""
+        return None
+
     def carried_fields(self) -> set[str]:
         """The RecordSchema fields this sink transmits with its current settings (called per person:
         keep it cheap)."""

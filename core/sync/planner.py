@@ -38,6 +38,11 @@ def owned_by_another(user: SinkPerson, source_id: str) -> bool:
     return owner not in (None, "") and str(owner) != source_id
 
 
+def adopts(user: SinkPerson, desired: dict[str, Any]) -> bool:
+    """Whether linking ``user`` writes our source id onto it: it carries none, and the sink keeps them."""
+    return SOURCE_ID in desired and user.record.get(SOURCE_ID) in (None, "")
+
+
 def needs_listing(people: Iterable[Person], links: Mapping[str, Link], *, full: bool, first_run: bool,
                   intents: set[str]) -> bool:
     """Whether this run must list the sink: ``--full``, or unlinked people on a first run or after a lost create."""
@@ -152,6 +157,7 @@ class Planner:
                 match = by_email.pop(p.email_key)
                 self.matched_ids.add(match.sink_id)
                 actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
+                actions[-1].adopted = adopts(match, p.desired)
             elif p.desired.get("active") is False and not self.create_leavers:
                 actions.append(Action(LEFT, p.display, p.source_id, p.email_key))
             elif self.look_up:
