@@ -138,6 +138,13 @@ class Source(Connector):
     #: The RecordSchema field holding the person's stable id in the source.
     key_field: ClassVar[str] = "id"
 
+    @classmethod
+    def id_origin(cls, settings: Mapping[str, Any]) -> str | None:
+        """Whose ids these settings read (e.g. the account): two connections reading one origin mean the same
+        person by the same id, so they may share a sink without prefixes. Compared only, never shown. None: the
+        source cannot tell, and every connection counts as its own origin."""
+        return None
+
     def confirm_absent(self, source_ids: set[str]) -> set[str]:
         """Of these people, missing from this run's read, the ones the source confirms are gone.
 

@@ -155,8 +155,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         conn = _load_connection(str(name), raw, plugins, prefix, add, errors)
         if conn is not None:
             connections[str(name)] = conn
-    for path, messages in check_shared_sinks({name: (plugins.sink_class(conn.sink.name), conn.sink.settings)
-                                              for name, conn in connections.items()}).items():
+    for path, messages in check_shared_sinks(connections, plugins).items():
         errors.setdefault(path, []).extend(messages)
     if errors:
         explain_unknown(errors, data, plugins)

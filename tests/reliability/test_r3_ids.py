@@ -82,6 +82,9 @@ def test_r3_2_two_connections_sharing_a_winningtemp_tenant_never_take_over_each_
                 load(alpha, beta)
             assert "alpha" in str(refused.value) and "beta" in str(refused.value), str(refused.value)
             assert "external_id_prefix" in str(refused.value)
+        one_account = {"host": {"state": "state.db"},  # one company split by scope: its ids mean the same people
+                       "connections": {name: connection_dict(personio, scim) for name in ("alpha", "beta")}}
+        assert set(parse_config(one_account, plugins, path=tmp_path / "hosts.yaml").connections) == {"alpha", "beta"}
         config = load("alpha-", "beta-")
         assert sync_connection(config, "alpha", plugins).report.counts["created"] == 4
         beta = sync_connection(config, "beta", plugins)
@@ -103,7 +106,7 @@ def test_r3_a_a_future_hire_is_created_on_the_hire_date_not_active_months_early(
     today = dt.datetime.now(dt.UTC).date()
     start = today + dt.timedelta(days=120)
     company(personio, employee(1), employee(2, status="onboarding", hire_date=f"{start.isoformat()}T00:00:00+01:00"))
-    config, plugins = e2e_config(sink={"invite_new_users": True, "extension": True})  # pre_hire_days: 0
+    config, plugins = e2e_config(sink={"invite_new_users": True, "extension": True, "pre_hire_days": 0})
     first = sync_connection(config, "acme", plugins)
     assert [u["userName"] for u in scim.users()] == ["p1@example.com"]
     assert first.report.counts["deferred"] == 1 and first.report.counts["invited"] == 1
@@ -148,3 +151,20 @@ def test_r3_c_a_user_without_an_external_id_is_adopted_and_said_so_one_with_anot
     assert scim.by_user_name("p3@example.com")["externalId"] == "3"
     assert scim.by_user_name("p4@example.com")["externalId"] == "other-8"
     assert {a.source_id for a in later.report.attention} == {"2", "4"}
+
+
+def test_r3_2_a_prefix_set_on_a_connection_that_already_ran_is_written_onto_its_users_by_full(
+        e2e_config, personio, scim):
+    from hrsync.sync.engine import RunOptions
+
+    company(personio, employee(1), employee(2))
+    config, plugins = e2e_config()
+    sync_connection(config, "acme", plugins)
+    assert sorted(u["externalId"] for u in scim.users()) == ["1", "2"]  # the default: ids as they are
+    config, plugins = e2e_config(sink={"external_id_prefix": "acme-"})
+    personio.change(2, last_name="Changed")
+    assert sync_connection(config, "acme", plugins).report.counts["updated"] == 1  # linked users stay linked
+    full = sync_connection(config, "acme", plugins, RunOptions(full=True))
+    assert full.status == "ok" and full.report.counts["updated"] == 2 and full.report.matched == []
+    assert sorted(u["externalId"] for u in scim.users()) == ["acme-1", "acme-2"]
+    assert sync_connection(config, "acme", plugins, RunOptions(full=True)).report.has_changes is False
