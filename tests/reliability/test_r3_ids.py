@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from hrsync.report.render import subject
 from hrsync.sync.engine import sync_connection
 from hrsync_plugins.personio.sandbox_data import make_employee
 
@@ -50,6 +51,7 @@ def test_r3_1_creates_whose_commits_the_power_lost_then_email_changes_are_linked
     assert result.report.counts["created"] == 0 and result.report.counts["updated"] == 5
     assert sorted(a.source_id for a in result.report.matched) == [str(i) for i in range(4, 9)]
     assert all("carrying this person's source id" in " ".join(a.notes) for a in result.report.matched)
+    assert subject(result.report).endswith(": 5 updated, 5 linked")
     assert sync_connection(config, "acme", plugins).report.has_changes is False
 
 
