@@ -155,8 +155,8 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         conn = _load_connection(str(name), raw, plugins, prefix, add, errors)
         if conn is not None:
             connections[str(name)] = conn
-    for path, messages in check_shared_sinks(connections, plugins).items():
-        errors.setdefault(path, []).extend(messages)
+    for where, messages in check_shared_sinks(connections, plugins).items():
+        errors.setdefault(where, []).extend(messages)
     if errors:
         explain_unknown(errors, data, plugins)
         raise ConfigError(errors, source=str(path))

@@ -82,6 +82,7 @@ def test_r3_2_two_connections_sharing_a_winningtemp_tenant_never_take_over_each_
         for alpha, beta in ((None, None), ("x-", None), ("x-", "x-"), ("x-", "x-y-")):
             with pytest.raises(ConfigError) as refused:
                 load(alpha, beta)
+            assert str(refused.value).startswith(f"{tmp_path / 'hosts.yaml'}: 1 problem found"), str(refused.value)
             assert "alpha" in str(refused.value) and "beta" in str(refused.value), str(refused.value)
             assert "external_id_prefix" in str(refused.value)
         one_account = {"host": {"state": "state.db"},  # one company split by scope: its ids mean the same people
