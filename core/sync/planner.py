@@ -30,6 +30,8 @@ MISSING = "no longer in the source (or out of scope)"
 SOURCE_ID = "id"
 #: People planned per read of their applied values: bounded memory, few queries.
 BATCH = 500
+#: More people to create than this on a run that would not list: one listing costs less than a lookup each.
+LOOKUPS = 100
 
 
 def owned_by_another(user: SinkPerson, source_id: str) -> bool:
@@ -45,11 +47,13 @@ def adopts(user: SinkPerson, desired: dict[str, Any]) -> bool:
 
 def needs_listing(people: Iterable[Person], links: Mapping[str, Link], *, full: bool, first_run: bool,
                   intents: set[str]) -> bool:
-    """Whether this run must list the sink: ``--full``, or unlinked people on a first run or after a lost create."""
+    """Whether this run must list the sink: ``--full``; unlinked people on a first run, after a lost create, or
+    more of them to create than :data:`LOOKUPS` (otherwise each is looked up by source id)."""
     if full:
         return True
-    unlinked = any(p.source_id not in links for p in people)
-    return unlinked and (first_run or bool(intents))
+    unlinked = [p for p in people if p.source_id not in links]
+    return bool(unlinked) and (first_run or bool(intents)
+                               or sum(p.desired.get("active") is not False for p in unlinked) > LOOKUPS)
 
 
 def confirm_missing(actions: list[Action], source: Source, out_of_scope: set[str],

@@ -171,3 +171,22 @@ def test_r3_2_a_prefix_set_on_a_connection_that_already_ran_is_written_onto_its_
     assert full.status == "ok" and full.report.counts["updated"] == 2 and full.report.matched == []
     assert sorted(u["externalId"] for u in scim.users()) == ["acme-1", "acme-2"]
     assert sync_connection(config, "acme", plugins, RunOptions(full=True)).report.has_changes is False
+
+
+def test_r3_1_many_people_to_create_on_a_later_run_list_the_sink_once_instead_of_a_lookup_each(
+        e2e_config, personio, scim):
+    company(personio, employee(1))
+    config, plugins = e2e_config()
+    sync_connection(config, "acme", plugins)
+    for i in range(2, 4):
+        personio.add(**employee(i))
+    scim.clear_log()
+    assert sync_connection(config, "acme", plugins).report.counts["created"] == 2
+    lookups = [r for r in scim.requests if r["method"] == "GET" and "externalId" in r.get("query", "")]
+    assert len(lookups) == 2  # a few new hires: a lookup each
+    for i in range(4, 106):  # an acquisition: 102 at once
+        personio.add(**employee(i))
+    scim.clear_log()
+    assert sync_connection(config, "acme", plugins).report.counts["created"] == 102
+    reads = [r for r in scim.requests if r["method"] == "GET" and r["path"].endswith("/Users")]
+    assert reads and not [r for r in reads if "externalId" in r.get("query", "")]
