@@ -29,10 +29,12 @@ def _value(employee: dict[str, Any], key: str) -> Any:
 
 def held_by_sink(employee: dict[str, Any], today: dt.date | None = None) -> bool:
     """Whether the sink should hold this employee: not a leaver (status inactive or terminated before today),
-    since leavers are not created (``create_leavers`` is off by default)."""
+    since leavers are not created (``create_leavers`` is off by default), nor a future hire (created on the hire
+    date: ``pre_hire_days`` is 0 by default)."""
     today = today or dt.date.today()
-    termination = _value(employee, "termination_date")
-    return _value(employee, "status") != "inactive" and not (termination and termination[:10] < today.isoformat())
+    termination, hire = _value(employee, "termination_date"), _value(employee, "hire_date")
+    return _value(employee, "status") != "inactive" and not (termination and termination[:10] < today.isoformat()) \
+        and not (hire and hire[:10] > today.isoformat())
 
 
 def expected_creates(employees: list[dict[str, Any]]) -> int:

@@ -138,6 +138,13 @@ class Source(Connector):
     #: The RecordSchema field holding the person's stable id in the source.
     key_field: ClassVar[str] = "id"
 
+    @classmethod
+    def id_origin(cls, settings: Mapping[str, Any]) -> str | None:
+        """Whose ids these settings read (e.g. the account): two connections reading one origin mean the same
+        person by the same id, so they may share a sink without prefixes. Compared only, never shown. None: the
+        source cannot tell, and every connection counts as its own origin."""
+        return None
+
     def confirm_absent(self, source_ids: set[str]) -> set[str]:
         """Of these people, missing from this run's read, the ones the source confirms are gone.
 
@@ -208,6 +215,14 @@ class Sink(GroupMethods, SnapshotMethods, Connector):
     def max_in_flight(self) -> int:
         """How many writes to keep in flight at most (used only when :attr:`concurrent_writes`)."""
         return 1
+
+    @classmethod
+    def source_id_space(cls, settings: Mapping[str, Any]) -> tuple[str, str, str] | None:
+        """Where these settings write and how source ids are kept there: ``(place, setting, prefix)`` - the
+        place (e.g. the service's URL), the setting that namespaces source ids and its value. Two connections
+        writing to one place must have prefixes neither of which starts the other (checked on load); None: the
+        sink keeps no source ids a second connection could meet."""
+        return None
 
     def carried_fields(self) -> set[str]:
         """The RecordSchema fields this sink transmits with its current settings (called per person:

@@ -54,6 +54,8 @@ class Action:
     notes: list[str] = field(default_factory=list)
     #: True when this run matched an existing sink user by e-mail (rather than by a stored link).
     matched: bool = False
+    #: True when the user matched carried no source id: this run writes ours (and the names) onto it - adopts it.
+    adopted: bool = False
     outcome: str = PLANNED
     message: str = ""
     invited: bool = False

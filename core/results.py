@@ -37,6 +37,8 @@ class PersonLine:
     reason: str = ""
     notes: list[str] = field(default_factory=list)
     matched: bool = False
+    #: Linked to a user that carried no source id: hrsync wrote its own onto it (it adopted the user).
+    adopted: bool = False
     outcome: str = "planned"
     message: str = ""
     invited: bool = False
@@ -100,6 +102,11 @@ class RunReport:
         return [a for a in self.actions if a.matched and a.outcome != "failed"]
 
     @property
+    def adopted(self) -> list[PersonLine]:
+        """Of :attr:`matched`, the users that carried no source id: hrsync adopted them (wrote its id on them)."""
+        return [a for a in self.matched if a.adopted]
+
+    @property
     def has_changes(self) -> bool:
         return any(self.counts.get(k) for k in ("created", "updated", "deactivated")) or any(
             g.kind != "gone" and g.outcome == "applied" for g in self.groups)
@@ -139,6 +146,7 @@ def build_report(plan: Plan, *, name_leavers: bool = True, mode: str = "normal",
         action=a.kind, person=a.person, source_id=a.source_id, email=None if a.kind == LEFT else a.email,
         sink_id=a.sink_id,
         changes=a.public_changes(plan.sensitive), reason=a.reason, notes=list(a.notes), matched=a.matched,
+        adopted=a.adopted,
         outcome=a.outcome, message=a.message, invited=a.invited,
     ) for a in plan.actions if (a.kind != UNCHANGED or a.matched) and (name_leavers or a.kind != LEFT)]
     unmatched = [PersonLine("unmatched", name, email=email) for name, email in plan.unmatched]
@@ -160,6 +168,7 @@ class PersonLineSchema(Schema):
     reason = fields.String(load_default="")
     notes = fields.List(fields.String(), load_default=list)
     matched = fields.Boolean(load_default=False)
+    adopted = fields.Boolean(load_default=False)
     outcome = fields.String(load_default="planned")
     message = fields.String(load_default="")
     invited = fields.Boolean(load_default=False)

@@ -63,12 +63,15 @@ def wait_until(condition: Callable[[], object], timeout: float = 60.0) -> None:
 
 
 def connection_dict(personio, scim, **overrides) -> dict:
-    """A connection from the Personio sandbox to the SCIM sandbox, secrets from the environment."""
+    """A connection from the Personio sandbox to the SCIM sandbox, secrets from the environment.
+
+    The generated company hires up to 60 days ahead (status onboarding); ``pre_hire_days: 60`` creates them
+    as before these tests were written, when 0 created them at once (today it waits for the hire date)."""
     source = {"plugin": "personio", "client_id": "${PERSONIO_CLIENT_ID}",
               "client_secret": "${PERSONIO_CLIENT_SECRET}", "base_url": personio.url, "retry_backoff": 0.01,
               **overrides.pop("source", {})}
     sink = {"plugin": "winningtemp", "token": "${WINNINGTEMP_TOKEN}", "base_url": scim.url, "retry_backoff": 0.01,
-            **overrides.pop("sink", {})}
+            "pre_hire_days": 60, **overrides.pop("sink", {})}
     return {"source": source, "sink": sink, **overrides}
 
 

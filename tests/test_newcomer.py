@@ -19,14 +19,15 @@ def test_demo_end_to_end(tmp_path):
     result = run_cli("demo", "--folder", str(tmp_path / "demo"), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "First sync ok: 188 created, 0 skipped, 0 failed, 12 not created (had left)" in out
+    assert "First sync ok: 166 created, 0 skipped, 0 failed, 12 not created (had left)" in out
     first_report = out.split("HR changes")[0]
-    assert "Created (188):" in first_report and "… and 183 more (see `hrsync report 1`)" in first_report
+    assert "Created (166):" in first_report and "… and 161 more (see `hrsync report 1`)" in first_report
+    assert "Waiting for their start date (22):" in first_report  # onboarding: created on their hire date
     assert "Not created, had already left (12):" in first_report
     assert f"{NOT_RECEIVED}" in first_report  # the documented SCIM profile: said plainly
     assert "Personio → Winningtemp: 1 created, 3 updated, 1 needs attention" in out
     counts = re.search(r"Counts: (.*)", out.split("HR changes")[1]).group(1)
-    assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 184, skipped 1, failed 0")
+    assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 162, skipped 1, failed 0")
     assert "Not created, had already left" not in out.split("HR changes")[1]  # named once, on the first sync
     assert "has no e-mail in Personio — add one there" in out
     assert "e-mail changed from" in out and "set inactive" in out and "-Nyström" in out
@@ -61,7 +62,7 @@ def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_pa
         assert info["winningtemp"]["token"] not in text and "file:" in text
         run = run_cli("--config", str(config), "run", "sandbox", timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
-        assert "11 created" in run.stdout and "not_created 1" in run.stdout
+        assert "9 created" in run.stdout and "not_created 1" in run.stdout and "deferred 2" in run.stdout
         assert "report e-mailed to" in run.stdout + run.stderr
     finally:
         proc.send_signal(signal.SIGTERM)

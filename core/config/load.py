@@ -37,6 +37,7 @@ from .schema import (
     SmtpConfig,
 )
 from .scope import Scope, check_scope
+from .shared_sinks import check_shared_sinks
 from .suggest import explain_unknown
 from .yaml_text import AliasBomb, load_yaml
 
@@ -154,6 +155,8 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         conn = _load_connection(str(name), raw, plugins, prefix, add, errors)
         if conn is not None:
             connections[str(name)] = conn
+    for where, messages in check_shared_sinks(connections, plugins).items():
+        errors.setdefault(where, []).extend(messages)
     if errors:
         explain_unknown(errors, data, plugins)
         raise ConfigError(errors, source=str(path))

@@ -169,7 +169,8 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
     if report.matched:
         title = f"{'To link' if report.dry_run else 'Linked'} to existing {report.sink or 'app'} users by e-mail"
         sections.append(capped(f"{title} ({len(report.matched)})",
-                               [Line(a.person, a.email, describe_changes(a.changes)) for a in report.matched]))
+                               [Line(a.person, a.email, ADOPTED * a.adopted + describe_changes(a.changes))
+                                for a in report.matched]))
     if report.unmatched:
         title = f"In {report.sink or 'the app'}, not in {report.source or 'the source'}"
         sections.append(capped(f"{title} ({len(report.unmatched)})",
@@ -184,6 +185,10 @@ def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
         warnings=report.warnings, notes=report.notices,
         attention=attention, sections=sections, pointer=pointer, dry_run=report.dry_run,
     )
+
+
+#: Said of a linked user that carried no source id: hrsync wrote its own (and the names) onto it.
+ADOPTED = ["adopted: it carried no source id, hrsync wrote this person's onto it"]
 
 
 def _shown(line: PersonLine, dry_run: bool) -> bool:

@@ -32,7 +32,7 @@ from ..errors import ConflictError, RecordError, RetriableError, SinkError
 from ..plan import APPLIED, CREATE, DEACTIVATE, FAILED, LEFT, UNCHANGED, UPDATE, Action, Plan
 from ..state.store import Link, LogEntry, State
 from .email_moves import order_moves
-from .planner import SOURCE_ID, Planner, owned_by_another
+from .planner import SOURCE_ID, Planner, adopts, owned_by_another
 from .writes_in_flight import InFlightLimit, drive
 
 log = logging.getLogger("hrsync.sync.applier")
@@ -184,7 +184,7 @@ class Applier:
                 f"{action.email} already belongs to another person's user in the app (its source id is "
                 f"{found.record.get(SOURCE_ID)}): not linked. If the address was reused, give that user a new "
                 "address or remove it; the next run then creates this person.", record=action.person) from None
-        action.sink_id, action.matched = found.sink_id, True
+        action.sink_id, action.matched, action.adopted = found.sink_id, True, adopts(found, action.desired)
         action.notes.append("not created: the app refused the create as a duplicate (a user with this e-mail "
                             "already existed); linked to that user")
         action.changes, notes = self.planner.changes_for(action.desired, person=action.source_id,

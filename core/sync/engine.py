@@ -210,7 +210,8 @@ class _Run:
                             warn=self.context.warn)
         planner = Planner(conn, sink, links, self.state.digests, listed, listing_complete=complete,
                           dropped=self.state.dropped_fields(conn.name), unknown=unknown,
-                          applied=lambda ids: self.state.applied(conn.name, ids), snapshot=snapshot)
+                          applied=lambda ids: self.state.applied(conn.name, ids), snapshot=snapshot,
+                          look_up=listed is None and not snapshot)
         self.plan.actions = records.actions + planner.plan(records.people, also_present=records.seen_ids,
                                                            include_missing=not options.only)
         if not options.only:

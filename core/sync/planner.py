@@ -5,7 +5,9 @@ links and, when this run listed the sink, everyone the sink holds. Each person i
 matched - stored link first, else normalised e-mail among the listed users nobody is
 linked to - and gets a create, an update with the changed fields only, or nothing;
 linked people gone from the source are deactivated when the connection says so.
-Pure: the planner writes nothing; :meth:`Planner.changes_for` is the one diff, used
+A person to create whom this run did not list is first looked up by source id
+(``look_up``): commits a power cut lost may have hidden a user the last run made.
+The planner writes nothing; :meth:`Planner.changes_for` is the one diff, used
 here and by the applier when a create meets an existing user.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from ..config.load import ConnectionConfig
 from ..connectors import MATCH_FIELD, Sink, SinkPerson, Source
+from ..errors import RecordError
 from ..plan import CREATE, DEACTIVATE, LEFT, SKIP, UNCHANGED, UPDATE, Action, Change, Changes
 from ..state.digests import Digests
 from ..state.store import Link
@@ -27,6 +30,8 @@ MISSING = "no longer in the source (or out of scope)"
 SOURCE_ID = "id"
 #: People planned per read of their applied values: bounded memory, few queries.
 BATCH = 500
+#: More people to create than this on a run that would not list: one listing costs less than a lookup each.
+LOOKUPS = 100
 
 
 def owned_by_another(user: SinkPerson, source_id: str) -> bool:
@@ -35,13 +40,20 @@ def owned_by_another(user: SinkPerson, source_id: str) -> bool:
     return owner not in (None, "") and str(owner) != source_id
 
 
+def adopts(user: SinkPerson, desired: dict[str, Any]) -> bool:
+    """Whether linking ``user`` writes our source id onto it: it carries none, and the sink keeps them."""
+    return SOURCE_ID in desired and user.record.get(SOURCE_ID) in (None, "")
+
+
 def needs_listing(people: Iterable[Person], links: Mapping[str, Link], *, full: bool, first_run: bool,
                   intents: set[str]) -> bool:
-    """Whether this run must list the sink: ``--full``, or unlinked people on a first run or after a lost create."""
+    """Whether this run must list the sink: ``--full``; unlinked people on a first run, after a lost create, or
+    more of them to create than :data:`LOOKUPS` (otherwise each is looked up by source id)."""
     if full:
         return True
-    unlinked = any(p.source_id not in links for p in people)
-    return unlinked and (first_run or bool(intents))
+    unlinked = [p for p in people if p.source_id not in links]
+    return bool(unlinked) and (first_run or bool(intents)
+                               or sum(p.desired.get("active") is not False for p in unlinked) > LOOKUPS)
 
 
 def confirm_missing(actions: list[Action], source: Source, out_of_scope: set[str],
@@ -65,8 +77,10 @@ class Planner:
                  listed: Mapping[str, SinkPerson] | None = None, *, listing_complete: bool = True,
                  dropped: set[str] = frozenset(), unknown: set[str] = frozenset(),
                  applied: Callable[[list[str]], Mapping[str, dict[str, Any]]] | None = None,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, look_up: bool = False) -> None:
         self.sink, self.links, self.digests, self.listed = sink, links, digests, listed
+        # No listing this run: whoever is to be created is first looked up by source id (find_by_source_id).
+        self.look_up = look_up
         # What was last applied, read for a batch of people at a time (State.applied); by default from the links.
         self.applied = applied or (lambda ids: {i: links[i].applied for i in ids})
         self.linked_ids = {link.sink_id for link in links.values()}
@@ -147,8 +161,11 @@ class Planner:
                 match = by_email.pop(p.email_key)
                 self.matched_ids.add(match.sink_id)
                 actions.append(self._update(p, match.sink_id, observed=match.record, matched=True))
+                actions[-1].adopted = adopts(match, p.desired)
             elif p.desired.get("active") is False and not self.create_leavers:
                 actions.append(Action(LEFT, p.display, p.source_id, p.email_key))
+            elif self.look_up:
+                actions.append(self._create_unless_carried(p))
             else:
                 actions.append(self._create(p))
         if include_missing and self.deactivate_missing:
@@ -158,6 +175,25 @@ class Planner:
     def _create(self, p: Person, notes: list[str] | None = None) -> Action:
         return Action(CREATE, p.display, p.source_id, p.email_key, desired=p.desired, notes=notes or [],
                       changes={k: Change(None, v) for k, v in sorted(p.desired.items()) if v is not None})
+
+    def _create_unless_carried(self, p: Person) -> Action:
+        """A create, unless the sink holds a user carrying the person's source id: the state forgot it
+        (commits lost with the power, a state restored from a backup), the sink did not - then it is linked."""
+        try:
+            found = self.sink.find_by_source_id(p.source_id)
+        except RecordError as exc:
+            return Action(SKIP, p.display, p.source_id, p.email_key, reason=(
+                f"{p.display} is not linked yet, and looking up whether the app already holds a user carrying "
+                f"their source id {p.source_id} failed ({exc}); not created, so as never to make a second user. "
+                "Tried again next run."))
+        if found is None or found.sink_id in self.linked_ids | self.matched_ids \
+                or str(found.record.get(SOURCE_ID) or "") != p.source_id:
+            return self._create(p)
+        self.matched_ids.add(found.sink_id)
+        action = self._update(p, found.sink_id, observed=found.record, matched=True)
+        action.notes.insert(0, f"not created: a user carrying this person's source id {p.source_id} already existed "
+                               "in the app (made by a run whose record was lost); linked to that user")
+        return action
 
     def _update(self, p: Person, sink_id: str, *, applied: dict[str, Any] | None = None,
                 observed: dict[str, Any] | None = None, matched: bool = False) -> Action:

@@ -162,6 +162,11 @@ class PersonioSource(Source):
     RecordSchema = RecordSchema
     key_field = "id"
 
+    @classmethod
+    def id_origin(cls, settings):
+        # One API credential reads one company: its ids mean the same people in every connection using it.
+        return f"{settings['base_url'].rstrip('/').lower()} {settings['client_id'].reveal()}"
+
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
         s = self.settings

@@ -66,6 +66,7 @@ class ScimGroups:
     context: Any
     capabilities: Any
     groups_created = 0
+    prefix = ""
 
     def groups_available(self) -> bool:
         if self.capabilities is not None and self.capabilities.groups:
@@ -76,6 +77,7 @@ class ScimGroups:
         return False
 
     def find_group(self, external_id: str, name: str) -> SinkGroup | None:
+        external_id = self.prefix + external_id  # the connection's external_id_prefix: its groups only
         found = self.client.find_groups("externalId", external_id)
         if found:
             return _group(found[0])
@@ -87,7 +89,7 @@ class ScimGroups:
         return None
 
     def create_group(self, external_id: str, name: str, member_ids: list[str]) -> SinkGroup:
-        body = {"schemas": [GROUP_SCHEMA], "displayName": name, "externalId": external_id,
+        body = {"schemas": [GROUP_SCHEMA], "displayName": name, "externalId": self.prefix + external_id,
                 "members": [{"value": m} for m in member_ids]}
         group = _group(self.client.create_group(body, record=name))
         self.groups_created += 1

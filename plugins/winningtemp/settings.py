@@ -42,6 +42,12 @@ class ConfigSchema(Schema):
     active_statuses = fields.List(fields.String(validate=validate.OneOf(STATUSES)),
                                   load_default=lambda: ["active", "onboarding", "leave"],
                                   metadata={"description": "Source statuses that make a user active."})
+    external_id_prefix = fields.String(load_default="", validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{0,40}\Z"),
+                                       metadata={
+        "description": "Put before every source id this connection writes as externalId (users and groups), and "
+                       "take only users and groups carrying it as this connection's: required, one per connection, "
+                       "when connections share a base_url (e.g. two companies in one tenant). Empty: ids as they "
+                       "are."})
     keep_inactive = fields.Boolean(load_default=True, metadata={
         "description": "Never reactivate a user deactivated in Winningtemp by someone else."})
     pre_hire_days = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={

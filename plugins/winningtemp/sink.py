@@ -24,7 +24,7 @@ from .client import ScimClient, ScimError
 from .discovery import Capabilities, discover
 from .groups import ScimGroups
 from .settings import ConfigSchema, RecordSchema
-from .users import CORE_FIELDS, EXTENSION_FIELDS, operations, to_record, to_user
+from .users import CORE_FIELDS, EXTENSION_FIELDS, external_id, operations, to_record, to_user
 
 HR_FIELDS = "gender, birthday, hire date and termination date"
 
@@ -56,6 +56,7 @@ class WinningtempSink(ScimGroups, Sink):
         self.urn: str | None = s["extension_urn"] if s["extension"] is True else None
         self.not_defined: set[str] = set()  # extension fields the service's schema does not define
         self.invite = bool(s["invite_new_users"])
+        self.prefix = s["external_id_prefix"]
 
     # -- capabilities ------------------------------------------------------------------------
 
@@ -103,6 +104,10 @@ class WinningtempSink(ScimGroups, Sink):
     def max_in_flight(self) -> int:
         return self.settings["max_in_flight"]
 
+    @classmethod
+    def source_id_space(cls, settings):
+        return settings["base_url"].rstrip("/").lower(), "external_id_prefix", settings["external_id_prefix"]
+
     def carried_fields(self) -> set[str]:
         return CORE_FIELDS | ((set(EXTENSION_FIELDS) - self.not_defined) if self.urn else set())
 
@@ -119,10 +124,12 @@ class WinningtempSink(ScimGroups, Sink):
         today = self.context.today
         hire = record.get("hire_date")
         window = self.settings["pre_hire_days"]
-        if window and hire and dt.date.fromisoformat(hire) > today + dt.timedelta(days=window):
+        # Never before the pre-hire window: with 0, a future hire (Personio: onboarding) is created on the hire
+        # date, not months early as an active user who could be surveyed (and invited) before starting.
+        if hire and dt.date.fromisoformat(hire) > today + dt.timedelta(days=window):
             created_on = dt.date.fromisoformat(hire) - dt.timedelta(days=window)
-            return Defer(f"starts on {hire}; created on {created_on.isoformat()} ({window} days before, "
-                         "sink setting pre_hire_days)")
+            return Defer(f"starts on {hire}; created on {created_on.isoformat()} "
+                         f"({f'{window} days before' if window else 'that day'}, sink setting pre_hire_days)")
         termination = record.get("termination_date")
         status = record.get("status")
         active = (status is None or status in self.settings["active_statuses"]) and not (
@@ -150,7 +157,7 @@ class WinningtempSink(ScimGroups, Sink):
                             "filter support is broken.", connection=self.context.connection)
 
     def _person(self, user: dict[str, Any], invited: bool = False) -> SinkPerson:
-        return SinkPerson(str(scim.get(user, "id")), to_record(user, self.urn), invited=invited)
+        return SinkPerson(str(scim.get(user, "id")), to_record(user, self.urn, self.prefix), invited=invited)
 
     def list_people(self):
         for user in self.client.list_users():
@@ -161,24 +168,25 @@ class WinningtempSink(ScimGroups, Sink):
         return None if user is None else self._person(user)
 
     def find_by_source_id(self, source_id: str) -> SinkPerson | None:
-        user = self.client.find_user(source_id, attribute="externalId")
+        user = self.client.find_user(external_id(source_id, self.prefix), attribute="externalId")
         return None if user is None else self._person(user)
 
     def create(self, record: dict[str, Any]) -> SinkPerson:
         invite = bool(self.invite and self.urn)
         extra = {self.settings["invitation_attribute"]: True} if invite else None
-        user = self.client.create_user(to_user(record, self.urn, extra), record=record["email"])
+        user = self.client.create_user(to_user(record, self.urn, extra, self.prefix), record=record["email"])
         return self._person(user, invited=invite)
 
     def update(self, sink_id: str, changes: dict[str, Any], record: dict[str, Any]) -> SinkPerson | None:
         who = record.get("email") or sink_id
         try:
-            user = self.client.patch_user(sink_id, operations(changes, self.urn), record=who)
+            user = self.client.patch_user(sink_id, operations(changes, self.urn, prefix=self.prefix), record=who)
         except ScimError as exc:
             if exc.scim_type != "noTarget" or "email" not in changes:
                 raise
             # The user's e-mails have no primary one (made by hand): replace them all instead.
-            user = self.client.patch_user(sink_id, operations(changes, self.urn, whole_emails=True), record=who)
+            user = self.client.patch_user(sink_id, operations(changes, self.urn, whole_emails=True, prefix=self.prefix),
+                                          record=who)
         return None if user is None else self._person(user)
 
     def deactivate(self, sink_id: str) -> None:
