@@ -80,11 +80,15 @@ def test_plain_smtp_delivers_both_parts_with_escaping(tmp_path, personio, scim, 
     assert message.get_content_type() == "multipart/mixed"  # the text and HTML alternatives, and the CSV
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Bo Ek (id 2) has no e-mail in Personio\n    What to do: Add one there" in text
+    assert "Bo Ek (id 2) has no e-mail in Personio\r\n    What to do: Add one there" in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert "<script>alert(1)</script> Berg" in text  # plain text carries the name as typed
     assert "birthday: " not in text and "gender: " not in text
     assert_clean(received.data)
+    (table,) = message.iter_attachments()  # every line, as a CSV: names and field names, never their values
+    assert table.get_filename() == "hrsync-acme-run-1.csv"
+    assert_clean(table.get_payload(decode=True))
+    assert "Bo Ek (id 2),,needs attention" in table.get_payload(decode=True).decode("utf-8-sig")
 
 
 def test_starttls_with_auth(tmp_path, personio, scim, secrets_env, server_tls, ca_file, monkeypatch):

@@ -21,8 +21,9 @@ from ..results import PersonLine
 from .history import now
 
 #: Runs whose report covers everyone the source gave: the previous run, as far as attention goes.
-_PLANNED_EVERYONE = ("select report_z from runs where connection = ? and id < ? and report_z is not null and status "
-                     "in ('ok', 'partial', 'interrupted') and mode in ('normal', 'full') order by id desc limit 1")
+_PLANNED_EVERYONE = ("select counts, report_z from runs where connection = ? and id < ? and report_z is not null "
+                     "and status in ('ok', 'partial', 'interrupted') and mode in ('normal', 'full') "
+                     "order by id desc limit 1")
 
 
 class ReportedState:
@@ -54,9 +55,10 @@ class ReportedState:
         """Who needed attention in the connection's last run before ``before`` (None: the last run) that
         planned everyone (not ``--only``, not stopped before planning)."""
         row = self.db.execute(_PLANNED_EVERYONE, [connection, before or 2**62]).fetchone()
-        if row is None:
+        counts = json.loads(row[0] or "{}") if row else {}
+        if not counts.get("skipped") and not counts.get("failed"):  # the usual night: no report to unpack
             return []
-        actions = json.loads(zlib.decompress(row[0])).get("actions", [])
+        actions = json.loads(zlib.decompress(row[1])).get("actions", [])
         return [PersonLine(a["action"], a["person"], a.get("source_id"), a.get("email"), reason=a.get("reason", ""),
                            message=a.get("message", ""), outcome=a.get("outcome", "planned"))
                 for a in actions if needs_attention(a["action"], a.get("outcome", "planned"))]
