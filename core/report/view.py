@@ -37,8 +37,6 @@ class Section:
     more_text: str = ""
     #: What the list means and what, if anything, to do with it.
     advice: str = ""
-    #: An anchor for HTML (``attention``, ``review``, ``changes``).
-    key: str = ""
 
 
 @dataclass
@@ -77,42 +75,41 @@ def view(report: RunReport, *, limit: int, attachment: str = "", pointer: str = 
     """The report laid out; lists longer than ``limit`` point to ``attachment`` (the e-mail's CSV) or ``pointer``."""
     source, sink, dry = report.source or "the source", report.sink or "the app", report.dry_run
 
-    def capped(title: str, lines: list[Line], *, advice: str = "", key: str = "", count: bool = True) -> Section:
+    def capped(title: str, lines: list[Line], *, advice: str = "") -> Section:
         more = max(0, len(lines) - limit)
         where = f"all {len(lines)} are in the attached {attachment}" if attachment else f"see `{pointer}`"
-        return Section(f"{title} ({len(lines)})" if count else title, lines[:limit], more,
-                       where if more else "", advice, key)
+        return Section(f"{title} ({len(lines)})", lines[:limit], more, where if more else "", advice)
 
     attention = capped("", [_attention(a) for a in report.attention] + [
-        Line(f"Group {g.name}", None, [g.message], RETRY) for g in report.groups_failed], key="attention")
+        Line(f"Group {g.name}", None, [g.message], RETRY) for g in report.groups_failed])
     items = len(report.attention) + len(report.groups_failed) + bool(report.stopped)
     attention.title = f"Needs your attention ({items})" if items else "Nothing needs your attention"
     review = []
     matched = linked(report)
     if matched:
         review.append(capped(f"{'To link' if dry else 'Linked'} to existing {sink} users by e-mail", [
-            Line(a.person, a.email, _linked_details(a, source)) for a in matched], key="review", advice=(
+            Line(a.person, a.email, _linked_details(a, source)) for a in matched], advice=(
             f"They already had a {sink} user with the same e-mail, so hrsync linked them instead of creating a "
             f"second one. Check that each is the same person; from now on {source} keeps them up to date.")))
     if report.unmatched:
         review.append(capped(f"In {sink}, not in {source}", [Line(u.person, u.email) for u in report.unmatched],
-                             key="review", advice=(
+                             advice=(
             f"Nobody in {source} has these users' e-mail, so hrsync leaves them as they are. If they have left, "
             f"deactivate them in {sink}; if they work here, give them the same e-mail in {source} and the next "
             "run links them.")))
     left = [a for a in report.actions if a.action == "left"]
     if left:
-        review.append(capped("Not created, had already left", [Line(a.person, None) for a in left], key="review",
-                             advice=f"They had left before the first sync, so hrsync did not add them to {sink} "
-                                    "(setting create_leavers: false). Nothing to do."))
+        review.append(capped("Not created, had already left", [Line(a.person, None) for a in left],
+                             advice=f"They had left before the first sync, so hrsync did not add them to {sink}. "
+                                    "Nothing to do."))
     if report.left_alone:
         review.append(capped(f"Still active in {sink}, no longer synced from {source}", [
-            Line(a.person, a.email, [a.reason]) for a in report.left_alone], key="review", advice=(
+            Line(a.person, a.email, [a.reason]) for a in report.left_alone], advice=(
             f"hrsync linked them earlier, but {source} no longer gives them, and the connection setting 'missing: "
             f"ignore' leaves them as they are in {sink}. If they have left, deactivate them in {sink}, or ask "
             "whoever looks after hrsync to set 'missing: deactivate'.")))
     resolved = capped("Resolved since the last run", [
-        Line(a.person, a.email, [a.message, f"last run: {a.reason}"]) for a in report.resolved], key="resolved",
+        Line(a.person, a.email, [a.message, f"last run: {a.reason}"]) for a in report.resolved],
         advice="They needed your attention after the last run; nothing is left to do for them.") \
         if report.resolved else None
     return ReportView(
@@ -149,15 +146,15 @@ def _changes(report: RunReport, capped, source: str) -> list:
         group = [a for a in report.actions if a.action == kind and not a.matched and shown(a, report.dry_run)]
         if group:
             sections.append(capped(planned if report.dry_run and planned else title,
-                                   [Line(a.person, a.email, _details(a, source)) for a in group], key="changes"))
+                                   [Line(a.person, a.email, _details(a, source)) for a in group]))
     if report.not_applied:
         why = "was interrupted" if report.status == INTERRUPTED else "stopped"
         sections.append(capped(f"Not applied: the run {why} before these", [
             Line(a.person, a.email, [happened(a, False).removeprefix("not applied: ")] + _details(a, source))
-            for a in report.not_applied], key="changes", advice="The next run applies them."))
+            for a in report.not_applied], advice="The next run applies them."))
     groups = [g for g in report.groups if g.outcome != FAILED]
     if groups:
-        sections.append(capped("Groups", [Line(g.describe()) for g in groups], key="changes"))
+        sections.append(capped("Groups", [Line(g.describe()) for g in groups]))
     return sections
 
 
