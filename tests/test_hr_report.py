@@ -49,6 +49,10 @@ def test_linked_people_gone_from_the_source_are_listed_in_every_report_while_mis
         assert "Still active in Memory, no longer synced from Memory (1)" in text
         assert "'missing: ignore'" in " ".join(text.split()) and "First7 Last7 (id 7) <person7@example.com>" in text
     assert any(u["email"] == gone["email"] and u["active"] for u in world.users.values())
+    scoped = sync_memory(memory_config(scope={"exclude": {"last_name": ["Last9"]}})).report
+    assert [(k.person, k.reason) for k in scoped.left_alone] == [
+        ("First7 Last7 (id 7)", "no longer in Memory"), ("First9 Last9 (id 9)", "in Memory, but outside this "
+                                                                                 "connection's scope")]
     deactivating = sync_memory(memory_config(missing="deactivate")).report
     assert deactivating.left_alone == [] and deactivating.counts["deactivated"] == 1
 

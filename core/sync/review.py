@@ -23,13 +23,14 @@ NOW = {CREATE: "created", UPDATE: "updated", DEACTIVATE: "deactivated", UNCHANGE
 
 def left_alone(actions: list[Action], out_of_scope: set[str], names: Callable[[list[str]], dict[str, str]],
                source: str) -> list[Action]:
-    """The planner's linked people missing from the read, with the name they were last written under and why."""
+    """The planner's linked people missing from the read, with the name they were last written under and why,
+    by name."""
     named = names([a.source_id for a in actions if a.source_id]) if actions else {}
     for a in actions:
         a.person = named.get(a.source_id or "", a.person)
         a.reason = (f"in {source}, but outside this connection's scope" if a.source_id in out_of_scope
                     else f"no longer in {source}")
-    return actions
+    return sorted(actions, key=lambda a: a.person.casefold())
 
 
 def review(state: State, plan: Plan, run_id: int | None, mode: str, source: str) -> dict[str, Any]:
