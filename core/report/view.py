@@ -154,7 +154,7 @@ def _changes(report: RunReport, capped, source: str) -> list:
             for a in report.not_applied], advice="The next run applies them."))
     groups = [g for g in report.groups if g.outcome != FAILED]
     if groups:
-        sections.append(capped("Groups", [Line(g.describe()) for g in groups]))
+        sections.append(capped("Groups", [Line("", None, [g.describe()]) for g in groups]))
     return sections
 
 
