@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 CREATE, UPDATE, DEACTIVATE, UNCHANGED, SKIP, DEFER = "create", "update", "deactivate", "unchanged", "skip", "defer"
 #: Not created because they had already left (connection setting ``create_leavers: false``).
 LEFT = "left"
+#: A linked person missing from the source whom the connection's ``missing: ignore`` leaves as they are.
+KEPT = "kept"
 #: Outcome of an action after apply.
 PLANNED, APPLIED, FAILED = "planned", "applied", "failed"
 WRITES = (CREATE, UPDATE, DEACTIVATE)
@@ -86,6 +88,9 @@ class Plan:
     unmatched: list[tuple[str, str | None]] = field(default_factory=list)
     #: The group changes of the run (connections with ``groups:``), one line per group.
     groups: list[GroupLine] = field(default_factory=list)
+    #: Linked people the source no longer has (or holds out of scope), left active by ``missing: ignore``:
+    #: actions of kind :data:`KEPT`, never applied (the report lists them so that someone decides).
+    left_alone: list[Action] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
@@ -139,20 +144,21 @@ class GroupLine:
     message: str = ""
 
     def describe(self) -> str:
-        """The line a person reads, e.g. "Sales: +3 members, -1" or "New group: Support (4 members)"."""
+        """The line a person reads, e.g. "Sales: 3 members added, 1 member removed" or "New group: Support (4
+        members)"."""
         if self.kind == GROUP_GONE:
             return f"{self.name}: {self.message or 'no longer in the source'}; the group was left in place"
-        members = ", ".join(part for part in (f"+{self.added}" if self.added else "",
-                                              f"-{self.removed}" if self.removed else "") if part)
+        members = ", ".join(f"{n} member{'s' if n != 1 else ''} {what}" for n, what in
+                            ((self.added, "added"), (self.removed, "removed")) if n)
         if self.kind == GROUP_CREATED:
             text = f"New group: {self.name} ({self.added} member{'s' if self.added != 1 else ''})"
         elif self.kind == GROUP_LINKED:
-            text = f"Linked to the existing group {self.name}" + (f": {members} members" if members else "")
+            text = f"Linked to the existing group {self.name}" + (f": {members}" if members else "")
         else:
-            text = f"{self.name}: {members} members" if members else self.name
+            text = f"{self.name}: {members}" if members else self.name
             if self.renamed_from:
                 text = f"{self.field.capitalize() or 'Group'} '{self.renamed_from}' renamed to '{self.name}'" + (
-                    f"; {members} members" if members else "")
+                    f"; {members}" if members else "")
         if self.outcome == FAILED:
-            text += f" — FAILED: {self.message}"
+            text += f" — could not be written: {self.message}"
         return text

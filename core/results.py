@@ -71,6 +71,14 @@ class RunReport:
     unmatched: list[PersonLine] = field(default_factory=list)
     #: Group changes (connections with ``groups:``).
     groups: list[GroupLine] = field(default_factory=list)
+    #: The connection's first successful sync: its report asks for a review (who was linked, who matched nobody).
+    first_run: bool = False
+    #: Those of ``warnings`` an earlier report already said in full (standing conditions): said quietly.
+    standing: list[str] = field(default_factory=list)
+    #: People who needed attention in the previous run and no longer do, with what happened to them now.
+    resolved: list[PersonLine] = field(default_factory=list)
+    #: Linked people the source no longer has (or holds out of scope), left active by ``missing: ignore``.
+    left_alone: list[PersonLine] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.counts = {**dict.fromkeys(COUNT_KEYS, 0), **self.counts}
@@ -86,6 +94,11 @@ class RunReport:
     @property
     def groups_failed(self) -> list[GroupLine]:
         return [g for g in self.groups if g.outcome == "failed"]
+
+    @property
+    def attention_count(self) -> int:
+        """People and groups someone must act on (a stopped run is said on its own)."""
+        return len(self.attention) + len(self.groups_failed)
 
     @property
     def needs_attention(self) -> bool:
@@ -125,6 +138,9 @@ class RunReport:
         out["actions"] = [_line(a) for a in self.actions]
         out["unmatched"] = [_line(a) for a in self.unmatched]
         out["groups"] = [dict(vars(g)) for g in self.groups]
+        out["standing"] = list(self.standing)
+        out["resolved"] = [_line(a) for a in self.resolved]
+        out["left_alone"] = [_line(a) for a in self.left_alone]
         return out
 
     @classmethod
@@ -136,11 +152,11 @@ def _line(line: PersonLine) -> dict[str, Any]:
     return dict(vars(line))  # shares the line's changes and notes: the stored form is written, never changed
 
 
-def build_report(plan: Plan, *, name_leavers: bool = True, mode: str = "normal", **run: Any) -> RunReport:
+def build_report(plan: Plan, *, first_run: bool = True, mode: str = "normal", **run: Any) -> RunReport:
     """The report of an executed (or, for a dry run, planned) plan; ``run`` holds the run's own fields.
 
     People not created because they had left are named only (nothing else of theirs travels),
-    and only when ``name_leavers`` (a connection's first sync): later runs just count them.
+    and only on a connection's ``first_run``: later runs just count them.
     """
     lines = [PersonLine(
         action=a.kind, person=a.person, source_id=a.source_id, email=None if a.kind == LEFT else a.email,
@@ -148,11 +164,13 @@ def build_report(plan: Plan, *, name_leavers: bool = True, mode: str = "normal",
         changes=a.public_changes(plan.sensitive), reason=a.reason, notes=list(a.notes), matched=a.matched,
         adopted=a.adopted,
         outcome=a.outcome, message=a.message, invited=a.invited,
-    ) for a in plan.actions if (a.kind != UNCHANGED or a.matched) and (name_leavers or a.kind != LEFT)]
+    ) for a in plan.actions if (a.kind != UNCHANGED or a.matched) and (first_run or a.kind != LEFT)]
     unmatched = [PersonLine("unmatched", name, email=email) for name, email in plan.unmatched]
+    left_alone = [PersonLine(a.kind, a.person, a.source_id, a.email, a.sink_id, reason=a.reason)
+                  for a in plan.left_alone]
     return RunReport(counts=plan.counts(planned=mode == "dry-run"), warnings=list(plan.warnings),
                      stopped=plan.stopped, actions=lines, unmatched=unmatched, mode=mode, groups=list(plan.groups),
-                     **run)
+                     first_run=first_run, left_alone=left_alone, **run)
 
 
 class PersonLineSchema(Schema):
@@ -219,6 +237,10 @@ class RunReportSchema(Schema):
     actions = fields.List(fields.Nested(PersonLineSchema), load_default=list)
     unmatched = fields.List(fields.Nested(PersonLineSchema), load_default=list)
     groups = fields.List(fields.Nested(GroupLineSchema), load_default=list)
+    first_run = fields.Boolean(load_default=False)
+    standing = fields.List(fields.String(), load_default=list)
+    resolved = fields.List(fields.Nested(PersonLineSchema), load_default=list)
+    left_alone = fields.List(fields.Nested(PersonLineSchema), load_default=list)
 
     @post_load
     def _make(self, data, **kwargs) -> RunReport:

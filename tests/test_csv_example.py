@@ -33,7 +33,7 @@ def test_csv_to_winningtemp_sandbox(tmp_path, scim, monkeypatch):
     result = run_cli("--config", str(path), "run", "from-csv", env={"WINNINGTEMP_TOKEN": scim.token},
                      plugins=WITH_CSV)
     assert result.returncode == 1, result.stderr  # the person without e-mail needs attention
-    assert "No Mail (id 3) has no e-mail in the CSV export — add one there" in result.stdout
+    assert "No Mail (id 3) has no e-mail in the CSV export\n    What to do: Add one there" in result.stdout
     assert sorted(u["userName"] for u in scim.users()) == ["anna@example.com", "bo@example.com"]
     assert scim.by_user_name("bo@example.com")["name"]["givenName"] == "Bö"
 

@@ -174,7 +174,7 @@ def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
     assert not (path.parent / "state.db").exists()
     personio.change(1003, email="")
     run = run_cli("--config", str(path), "run", "acme")
-    assert run.returncode == 1 and "has no e-mail in Personio — add one there" in run.stdout
+    assert run.returncode == 1 and "has no e-mail in Personio\n    What to do: Add one there" in run.stdout
     personio.client_secret = "rotated"
     stopped = run_cli("--config", str(path), "run", "acme")
     assert stopped.returncode == 2 and "client_secret" in stopped.stdout

@@ -66,7 +66,7 @@ def test_moving_people_makes_exactly_one_removal_and_one_addition_each(synced, m
     assert groups_of(memory_world)["Finance"] == {f"p{i}@example.com" for i in range(5)}
     assert "p0@example.com" not in groups_of(memory_world)["Sales"]
     assert sorted(g.describe() for g in result.report.groups if g.kind == "changed") == [
-        "Engineering: -2 members", "People: -1 members", "Sales: -2 members"]
+        "Engineering: 2 members removed", "People: 1 member removed", "Sales: 2 members removed"]
 
 
 def test_a_renamed_department_renames_its_group_and_keeps_it(synced, memory_world):
@@ -94,7 +94,7 @@ def test_a_manual_membership_stays_under_managed_and_goes_under_overwrite(memory
     config, plugins = memory_config(groups={"fields": ["department"], "memberships": "overwrite"})
     result = sync_connection(config, "mem", plugins)
     assert outsider not in sales.members and len(sales.members) == 10
-    assert [g.describe() for g in result.report.groups] == ["Sales: -1 members"]
+    assert [g.describe() for g in result.report.groups] == ["Sales: 1 member removed"]
 
 
 def test_a_unit_gone_from_the_source_is_reported_and_its_group_left_in_place(synced, memory_world):

@@ -97,7 +97,7 @@ def test_a_manual_membership_survives_managed_and_goes_under_overwrite(company, 
     config, plugins = e2e_config(groups={**GROUPS, "memberships": "overwrite"})
     result = sync_connection(config, "acme", plugins)
     assert outsider["userName"] not in held_groups(scim)[team["displayName"]]
-    assert [g.describe() for g in result.report.groups] == [f"{team['displayName']}: -1 members"]
+    assert [g.describe() for g in result.report.groups] == [f"{team['displayName']}: 1 member removed"]
 
 
 def kill_after_group_writes(hosts_path, scim, count):

@@ -45,7 +45,7 @@ def test_a_sync_through_the_test_helpers_does_not_load_it(broken_plugin, e2e_con
     path = hosts_file()  # the same state: the command finds everyone linked and unchanged
     again = run_cli("--config", str(path), "run", "acme")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "Run 2: connection acme" in again.stdout and "no changes" in again.stdout and scim.write_requests() == []
+    assert "acme: no changes\nRun 2, Personio → Winningtemp" in again.stdout and scim.write_requests() == []
     listed = {row["name"] for row in json.loads(run_cli("plugins").stdout)}
     assert {"personio", "winningtemp"} <= listed and "broken" not in listed
 

@@ -25,15 +25,20 @@ def test_demo_end_to_end(tmp_path):
     assert "Waiting for their start date (22):" in first_report  # onboarding: created on their hire date
     assert "Not created, had already left (12):" in first_report
     assert f"{NOT_RECEIVED}" in first_report  # the documented SCIM profile: said plainly
-    assert "Personio → Winningtemp: 1 created, 3 updated, 1 needs attention" in out
-    counts = re.search(r"Counts: (.*)", out.split("HR changes")[1]).group(1)
-    assert counts.startswith("created 1, updated 3, deactivated 0, unchanged 162, skipped 1, failed 0")
-    assert "Not created, had already left" not in out.split("HR changes")[1]  # named once, on the first sync
-    assert "has no e-mail in Personio — add one there" in out
-    assert "e-mail changed from" in out and "set inactive" in out and "-Nyström" in out
+    second_report = out.split("HR changes")[1]
+    assert "sandbox: 1 created, 3 updated, 1 needs attention" in second_report  # the subject names the connection
+    numbers = re.search(r"In numbers: (.*)", second_report).group(1)
+    assert numbers == ("1 created, 3 updated, 1 needs attention, 22 waiting for their start date, "
+                       "12 not created (had already left), 162 unchanged.")
+    assert "Not created, had already left" not in second_report  # named once, on the first sync
+    assert "has no e-mail in Personio\n    What to do: Add one there" in second_report
+    assert "E-mail: katarzyna.akesson@example.com → moved." in out and "set inactive" in out and "-Nyström" in out
+    # A standing condition: in full on the first report, then one quiet line.
+    assert f"Warning: {NOT_RECEIVED}" not in second_report
+    assert f"Still as reported before: {NOT_RECEIVED}." in second_report
     assert "Groups (18):" in first_report and "New group: Sales (" in first_report  # 6 departments, 12 teams
     second_groups = out.split("HR changes")[1].split("Groups (2):")[1]
-    assert "New group: Customer Success (1 member)" in second_groups and ": -1 members" in second_groups
+    assert "New group: Customer Success (1 member)" in second_groups and ": 1 member removed" in second_groups
     saved = re.findall(r"^  (/\S+\.(?:eml|html))$", out, flags=re.M)
     assert len(saved) == 2 and all((tmp_path / "demo" / "mail").joinpath(p.rsplit("/", 1)[1]).exists()
                                    for p in saved)
@@ -62,7 +67,8 @@ def test_sandbox_command_serves_until_sigterm_and_writes_a_working_config(tmp_pa
         assert info["winningtemp"]["token"] not in text and "file:" in text
         run = run_cli("--config", str(config), "run", "sandbox", timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
-        assert "9 created" in run.stdout and "not_created 1" in run.stdout and "deferred 2" in run.stdout
+        assert "9 created" in run.stdout and "1 not created (had already left)" in run.stdout
+        assert "2 waiting for their start date" in run.stdout
         assert "report e-mailed to" in run.stdout + run.stderr
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -75,16 +75,20 @@ def test_plain_smtp_delivers_both_parts_with_escaping(tmp_path, personio, scim, 
         (received,) = smtp.wait_for(1)
     assert delivery.how == "sent"
     message = received.message
-    assert message["Subject"] == "Personio → Winningtemp: 2 created, 1 needs attention"
+    assert message["Subject"] == "acme: 2 created, 1 needs attention"
     assert received.recipients == ["hr@example.com", "it@example.com"]
-    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_content_type() == "multipart/mixed"  # the text and HTML alternatives, and the CSV
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Bo Ek (id 2) has no e-mail in Personio — add one there" in text
+    assert "Bo Ek (id 2) has no e-mail in Personio\r\n    What to do: Add one there" in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert "<script>alert(1)</script> Berg" in text  # plain text carries the name as typed
     assert "birthday: " not in text and "gender: " not in text
     assert_clean(received.data)
+    (table,) = message.iter_attachments()  # every line, as a CSV: names and field names, never their values
+    assert table.get_filename() == "hrsync-acme-run-1.csv"
+    assert_clean(table.get_payload(decode=True))
+    assert "Bo Ek (id 2),,needs attention" in table.get_payload(decode=True).decode("utf-8-sig")
 
 
 def test_starttls_with_auth(tmp_path, personio, scim, secrets_env, server_tls, ca_file, monkeypatch):
@@ -134,7 +138,7 @@ def test_run_level_failure_still_sends_a_report(tmp_path, personio, scim, secret
         result, _ = run_and_report(cfg, "acme", host)
         (received,) = smtp.wait_for(1)
     assert result.status == "stopped"
-    assert received.message["Subject"] == "Personio → Winningtemp: run stopped — action needed"
+    assert received.message["Subject"] == "acme: run stopped — action needed"
     text = received.message.get_body(("plain",)).get_content()
     assert "client_id and client_secret" in text
     assert b"not-the-secret" not in received.data

@@ -38,7 +38,7 @@ def test_email_change_updates_the_linked_user_without_duplicate(memory_config, w
     update = result.plan.of("update")[0]
     assert world.users[update.sink_id]["email"] == "new.address@example.com"
     assert update.changes == {"email": ("person5@example.com", "new.address@example.com")}
-    assert "e-mail changed from person5@example.com to new.address@example.com" in render_text(result.report)
+    assert "E-mail: person5@example.com → new.address@example.com" in render_text(result.report)
 
 
 def test_first_run_against_populated_sink_lists_once_and_matches_case_insensitively(memory_config, world):

@@ -1,8 +1,9 @@
-"""Report delivery: a multipart/alternative e-mail, sent over SMTP or dropped in an outbox.
+"""Report delivery: an e-mail (text and HTML, with every line as a CSV), sent over SMTP or dropped in an outbox.
 
 Data flow: after each run (dry runs excepted) :func:`deliver` decides from the
 connection's ``report.send`` policy whether to send, builds the message from the
-stored report (:mod:`hrsync.report.render`), and sends it with STARTTLS, implicit TLS or
+stored report (:mod:`hrsync.report.render`; lists capped at :data:`MAIL_LIMIT`, all of
+them in the attached :mod:`~hrsync.report.changes_csv`), and sends it with STARTTLS, implicit TLS or
 plain SMTP, optional AUTH, timeouts and retries (tenacity). Without SMTP settings the
 message is written as an ``.eml`` file into the host's outbox folder - and so is a
 message SMTP would not take, so no report is ever lost (``hrsync report N --send``
@@ -32,9 +33,13 @@ from ..config.load import Config, SmtpConfig
 from ..errors import DeliveryError
 from ..network import network_cause
 from ..results import RunReport
+from .changes_csv import attachment_name, changes_csv
 from .render import render_html, render_text, subject
 
 log = logging.getLogger("hrsync.report.mail")
+
+#: Lines per list in the e-mail's body: enough to read, and the attached CSV holds every line.
+MAIL_LIMIT = 20
 
 
 @dataclass
@@ -63,8 +68,12 @@ def build_message(report: RunReport, sender: str, recipients: Sequence[str]) -> 
     message["X-Hrsync-Connection"] = report.connection
     if report.run_id:
         message["X-Hrsync-Run"] = str(report.run_id)
-    message.set_content(render_text(report))
-    message.add_alternative(render_html(report), subtype="html")
+    table = changes_csv(report)
+    name = attachment_name(report) if table else ""
+    message.set_content(render_text(report, limit=MAIL_LIMIT, attachment=name))
+    message.add_alternative(render_html(report, limit=MAIL_LIMIT, attachment=name), subtype="html")
+    if table:
+        message.add_attachment(table, maintype="text", subtype="csv", filename=name, params={"charset": "utf-8"})
     return message
 
 

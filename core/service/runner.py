@@ -2,7 +2,8 @@
 
 Data flow: :func:`run_and_report` runs the engine (:func:`hrsync.sync.engine.sync_connection`), then
 delivers the stored report (:func:`hrsync.report.mail.deliver`) - also, and especially,
-when the run stopped at run level - records how it was delivered with the run, and
+when the run stopped at run level - records how it was delivered with the run and which
+conditions it said in full (said once, then quietly), and
 forgets run history older than ``host.keep_days``. A report SMTP would not take is in
 the outbox; the run's outcome is unchanged, and the caller decides the exit code.
 """
@@ -16,6 +17,7 @@ import sqlite3
 from ..config.load import Config
 from ..registry import Plugins
 from ..report.mail import Delivery, deliver
+from ..results import OK, PARTIAL
 from ..state.storage import storage_error
 from ..state.store import State, open_state
 from ..sync.engine import RunOptions, RunResult, sync_connection
@@ -47,6 +49,9 @@ def _run_and_report(config: Config, name: str, plugins: Plugins, options: RunOpt
             log.error("%s: report of run %s not delivered: %s", name, result.run_id, delivery.detail)
         if result.run_id is not None:
             state.record_delivery(result.run_id, delivery.how, delivery.detail)
+            # A condition is said in full until a report that said it reached HR (then one quiet line).
+            state.remember_said(name, result.run_id, result.report.warnings, complete=result.status in (OK, PARTIAL),
+                                delivered=delivery.how in ("sent", "outbox"))
         log.info("%s: run %s %s; %s", name, result.run_id, result.status, delivery.detail)
         if config.keep_days:
             prune_history(config, state=state)

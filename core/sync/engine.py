@@ -37,6 +37,7 @@ from .groups import GroupPlan, plan_groups
 from .intents import resolve_intents
 from .planner import Planner, confirm_missing, needs_listing
 from .records import Person, RecordValidator
+from .review import left_alone, review
 from .snapshot import SnapshotStage, keep_for_snapshot
 from .writes_in_flight import InFlightLimit
 
@@ -163,10 +164,12 @@ class _Run:
             self.plan.stopped = message
         if status == OK and (self.plan.attention or self.plan.groups_failed):
             status = PARTIAL
+        source = self.source_cls.label()
         report = build_report(self.plan, connection=self.conn.name, status=status, run_id=self.run_id,
                               mode=self.options.mode, message=message, started_at=self.started_at, ended_at=now(),
-                              source=self.source_cls.label(), sink=self.sink_cls.label(), timezone=self.timezone,
-                              notices=self._notices(), name_leavers=self.first_run)
+                              source=source, sink=self.sink_cls.label(), timezone=self.timezone,
+                              notices=self._notices(), first_run=self.first_run,
+                              **review(self.state, self.plan, self.run_id, self.options.mode, source))
         if self.run_id is not None:
             self.state.finish_run(report)
         return RunResult(report, self.plan)
@@ -216,6 +219,8 @@ class _Run:
                                                            include_missing=not options.only)
         if not options.only:
             self.plan.unmatched = planner.unmatched()
+            self.plan.left_alone = left_alone(planner.left_alone, records.out_of_scope,
+                                              lambda ids: self.state.names(conn.name, ids), self.source_cls.label())
             self.plan.actions = confirm_missing(self.plan.actions, source, records.out_of_scope, self.context.warn)
         groups = self._plan_groups(sink, records.people, unreadable) if not options.only else None
         if not options.override_guards:

@@ -19,7 +19,7 @@ from typing import Any
 from ..config.load import ConnectionConfig
 from ..connectors import MATCH_FIELD, Sink, SinkPerson, Source
 from ..errors import RecordError
-from ..plan import CREATE, DEACTIVATE, LEFT, SKIP, UNCHANGED, UPDATE, Action, Change, Changes
+from ..plan import CREATE, DEACTIVATE, KEPT, LEFT, SKIP, UNCHANGED, UPDATE, Action, Change, Changes
 from ..state.digests import Digests
 from ..state.store import Link
 from .records import Person, normalise_email
@@ -94,6 +94,8 @@ class Planner:
         self.unchanging = set(conn.mapping.create_only) | set(dropped) | set(unknown)
         self.sensitive = set(conn.sensitive_fields)
         self.deactivate_missing = conn.missing == "deactivate" or snapshot
+        #: Linked people missing from this run's read whom ``missing: ignore`` leaves active (after :meth:`plan`).
+        self.left_alone: list[Action] = []
 
     def changes_for(self, desired: dict[str, Any], *, person: str, applied: dict[str, Any] | None = None,
                     observed: dict[str, Any] | None = None) -> tuple[Changes, list[str]]:
@@ -168,8 +170,13 @@ class Planner:
                 actions.append(self._create_unless_carried(p))
             else:
                 actions.append(self._create(p))
-        if include_missing and self.deactivate_missing:
-            actions.extend(self._missing({p.source_id for p in people} | also_present))
+        if include_missing:
+            missing = self._missing({p.source_id for p in people} | also_present)
+            if self.deactivate_missing:
+                actions.extend(missing)
+            else:
+                self.left_alone = [Action(KEPT, a.person, a.source_id, a.email, sink_id=a.sink_id, reason=MISSING)
+                                   for a in missing]
         return actions
 
     def _create(self, p: Person, notes: list[str] | None = None) -> Action:
