@@ -25,6 +25,7 @@ from ..registry import load_plugins
 from ..report.render import local_time, render_json, render_text
 from ..results import EXIT_REPORT
 from ..service.daemon import Daemon, connection_status
+from ..service.metrics import metrics_text
 from ..service.runner import run_and_report
 from ..state.store import open_state
 from ..sync.engine import RunOptions, tune_collector
@@ -222,6 +223,14 @@ def status(ctx, as_json) -> None:
             click.echo(f"  report not delivered: {last['delivery_detail']}")
         if r["paused"]:
             click.echo(f"  paused: {r['paused_reason']} — `hrsync resume {r['connection']}` when fixed")
+
+
+@cli.command()
+@click.pass_context
+@user_errors
+def metrics(ctx) -> None:
+    """Print every connection's Prometheus metrics (what runs write to host.metrics_file)."""
+    click.echo(metrics_text(load_for(ctx, load_plugins())), nl=False)
 
 
 @cli.command()
