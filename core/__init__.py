@@ -39,7 +39,7 @@ from .errors import (
     SourceError,
 )
 from .fields import STANDARD_FIELDS, STATUSES, standard_field
-from .http_bounds import BoundedAdapter, RequestAborted, ResponseTooLarge, bounded_request
+from .http_bounds import BoundedAdapter, RequestAborted, RequestClock, ResponseTooLarge, bounded_request
 from .network import describe_network_error, network_cause
 from .secrets import Secret, SecretField
 from .sink_groups import SinkGroup
@@ -65,6 +65,7 @@ __all__ = [
     "PluginError",
     "RecordError",
     "RequestAborted",
+    "RequestClock",
     "ResponseTooLarge",
     "RetriableError",
     "RunContext",

@@ -8,6 +8,9 @@ it points), reads the answer in chunks and counts them (:class:`ResponseTooLarge
 ``STOP_GRACE`` seconds after the run was asked to stop, a watchdog thread shuts its socket, which
 ends a read blocked in another thread at once (:class:`RequestAborted`). The connection of each
 attempt is known through :class:`BoundedAdapter`'s connection classes, which note it as they send.
+Each request's :class:`RequestClock` counts its attempts and the time they took, waits between them
+included: a retry policy reads it (:meth:`RequestClock.current`) to keep one request, all its attempts
+together, within a limit, and a client reads it to say how many attempts failed in how long.
 """
 
 from __future__ import annotations
@@ -48,11 +51,34 @@ class ResponseTooLarge(HrsyncError):
         self.limit = limit
 
 
+class RequestClock:
+    """One request, its retries included: when it began, how many attempts were sent, when the last one was."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+        self.attempts = 0
+        self.attempt_began = self.began
+
+    def spent(self) -> float:
+        """Seconds since the request began: attempts, waits for answers and back-offs alike."""
+        return time.monotonic() - self.began
+
+    def last_attempt(self) -> float:
+        """Seconds the latest attempt has taken so far."""
+        return time.monotonic() - self.attempt_began
+
+    @staticmethod
+    def current() -> RequestClock | None:
+        """The clock of the bounded request this thread is sending (for a retry policy), if any."""
+        watch = getattr(_ACTIVE, "watch", None)
+        return watch.clock if watch is not None else None
+
+
 class _Watch:
     """One request in flight: when its current attempt was sent, on which connection, and whether it was cut."""
 
-    def __init__(self, deadline: float, stopping: Callable[[], bool]) -> None:
-        self.deadline, self.stopping = deadline, stopping
+    def __init__(self, deadline: float, stopping: Callable[[], bool], clock: RequestClock) -> None:
+        self.deadline, self.stopping, self.clock = deadline, stopping, clock
         self.sent: float | None = None
         self.stop_seen: float | None = None
         self.connection: HTTPConnection | None = None
@@ -100,15 +126,40 @@ def _start_watchdog() -> None:
 
 class _Noting:
     """Notes each attempt's connection and start on the sending thread's watch; refuses one already cut
-    (urllib3 retries a read error, which is what a cut looks like to it)."""
+    (urllib3 retries a read error, which is what a cut looks like to it). An attempt counts once on the
+    request's clock: at ``connect`` when the pool connects before sending (HTTPS), else at ``request``."""
+
+    _counted = False  # this attempt was counted when it connected
+    _sending = False
+
+    def _count(self) -> None:
+        watch = getattr(_ACTIVE, "watch", None)
+        if watch is not None:
+            if watch.cut is not None:
+                raise watch.cut
+            watch.clock.attempts += 1
+            watch.clock.attempt_began = time.monotonic()
+
+    def connect(self) -> None:
+        if not self._sending:
+            self._count()
+            self._counted = True
+        super().connect()
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._counted:
+            self._count()
+        self._counted = False
         watch = getattr(_ACTIVE, "watch", None)
         if watch is not None:
             if watch.cut is not None:
                 raise watch.cut
             watch.connection, watch.sent = self, time.monotonic()
-        return super().request(*args, **kwargs)
+        self._sending = True
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            self._sending = False
 
 
 class _HTTPConnection(_Noting, HTTPConnection):
@@ -136,12 +187,14 @@ class BoundedAdapter(HTTPAdapter):
 
 
 def bounded_request(session: requests.Session, method: str, url: str, *, deadline: float, max_bytes: int,
-                    stopping: Callable[[], bool] = lambda: False, **kwargs: Any) -> requests.Response:
+                    stopping: Callable[[], bool] = lambda: False, clock: RequestClock | None = None,
+                    **kwargs: Any) -> requests.Response:
     """``session.request`` with the bounds above; the answer's body is read whole (``response.content``).
+    ``clock`` (a new one by default) counts the attempts; pass one to read them once the request is over.
 
     Raises :class:`RequestAborted`, :class:`ResponseTooLarge`, or what requests raises.
     """
-    watch = _Watch(deadline, stopping)
+    watch = _Watch(deadline, stopping, clock or RequestClock())
     _start_watchdog()
     _ACTIVE.watch = watch
     with _LOCK:

@@ -20,19 +20,18 @@ from marshmallow.utils import missing
 
 from .. import __version__
 from ..config.load import config_path
-from ..connectors import RunContext
-from ..errors import ConfigError, DeliveryError, RunError
+from ..errors import ConfigError, RunError
 from ..registry import load_plugins
-from ..report.mail import probe_smtp
 from ..report.render import local_time, render_json, render_text
 from ..results import EXIT_REPORT
-from ..secrets import REDACTOR
 from ..service.daemon import Daemon, connection_status
+from ..service.metrics import metrics_text
 from ..service.runner import run_and_report
 from ..state.store import open_state
 from ..sync.engine import RunOptions, tune_collector
 from .common import HostTimeFormatter, TerminalProgress, global_options, load_for, setup_logging, user_errors
 from .history import prune, report, runs
+from .probes import plan_probes, run_probes
 from .sandbox import demo, sandbox
 from .scaffold import plugin
 
@@ -110,50 +109,26 @@ def check(ctx: click.Context, connection: str | None, offline: bool, as_json: bo
     names = [connection] if connection else sorted(config.connections)
     for name in names:
         config.connection(name)
-    results = [] if offline else [*_probe_connections(config, plugins, names), *_probe_smtp(config)]
-    failed = any(not r["ok"] for r in results)
-    if as_json:
-        click.echo(json.dumps({"valid": True, "config": str(config.path), "results": results}, indent=2,
-                              ensure_ascii=False))
-    else:
+    probes = [] if offline else plan_probes(config, plugins, names)
+    if not as_json:
         click.echo(f"{config.path}: valid ({len(config.connections)} connection(s)).")
-        for r in results:
+    results = []
+    for r in run_probes(probes):  # in order of arrival: a hung service holds up only its own line
+        results.append(r)
+        if not as_json:
             click.echo(f"{r['where']}: {r['what']}: " + ("ok" if r["ok"] else f"FAILED: {r['problem']}"))
             for note in r["notes"]:
                 click.echo(f"  note: {note}")
+    failed = [r for r in results if not r["ok"]]
+    if as_json:
+        order = [(p.where, p.what) for p in probes]
+        results.sort(key=lambda r: order.index((r["where"], r["what"])))
+        click.echo(json.dumps({"valid": True, "config": str(config.path), "results": results}, indent=2,
+                              ensure_ascii=False))
+    elif results:
+        click.echo(f"{len(failed)} of {len(results)} checks FAILED." if failed else f"All {len(results)} checks ok.")
     if failed:
         ctx.exit(2)
-
-
-def _probe_connections(config, plugins, names: list[str]):
-    """Each connection's source and sink, probed as ``check()`` does: in seconds, no retries."""
-    for name in names:
-        conn = config.connections[name]
-        wanted = conn.wanted_source_fields(plugins.source_class(conn.source.name).key_field)
-        for role, ref in (("source", conn.source), ("sink", conn.sink)):
-            cls = plugins.source_class(ref.name) if role == "source" else plugins.sink_class(ref.name)
-            context = RunContext(name, checking=True, wanted_fields=wanted)
-            problem = None
-            try:
-                with cls(ref.settings, context) as connector:
-                    connector.check()
-            except RunError as exc:
-                problem = REDACTOR.redact(str(exc))
-            yield {"where": name, "what": f"{role} {ref.name}", "ok": problem is None, "problem": problem,
-                   "notes": [REDACTOR.redact(n) for n in context.warnings] if problem is None else []}
-
-
-def _probe_smtp(config):
-    if config.smtp is None:
-        return
-    problem = None
-    try:
-        probe_smtp(config.smtp)
-    except DeliveryError as exc:
-        problem = REDACTOR.redact(str(exc))
-    notes = ["the SMTP login travels unencrypted (allow_plaintext_auth)"] if config.smtp.allow_plaintext_auth else []
-    yield {"where": "host", "what": f"smtp {config.smtp.host}:{config.smtp.port}", "ok": problem is None,
-           "problem": problem, "notes": notes}
 
 
 @cli.command()
@@ -248,6 +223,14 @@ def status(ctx, as_json) -> None:
             click.echo(f"  report not delivered: {last['delivery_detail']}")
         if r["paused"]:
             click.echo(f"  paused: {r['paused_reason']} — `hrsync resume {r['connection']}` when fixed")
+
+
+@cli.command()
+@click.pass_context
+@user_errors
+def metrics(ctx) -> None:
+    """Print every connection's Prometheus metrics (what runs write to host.metrics_file)."""
+    click.echo(metrics_text(load_for(ctx, load_plugins())), nl=False)
 
 
 @cli.command()

@@ -91,6 +91,8 @@ class Config:
     daemon: DaemonConfig = field(default_factory=lambda: DaemonSchema().load({}))
     keep_days: int = 400
     busy_timeout: float = 10.0
+    #: Where Prometheus metrics are written after each run (``host.metrics_file``); None: nowhere.
+    metrics_file: Path | None = None
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -172,6 +174,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         daemon=host_cfg.get("daemon") or DaemonSchema().load({}),
         keep_days=host_cfg.get("keep_days", 400),
         busy_timeout=host_cfg.get("busy_timeout", 10.0),
+        metrics_file=path.parent / host_cfg["metrics_file"] if host_cfg.get("metrics_file") else None,
     )
 
 

@@ -91,6 +91,9 @@ class HostSchema(StrictSchema):
     outbox = fields.String(load_default="outbox",
                            metadata={"description": "Folder for report e-mails when no SMTP is set."})
     smtp = fields.Nested(SmtpSchema, load_default=None, allow_none=True, metadata={"description": "Report e-mail."})
+    metrics_file = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r".+\.prom\Z", error="Name a file ending in .prom (node_exporter's textfile collector reads only those)."),
+        metadata={"description": "Prometheus metrics file written after each run (relative to hosts.yaml)."})
     daemon = fields.Nested(DaemonSchema, load_default=lambda: DaemonSchema().load({}),
                            metadata={"description": "How `hrsync daemon` runs connections."})
 

@@ -32,6 +32,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from ..config.load import Config, SmtpConfig
 from ..errors import DeliveryError
 from ..network import network_cause
+from ..printable import printable
 from ..results import RunReport
 from .changes_csv import attachment_name, changes_csv
 from .render import render_html, render_text, subject
@@ -121,31 +122,70 @@ def _login(client: smtplib.SMTP, user: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, answer)
 
 
-def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> None:
+def send_smtp(message: EmailMessage, smtp: SmtpConfig, *, attempts: int = 3, wait_seconds: float = 2.0) -> str:
+    """Send ``message``; raises DeliveryError when no recipient took it. Returns the recipients the server
+    refused while taking it for the others, with its reasons ("" when none)."""
+    refused: dict[str, tuple[int, bytes]] = {}
+
     @retry(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=wait_seconds, max=60),
            retry=retry_if_exception_type(_TRANSIENT), reraise=True)
     def attempt() -> None:
-        _session(smtp, lambda client: client.send_message(message))
+        _session(smtp, lambda client: refused.update(client.send_message(message)))
 
     _explained(smtp, attempt)
+    return "; ".join(f"{who}: {_said(*why)}" for who, why in refused.items())
 
 
-def probe_smtp(smtp: SmtpConfig) -> None:
-    """Connect and log in as a report would, without sending anything (for ``hrsync check``: in seconds)."""
-    _explained(smtp, lambda: _session(smtp, lambda client: client.noop(), timeout=min(smtp.timeout, 5.0)))
+def probe_smtp(smtp: SmtpConfig, recipients: Sequence[str] = ()) -> None:
+    """Connect and log in as a report would, then offer the envelope (``MAIL FROM``, ``RCPT TO`` each recipient)
+    and take it back (``RSET``): nothing is sent (for ``hrsync check``: in seconds)."""
+
+    def envelope(client: smtplib.SMTP) -> None:
+        if not recipients:
+            client.noop()
+            return
+        code, answer = client.mail(smtp.sender)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, answer, smtp.sender)
+        refused = {}
+        for recipient in recipients:
+            code, answer = client.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = (code, answer)
+        client.rset()
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
+
+    _explained(smtp, lambda: _session(smtp, envelope, timeout=min(smtp.timeout, 5.0)))
+
+
+def _said(code: int, answer: bytes | str) -> str:
+    """The server's reply as one printable line: ``550 5.7.1 relaying denied``."""
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+    return printable(f"{code} {' '.join(text.split())}")
 
 
 def _explained(smtp: SmtpConfig, call) -> None:
+    server = f"smtp://{smtp.host}:{smtp.port}"
     try:
         call()
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(f"The SMTP server refused the login for {smtp.username} ({exc.smtp_code}); check "
                             "host.smtp.username and host.smtp.password.") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        # The server is reachable and talks: host, port and TLS are fine; the address or the relay rules are not.
+        each = "; ".join(f"{who}: {_said(*why)}" for who, why in exc.recipients.items())
+        raise DeliveryError(f"The SMTP server {server} refused the recipient(s) {each}. Check the connection's "
+                            "report.recipients, and that the server relays for host.smtp.sender (a relay often "
+                            "wants a login: host.smtp.username).") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise DeliveryError(f"The SMTP server {server} refused the sender {exc.sender} "
+                            f"({_said(exc.smtp_code, exc.smtp_error)}); check host.smtp.sender.") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"SMTP through smtp://{smtp.host}:{smtp.port} failed ({network_cause(exc)}: {exc}); "
+        raise DeliveryError(f"SMTP through {server} failed ({network_cause(exc)}: {exc}); "
                             "check host.smtp (host, port, security, ca_file).") from None
     except UnicodeError:  # its words quote a character of what was sent and its position: never shown
-        raise DeliveryError(f"SMTP through smtp://{smtp.host}:{smtp.port} failed: a value of host.smtp holds a "
+        raise DeliveryError(f"SMTP through {server} failed: a value of host.smtp holds a "
                             "character the SMTP exchange cannot carry (ASCII only).") from None
 
 
@@ -193,7 +233,7 @@ def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy
         return Delivery("lost", f"the report could not be written to {config.outbox}: {exc.strerror}")
     try:
         try:
-            send_smtp(message, config.smtp)
+            refused = send_smtp(message, config.smtp)
         except DeliveryError:
             raise
         except Exception as exc:  # the report must still reach the outbox; the error's words may quote a secret
@@ -205,4 +245,7 @@ def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy
             return Delivery("lost", f"{exc} It could not be saved either ({config.outbox}: {write_error.strerror}).")
         again = f"`hrsync report {report.run_id} --send`" if report.run_id else "sending it by hand"
         return Delivery("failed", f"{exc} The report was saved to {path}; send it again with {again}.", path)
+    if refused:
+        return Delivery("sent", f"report e-mailed, but the SMTP server refused the recipient(s) {refused}; check "
+                                "the connection's report.recipients")
     return Delivery("sent", f"report e-mailed to {', '.join(recipients)}")

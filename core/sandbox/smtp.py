@@ -4,7 +4,8 @@ Built on aiosmtpd (in the ``sandbox``/``test`` extras). Plain SMTP by default; p
 ``ssl.SSLContext`` as ``starttls`` to offer STARTTLS, or as ``implicit_tls`` to speak
 TLS from the first byte; pass ``users`` to require AUTH (PLAIN/LOGIN, after TLS when
 TLS is offered); pass ``save_to`` to also write each message there as ``.eml`` and its
-HTML part as ``.html``.
+HTML part as ``.html``; pass ``refuse`` to answer ``RCPT TO`` those addresses with
+``550 5.7.1 relaying denied``, as a relay refuses a recipient outside its domains.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ class SmtpCapture(LoopbackServer):
     scheme = "smtp"
 
     def __init__(self, *, starttls: ssl.SSLContext | None = None, implicit_tls: ssl.SSLContext | None = None,
-                 users: dict[str, str] | None = None, save_to: Path | None = None) -> None:
+                 users: dict[str, str] | None = None, save_to: Path | None = None,
+                 refuse: frozenset[str] = frozenset()) -> None:
         super().__init__()
-        self.save_to = save_to
+        self.save_to, self.refuse = save_to, {address.lower() for address in refuse}
         self.messages: list[Received] = []
         self.users = users or {}
         self.starttls, self.implicit_tls = starttls, implicit_tls
@@ -66,6 +68,12 @@ class SmtpCapture(LoopbackServer):
         capture = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address.lower() in capture.refuse:
+                    return "550 5.7.1 relaying denied"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):
                 login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
                 received = Received(envelope.mail_from, list(envelope.rcpt_tos),

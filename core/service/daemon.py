@@ -11,7 +11,9 @@ Failures never stop the daemon: a job's exception is logged with its connection.
 alert report, until its config changes or an operator runs ``hrsync resume``. At start,
 a connection whose last successful run is older than its interval runs once at once
 (catch-up). SIGTERM/SIGINT stop scheduling and let running syncs finish the person in
-flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is invalid.
+flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is invalid. With
+``host.metrics_file`` set, the metrics of every connection are written there at start, on SIGHUP,
+after each run and after a pause (:mod:`.metrics`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..results import STOPPED, RunReport
 from ..state.locking import hold_lock
 from ..state.store import open_state
 from ..sync.engine import RunOptions
+from .metrics import write_metrics
 from .runner import run_and_report
 from .slots import DailySlot
 
@@ -98,6 +101,7 @@ class Daemon:
             log.info("%s: scheduled, next run %s", name, job.next_run)
         for name in sorted(paused):
             log.warning("%s: paused after repeated failures; not scheduled (hrsync resume %s)", name, name)
+        write_metrics(self.config)  # at start and on SIGHUP: monitoring sees the connections and their pauses
 
     def _sync_pauses(self) -> set[str]:
         """Paused connections; a pause ends by itself when the connection's config changed."""
@@ -196,6 +200,7 @@ class Daemon:
             state.close()
         log.error("%s: paused (quarantined): %s. Fix the cause, then run `hrsync resume %s` or change its config.",
                   name, reason, name)
+        write_metrics(config)
         with self.lock:
             job = self.jobs.pop(name, None)
             if job is not None:

@@ -3,9 +3,9 @@
 Data flow: :func:`run_and_report` runs the engine (:func:`hrsync.sync.engine.sync_connection`), then
 delivers the stored report (:func:`hrsync.report.mail.deliver`) - also, and especially,
 when the run stopped at run level - records how it was delivered with the run and which
-conditions it said in full (said once, then quietly), and
-forgets run history older than ``host.keep_days``. A report SMTP would not take is in
-the outbox; the run's outcome is unchanged, and the caller decides the exit code.
+conditions it said in full (said once, then quietly), forgets run history older than ``host.keep_days``,
+and writes the metrics file (:mod:`.metrics`). A report SMTP would not take is in the outbox; the run's
+outcome is unchanged, and the caller decides the exit code.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..results import OK, PARTIAL
 from ..state.storage import storage_error
 from ..state.store import State, open_state
 from ..sync.engine import RunOptions, RunResult, sync_connection
+from .metrics import write_metrics
 
 log = logging.getLogger("hrsync.service.runner")
 
@@ -30,12 +31,15 @@ def run_and_report(config: Config, name: str, plugins: Plugins,
     """Sync ``name`` now, deliver its report, record the delivery and prune old history (one state open)."""
     options = options or RunOptions()
     try:
-        return _run_and_report(config, name, plugins, options)
+        outcome = _run_and_report(config, name, plugins, options)
     except (sqlite3.Error, OSError) as exc:  # the disk refused a write: say which path and what to do
         refused = storage_error(exc, config.state)
         if refused is None:
             raise
         raise refused from None
+    if not options.dry_run:
+        write_metrics(config)
+    return outcome
 
 
 def _run_and_report(config: Config, name: str, plugins: Plugins, options: RunOptions) -> tuple[RunResult, Delivery]:

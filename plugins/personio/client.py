@@ -4,7 +4,8 @@ Data flow: :class:`PersonioClient` authenticates once (``POST /v1/auth``), reads
 attribute list to find the birthday attribute, then pages through
 ``GET /v1/company/employees`` and yields each employee's flattened attributes.
 Retries (429 without Retry-After, 5xx, connection errors, timeouts) are urllib3's
-``Retry`` with a growing back-off, bounded in count and in total time, ended by a stop request.
+``Retry`` with a growing back-off, bounded in count and in total time (the attempts' waits for an answer
+included), ended by a stop request.
 No redirect is followed (it would carry the credentials or the token elsewhere); every request
 has a whole deadline and a size cap (:func:`hrsync.bounded_request`).
 """
@@ -23,6 +24,7 @@ from urllib3.util.retry import Retry
 from hrsync import (
     BoundedAdapter,
     RequestAborted,
+    RequestClock,
     ResponseTooLarge,
     SourceAuthError,
     SourceError,
@@ -39,27 +41,25 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 class BoundedRetry(Retry):
-    """urllib3 Retry with a floor on each back-off and a deadline on the retries of one request.
+    """urllib3 Retry with a floor on each back-off and a limit on the time one request takes, retries included.
 
     Personio's 429 carries no Retry-After, so the first retry must still wait
-    (``min_backoff``). ``deadline`` bounds the time spent retrying one request, counted
-    from its first failure: the mounted instance is never incremented itself, each
-    request's failures work on copies (``new``) that carry the time of that first failure.
-    A back-off ends early when the run is asked to stop (``stopping``).
+    (``min_backoff``). ``deadline`` bounds one request from its first attempt: the attempts themselves (a
+    server that accepts and never answers costs a whole read timeout each) and the back-offs between them
+    (:class:`hrsync.RequestClock`). A retry is not started when, judging by the attempt that just failed, it
+    could not end in time. A back-off ends early when the run is asked to stop (``stopping``).
     """
 
     def __init__(self, *args, min_backoff: float = 1.0, deadline: float | None = None,
-                 first_failure: float | None = None, stopping: Callable[[], bool] | None = None, **kwargs) -> None:
+                 stopping: Callable[[], bool] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.min_backoff = min_backoff
         self.deadline = deadline
-        self.first_failure = first_failure
         self.stopping = stopping
 
     def new(self, **kw):
         kw.setdefault("min_backoff", self.min_backoff)
         kw.setdefault("deadline", self.deadline)
-        kw.setdefault("first_failure", self.first_failure)
         kw.setdefault("stopping", self.stopping)
         return super().new(**kw)
 
@@ -74,14 +74,14 @@ class BoundedRetry(Retry):
     def get_backoff_time(self) -> float:
         return max(self.min_backoff, super().get_backoff_time())
 
-    def increment(self, *args, **kwargs):
-        now = time.monotonic()
-        new = super().increment(*args, **kwargs)
-        new.first_failure = self.first_failure if self.first_failure is not None else now
-        if self.deadline is not None and now - new.first_failure + new.get_backoff_time() > self.deadline:
-            # Out of time: give up the way urllib3 gives up when out of tries.
-            raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url"),
-                                ResponseError(f"retries would exceed {self.deadline:g}s"))
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        clock = RequestClock.current()
+        if self.deadline is not None and clock is not None and (
+                clock.spent() + new.get_backoff_time() + clock.last_attempt() > self.deadline):
+            # Out of time: give up as urllib3 does when out of tries, with the cause of the last failure
+            # (a status answer is then returned as it is: raise_on_status is off).
+            raise MaxRetryError(_pool, url, error or ResponseError(f"retries would exceed {self.deadline:g} s"))
         return new
 
 
@@ -122,11 +122,11 @@ class PersonioClient:
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         self.pacer.pace()
         url = f"{self.base_url}{path}"
-        started = time.monotonic()
+        clock = RequestClock()
         try:
             response = bounded_request(self.session, method, url, deadline=self.deadline, stopping=self.stopping,
                                        max_bytes=int(self.max_response_mb * 1_000_000), timeout=self.timeout,
-                                       **kwargs)
+                                       clock=clock, **kwargs)
         except RequestAborted as exc:
             if exc.reason == "stopped":
                 raise SourceError(f"Stopped on request during {method} {path} to Personio.",
@@ -143,7 +143,12 @@ class PersonioClient:
                 f"Personio kept failing on {method} {path} after retries ({exc.__class__.__name__}); "
                 "no one was changed. It is retried at the next run.", connection=self.connection) from None
         except requests.exceptions.RequestException as exc:
-            where = describe_network_error(exc, url, seconds=time.monotonic() - started)
+            where = describe_network_error(exc, url, seconds=clock.spent(), attempts=clock.attempts,
+                                           timeouts=self.timeout)
+            if "no answer within" in where:
+                raise SourceError(f"Personio did not answer {method} {path} ({where}; the source settings "
+                                  "read_timeout and max_retry_seconds). No one was changed; it is retried at the "
+                                  "next run.", connection=self.connection) from None
             raise SourceError(f"Cannot reach Personio ({where}); check base_url and the network. No one was "
                               "changed.", connection=self.connection) from None
         self._signals(response)

@@ -65,7 +65,8 @@ class ConfigSchema(Schema):
     max_requests_per_second = fields.Float(load_default=14.0, validate=validate.Range(min=0), metadata={
         "description": "Pace requests below Personio's burst limit (15/s); 0 = no pacing."})
     max_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
-        "description": "Most seconds spent retrying one request before the run stops."})
+        "description": "Most seconds one request may take, all its attempts (each waiting up to read_timeout) "
+                       "and back-offs together, before the run stops."})
     request_deadline = fields.Float(load_default=120.0, validate=validate.Range(min=1), metadata={
         "description": "Most seconds one request may take from sending to the last byte of its answer, however "
                        "the server trickles it (read_timeout bounds each wait for data only)."})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -31,6 +30,7 @@ from hrsync import (
     ListingRefused,
     RecordError,
     RequestAborted,
+    RequestClock,
     ResponseTooLarge,
     RetriableError,
     SinkAuthError,
@@ -69,9 +69,9 @@ def _before_sending(exc: BaseException) -> bool:
 class ScimClient(GroupRequests):
     def __init__(self, *, base_url: str, token: str, page_size: int = 100, connect_timeout: float = 10,
                  read_timeout: float = 60, max_retries: int = 6, retry_backoff: float = 1.0,
-                 max_wait_seconds: float = 300.0, pause=None, connection: str = "", pool_size: int = 1,
-                 throttled=None, request_deadline: float = 120.0, max_response_mb: float = 50.0,
-                 stopping=None) -> None:
+                 max_retry_seconds: float = 300.0, max_wait_seconds: float = 300.0, pause=None,
+                 connection: str = "", pool_size: int = 1, throttled=None, request_deadline: float = 120.0,
+                 max_response_mb: float = 50.0, stopping=None) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
@@ -87,7 +87,7 @@ class ScimClient(GroupRequests):
             total=max_retries, connect=max_retries, read=max_retries, status=max_retries, backoff_factor=retry_backoff,
             backoff_max=120, status_forcelist=(429, 503), allowed_methods=None,
             respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait_seconds, pause=pause,
-            on_throttle=self._on_throttle,
+            on_throttle=self._on_throttle, deadline=max_retry_seconds,
         )
         # One kept-alive connection per write in flight (plus one for the reads of the main thread).
         for scheme in ("http://", "https://"):
@@ -109,12 +109,11 @@ class ScimClient(GroupRequests):
             # Spaces as %20, not +: a filter's `userName eq "…"` must reach the server intact.
             url += "?" + urlencode(params, quote_via=quote)
         self.gate.wait(self.connection)
-        started = time.monotonic()
-        response = None
+        clock, response = RequestClock(), None
         try:
             response = bounded_request(self.session, method, url, deadline=self.deadline, stopping=self.stopping,
                                        max_bytes=int(self.max_response_mb * 1_000_000), timeout=self.timeout,
-                                       **kwargs)
+                                       clock=clock, **kwargs)
         except RequestAborted as exc:
             raise self._aborted(exc, method, path, record) from None
         except ResponseTooLarge:
@@ -129,14 +128,19 @@ class ScimClient(GroupRequests):
                 raise RetriableError(f"The connection to Winningtemp broke ({network_cause(exc)}); the write may "
                                      "or may not have happened and is checked at the next run.", record=record,
                                      ambiguous=True) from None
-            where = describe_network_error(exc, url, seconds=time.monotonic() - started)
+            where = describe_network_error(exc, url, seconds=clock.spent(), attempts=clock.attempts,
+                                           timeouts=self.timeout)
+            if "no answer within" in where:
+                raise SinkError(f"Winningtemp did not answer {method} {path} ({where}; the sink settings "
+                                "read_timeout and max_retry_seconds).", connection=self.connection) from None
             raise SinkError(f"Cannot reach Winningtemp's SCIM endpoint ({where}); check base_url and the network.",
                             connection=self.connection) from None
-        except requests.exceptions.Timeout:
+        except requests.exceptions.Timeout as exc:
+            cause = network_cause(exc, self.timeout)
             if record is None:
-                raise SinkError(f"Winningtemp did not answer {method} {path} in time.",
+                raise SinkError(f"Winningtemp did not answer {method} {path} ({cause}).",
                                 connection=self.connection) from None
-            raise RetriableError("Winningtemp did not answer in time; the write may or may not have "
+            raise RetriableError(f"Winningtemp did not answer in time ({cause}); the write may or may not have "
                                  "happened and is checked at the next run.", record=record, ambiguous=True) from None
         except requests.exceptions.RequestException as exc:
             # Anything else requests refuses (an invalid header, a bad URL): never its raw text, which may

@@ -3,7 +3,8 @@
 :class:`RateLimitRetry` (urllib3's Retry for the session) reads ``Retry-After`` and
 ``X-RateLimit-Reset`` (ISO-8601, epoch or delta seconds), caps every wait at
 ``max_wait_seconds``, waits interruptibly (a stop request ends the wait), and repeats a
-request after a reset or read timeout only when it is idempotent. :class:`RateLimitGate`
+request after a reset or read timeout only when it is idempotent, and keeps one request, its attempts'
+waits for an answer included, within ``max_retry_seconds``. :class:`RateLimitGate`
 reads Winningtemp's documented ``X-RateLimit-Remaining`` from every answer and waits for
 the window's reset before a request it has no room for. With writes in flight, one 429
 holds every request of the run back for its wait (:meth:`RateLimitGate.hold`) and tells
@@ -17,10 +18,10 @@ import threading
 import time
 
 import requests
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from hrsync import SinkError
+from hrsync import RequestClock, SinkError
 
 from . import scim
 
@@ -36,14 +37,16 @@ class RateLimitRetry(Retry):
     repeats a request after a reset or read timeout only when it is idempotent: a POST that may have
     happened is never sent twice."""
 
-    def __init__(self, *args, max_wait: float = 300.0, pause=None, on_throttle=None, **kwargs) -> None:
+    def __init__(self, *args, max_wait: float = 300.0, pause=None, on_throttle=None,
+                 deadline: float | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.max_wait = max_wait
+        self.max_wait, self.deadline = max_wait, deadline
         self.pause = pause  # RunContext.pause: a wait that ends when the run is asked to stop
         self.on_throttle = on_throttle  # called with the wait before a 429/503 is retried
 
     def new(self, **kw):
         kw.setdefault("max_wait", self.max_wait)
+        kw.setdefault("deadline", self.deadline)
         kw.setdefault("pause", self.pause)
         kw.setdefault("on_throttle", self.on_throttle)
         return super().new(**kw)
@@ -62,7 +65,14 @@ class RateLimitRetry(Retry):
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if error is not None and self._is_read_error(error) and (method or "").upper() not in IDEMPOTENT:
             raise error
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        clock = RequestClock.current()
+        if self.deadline is not None and clock is not None and (
+                clock.spent() + new.get_backoff_time() + clock.last_attempt() > self.deadline):
+            # A retry that, judging by the attempt that just failed, could not end in time is not started:
+            # give up as urllib3 does when out of tries, with the last failure's cause (an answer is returned).
+            raise MaxRetryError(_pool, url, error or ResponseError(f"retries would exceed {self.deadline:g} s"))
+        return new
 
     def parse_retry_after(self, retry_after: str) -> float:
         # urllib3 accepts whole seconds or an HTTP date and raises on anything else, which would stop the

@@ -61,10 +61,13 @@ class ConfigSchema(Schema):
                                    metadata={"description": "Seconds to connect."})
     read_timeout = fields.Float(load_default=60.0, validate=validate.Range(min=0.1),
                                 metadata={"description": "Seconds to wait for an answer."})
-    max_retries = fields.Integer(load_default=6, validate=validate.Range(0, 50),
-                                 metadata={"description": "Retries of a request answered 429/503."})
+    max_retries = fields.Integer(load_default=6, validate=validate.Range(0, 50), metadata={
+        "description": "Retries of a request answered 429/503, or whose connection failed or timed out."})
     retry_backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0.0), metadata={
         "description": "Back-off in seconds when no Retry-After is sent; doubles per retry."})
+    max_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
+        "description": "Most seconds one request may take, all its attempts (each waiting up to read_timeout) "
+                       "and back-offs together, before it fails."})
     max_in_flight = fields.Integer(load_default=4, validate=validate.Range(1, 16), metadata={
         "description": "Writes sent at once; halved while Winningtemp throttles (429/503), regrown slowly. "
                        "1 = one at a time."})

@@ -47,8 +47,9 @@ class WinningtempSink(ScimGroups, Sink):
         self.client = ScimClient(
             base_url=s["base_url"], token=s["token"].reveal(), page_size=s["page_size"],
             connect_timeout=connect, read_timeout=read, max_retries=retries,
-            retry_backoff=s["retry_backoff"], max_wait_seconds=s["max_wait_seconds"], pause=context.pause,
-            connection=context.connection, pool_size=s["max_in_flight"], throttled=context.throttled,
+            retry_backoff=s["retry_backoff"], max_retry_seconds=s["max_retry_seconds"],
+            max_wait_seconds=s["max_wait_seconds"], pause=context.pause, connection=context.connection,
+            pool_size=s["max_in_flight"], throttled=context.throttled,
             request_deadline=s["request_deadline"], max_response_mb=s["max_response_mb"], stopping=context.stopping,
         )
         self.capabilities: Capabilities | None = None
