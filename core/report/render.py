@@ -143,7 +143,8 @@ class ReportView:
 
 
 def view(report: RunReport, *, limit: int = DEFAULT_LIMIT) -> ReportView:
-    pointer = f"hrsync report {report.run_id}" if report.run_id else "hrsync run --dry-run --json"
+    # The whole plan, as a command that runs where this one ran (a dry run has no id to look up later).
+    pointer = f"hrsync report {report.run_id}" if report.run_id else f"hrsync run {report.connection} --dry-run --json"
 
     def capped(title: str, lines: list[Line]) -> Section:
         return Section(title, lines[:limit], max(0, len(lines) - limit))

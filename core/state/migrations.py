@@ -3,8 +3,8 @@
 Tables: ``runs`` (one row per run, with its stored RunReport; ids never reused), ``people`` (links and last
 applied values per connection and source id), ``pending`` (create intents), ``changes``
 (per-run change log), ``pauses`` (quarantined connections), ``dropped_fields`` (fields a
-sink accepted but did not keep); each run also records how its report was delivered. Never edit an
-applied migration: add one.
+sink accepted but did not keep); each run also records how its report was delivered; ``changes`` is indexed by
+person for ``hrsync person``. Never edit an applied migration: add one.
 """
 
 from __future__ import annotations
@@ -134,3 +134,9 @@ def m009_run_ids_never_reused(db: Database) -> None:
                          "max(run_id) from pending), 0))").fetchone()[0]
     db.execute("delete from sqlite_sequence where name = 'runs'")
     db.execute("insert into sqlite_sequence (name, seq) values ('runs', ?)", [highest])
+
+
+@migrations()
+def m010_changes_by_person(db: Database) -> None:
+    # `hrsync person` looks a person's writes up by connection and source id, in every run kept.
+    db["changes"].create_index(["connection", "source_id"])

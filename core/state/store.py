@@ -6,7 +6,8 @@ after the sink confirms it (grouped with the next intents by :meth:`State.batch`
 moment loses at most the writes in flight - which the next run repairs (a create intent,
 :meth:`State.intend_create`, makes it list the sink and link instead of creating twice).
 Runs and reports: :class:`~hrsync.state.history.RunHistory`; groups: :class:`~hrsync.state.groups.GroupState`;
-leavers left uncreated: :class:`~hrsync.state.unlinked.UnlinkedState`.
+leavers left uncreated: :class:`~hrsync.state.unlinked.UnlinkedState`; one person's history:
+:class:`~hrsync.state.person.PersonHistory`.
 
 Sensitive values (birthday, gender) are never stored: ``applied`` keeps keyed hashes (:mod:`.digests`).
 """
@@ -28,6 +29,7 @@ from .groups import GroupState
 from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
+from .person import PersonHistory
 from .storage import private_state, refuse_symlink, storage_error
 from .unlinked import UnlinkedState
 
@@ -130,7 +132,7 @@ class Batch:
             raise
 
 
-class State(GroupState, RunHistory, UnlinkedState):
+class State(GroupState, RunHistory, UnlinkedState, PersonHistory):
     """The state of every connection of one host, in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:
