@@ -181,3 +181,32 @@ def test_failed_is_red_on_a_terminal_only(tmp_path, personio, scim, secrets_env)
     piped = run_cli("--config", str(path), "check")
     assert "FAILED" in piped.stdout and "\x1b[" not in piped.stdout
     assert "\x1b[" not in run_cli("--config", str(path), "check", "--json").stdout
+
+
+def test_the_license_is_apache_2_and_every_required_distribution_is_imported():
+    import ast
+    import configparser
+    import importlib.metadata
+
+    from tests.helpers import ROOT
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    assert config["metadata"]["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.split()[:5] == ["Apache", "License", "Version", "2.0,", "January"]
+    assert "END OF TERMS AND CONDITIONS" in text and "APPENDIX: How to apply the Apache License" in text
+    required = {re.split(r"[<>=!~;\s\[]", line.strip())[0].lower().replace("_", "-")
+                for line in config["options"]["install_requires"].splitlines() if line.strip()
+                and not line.strip().startswith("#")}
+    modules = set()
+    for path in [*(ROOT / "core").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                modules.add(node.module.split(".")[0])
+    owners = importlib.metadata.packages_distributions()
+    imported = {dist.lower().replace("_", "-") for module in modules for dist in owners.get(module, [])}
+    # tzdata is data, read by the standard library's zoneinfo where the system has no time zone database.
+    assert required - imported == {"tzdata"}

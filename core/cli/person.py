@@ -23,6 +23,9 @@ from .common import complete_connection, load_for, red, user_errors
 _DONE = {"create": "created", "update": "updated", "deactivate": "deactivated", "skip": "skipped",
          "defer": "deferred", "left": "not created: had already left", "link": "linked",
          "unchanged": "unchanged"}
+#: A run's status where it matters to what happened to the person (the run ended before its work was done).
+_STATUS = {"stopped": "the run stopped", "interrupted": "the run was interrupted",
+           "crashed": "the run ended before it finished", "running": "still running"}
 
 
 @click.command()
@@ -65,8 +68,10 @@ def _describe(p: dict[str, Any], timezone: str) -> str:
         lines.append("  " + red("Needs attention") + ": " + "; ".join(_what(e) for e in p["attention"]))
     lines.append(f"  {len(p['runs'])} run(s) touched them:")
     for run in p["runs"]:
-        head = f"    run {run['id']}, {local_time(run['started_at'], timezone)} ({run['status']}"
-        head += f", {run['mode']})" if run["mode"] not in ("normal", None) else ")"
+        notes = [n for n in (_STATUS.get(run["status"]), run["mode"] not in ("normal", None) and f"{run['mode']} run")
+                 if n]
+        head = f"    run {run['id']}, {local_time(run['started_at'], timezone)}"
+        head += f" ({', '.join(notes)})" if notes else ""
         lines += [f"{head}: {_what(e)}" for e in run["events"]]
     return "\n".join(lines)
 
@@ -90,7 +95,7 @@ def _what(e: dict[str, Any]) -> str:
 
 def _fields(action: str, changes: dict[str, dict[str, Any]]) -> str:
     if action != "update":  # a create or deactivate: which fields, not every value sent
-        return ", ".join(_label(name) for name in changes if action != "deactivate" or name != "active")
+        return ", ".join(_label(name) for name in changes if name != "active")
     return "; ".join(f"{_label(name)} changed" if "changed" in change
                      else f"{_label(name)}: {_value(change.get('old'))} → {_value(change.get('new'))}"
                      for name, change in changes.items())
