@@ -86,7 +86,7 @@ def test_a_sent_report_leaves_the_outbox_and_status_lists_every_undelivered_one(
             assert run_cli("--config", str(path), "run", "acme", env=wrong).returncode == 3
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
         status = run_cli("--config", str(path), "status", env=wrong)
-        assert "report of run 1 (" in status.stdout and "report of run 2 (" in status.stdout, status.stdout
+        assert "report not delivered (run 1, " in status.stdout and "report not delivered (run 2, " in status.stdout
         sent = run_cli("--config", str(path), "report", "1", "--send", env=right)
         assert sent.returncode == 0, sent.stdout + sent.stderr
         smtp.wait_for(1)

@@ -230,7 +230,7 @@ def status(ctx, as_json) -> None:
         click.echo(f"{r['connection']}: {state}; last {last_text}; next {r['next_run'] or '-'}")
         for lost in r["undelivered"]:
             when = local_time(lost["started_at"], config.timezone)
-            click.echo(f"  report of run {lost['id']} ({when}) not delivered: {lost['delivery_detail']}")
+            click.echo(f"  report not delivered (run {lost['id']}, {when}): {lost['delivery_detail']}")
         if r["paused"]:
             click.echo(f"  paused: {r['paused_reason']} — `hrsync resume {r['connection']}` when fixed")
 

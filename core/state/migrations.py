@@ -138,5 +138,5 @@ def m009_run_ids_never_reused(db: Database) -> None:
 
 @migrations()
 def m010_changes_by_person(db: Database) -> None:
-    # `hrsync person` looks a person's writes up by connection and source id, in every run kept.
-    db["changes"].create_index(["connection", "source_id"])
+    # `hrsync person` looks a person's writes up by source id (in every connection, or in one), in every run kept.
+    db["changes"].create_index(["source_id", "connection"])

@@ -1,7 +1,7 @@
 """One person's history in the state, for ``hrsync person``: every run that touched them, and where they stand.
 
 Data flow: the change log (``changes``: one row per write with its public changes, written by the applier) says
-which runs wrote to a person, found by (connection, source id); each stored run report adds what no write
+which runs wrote to a person, found by source id (an index); each stored run report adds what no write
 records - a record skipped or deferred, a leaver left uncreated, a link by e-mail with nothing to change - and is
 parsed only when its compressed text holds the person's id or e-mail. ``people``, ``pending``, ``uncreated`` and
 ``memberships`` say where they stand now. None of these holds a sensitive value (public changes only).
