@@ -99,23 +99,25 @@ def test_a_sent_report_leaves_the_outbox_and_status_lists_every_undelivered_one(
 
 def test_prune_says_what_it_would_delete_and_asks_first(tmp_path, memory_config, world):
     sync_memory(memory_config())
+    with open_state(tmp_path / "state.db") as state, state.batch():
+        state.db.execute("update runs set started_at = '2020-01-01T00:00:00+00:00'")
     (tmp_path / "hosts.yaml").write_text("connections: {}\nhost: {state: state.db}\n")
     config = ("--config", str(tmp_path / "hosts.yaml"))
-    dry = _hrsync(*config, "prune", "--older-than", "0", "--dry-run")
-    assert dry.returncode == 0 and "Would delete 1 run(s) older than 0 day(s) (runs 1)" in dry.stdout, dry.stderr
-    refused = _hrsync(*config, "prune", "--older-than", "0")
+    dry = _hrsync(*config, "prune", "--older-than", "1", "--dry-run")
+    assert dry.returncode == 0 and "Would delete 1 run(s) older than 1 day(s) (runs 1)" in dry.stdout, dry.stderr
+    refused = _hrsync(*config, "prune", "--older-than", "1")
     assert refused.returncode == EXIT_USAGE and "add --yes" in refused.stderr
     primary, secondary = pty.openpty()
     try:
         os.write(primary, b"n\n")
-        declined = _hrsync(*config, "prune", "--older-than", "0", stdin=secondary)
+        declined = _hrsync(*config, "prune", "--older-than", "1", stdin=secondary)
     finally:
         os.close(secondary)
         os.close(primary)
     assert declined.returncode == 0 and "Delete 1 run(s)" in declined.stdout and "Nothing deleted" in declined.stdout
     with open_state(tmp_path / "state.db", read_only=True) as state:
         assert len(state.runs()) == 1
-    done = _hrsync(*config, "prune", "--older-than", "0", "--yes")
+    done = _hrsync(*config, "prune", "--older-than", "1", "--yes")
     assert done.returncode == 0 and "Deleted 1 run(s)" in done.stdout
 
 
