@@ -9,13 +9,40 @@ Three questions decide what the engine does with an error, as in singer-sdk:
 * fatal (``RunError`` and its children): the run stops before its next write;
 * retriable (``RetriableError``): the operation may succeed if tried again later;
 * skippable (``RecordError``): one person is skipped or failed, the run goes on.
+
+Each error that ends a command names its exit code (``exit_code``); :data:`EXIT_CODES` is the one table of
+them, which ``hrsync --help``, ``hrsync run --help`` and README.md show.
 """
 
 from __future__ import annotations
 
+EXIT_OK, EXIT_RECORDS, EXIT_STOPPED, EXIT_REPORT = 0, 1, 2, 3
+EXIT_CONFIG, EXIT_LOCKED, EXIT_USAGE = 4, 5, 6
+EXIT_ABORTED = 130
+
+#: Every exit code of the ``hrsync`` command and what it means. 4, 5 and 6 end a command before it runs
+#: anything; a run's own outcome is the worst of 1 and 2, and an undelivered report (3) outranks both, since
+#: the report is how HR learns of the rest (:func:`hrsync.cli.exits.run_exit_code`).
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done: every change applied (check: the file is valid and every service answered)",
+    EXIT_RECORDS: "some people need attention (a record skipped, a write failed); the rest was applied",
+    EXIT_STOPPED: "the run stopped before (more) writes: a guard, a service down or refusing us, a stop request, "
+                  "the state unwritable, a broken plugin (check: a connection or SMTP failed its test)",
+    EXIT_REPORT: "the run's report was not delivered (it is in the outbox, or lost): `hrsync status` lists it; "
+                 "this outranks 1 and 2",
+    EXIT_CONFIG: "hosts.yaml is invalid (every problem is listed); nothing ran",
+    EXIT_LOCKED: "locked: another run of the connection, another daemon or another program holds the state; "
+                 "nothing ran",
+    EXIT_USAGE: "usage error: an unknown command, option, connection, run id or person; nothing ran",
+    EXIT_ABORTED: "aborted by a second Ctrl-C; the next run repairs the writes that were in flight",
+}
+
 
 class HrsyncError(Exception):
     """Root of every error hrsync raises on purpose."""
+
+    #: The ``hrsync`` command's exit code when this error ends it (:data:`EXIT_CODES`).
+    exit_code: int = EXIT_STOPPED
 
     def __init__(self, message: str, **context: object) -> None:
         super().__init__(message)
@@ -28,6 +55,8 @@ class HrsyncError(Exception):
 
 class ConfigError(HrsyncError):
     """The configuration is invalid. ``errors`` maps each path to its messages."""
+
+    exit_code = EXIT_CONFIG
 
     def __init__(self, errors: dict[str, list[str]], source: str = "hosts.yaml") -> None:
         self.errors = errors
@@ -52,9 +81,6 @@ class PluginError(HrsyncError):
 
 class RunError(HrsyncError):
     """A run-level fault: the run stops before any further write. Names the connection."""
-
-    #: The ``hrsync`` command's exit code when this error stops it.
-    exit_code: int = 2
 
     def __init__(self, message: str, *, connection: str | None = None, **context: object) -> None:
         super().__init__(message, connection=connection, **context)
@@ -98,13 +124,14 @@ class GuardError(RunError):
 class LockedError(RunError):
     """Another run of the same connection (or another daemon on the same state) holds the lock."""
 
+    exit_code = EXIT_LOCKED
+
 
 class UsageError(HrsyncError):
     """The command asked for what is not there (``run --only`` with an e-mail nobody in the source has): no
     run is recorded and no report sent - a typo is not a stopped run for HR to act on."""
 
-    #: The ``hrsync`` command's exit code (a usage error, like click's own).
-    exit_code: int = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, *, connection: str | None = None, **context: object) -> None:
         super().__init__(message, connection=connection, **context)
@@ -113,6 +140,8 @@ class UsageError(HrsyncError):
 
 class DeliveryError(HrsyncError):
     """A report could not be sent; the run itself is unaffected."""
+
+    exit_code = EXIT_REPORT
 
 
 class RecordError(HrsyncError):

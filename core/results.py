@@ -15,13 +15,11 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
 
+from .errors import EXIT_OK, EXIT_RECORDS, EXIT_STOPPED
 from .plan import COUNT_KEYS, LEFT, UNCHANGED, WRITES, GroupLine, Plan, needs_attention
 
 #: Run statuses: all applied | some people need attention | stopped before (more) writes | stopped on request.
 OK, PARTIAL, STOPPED, INTERRUPTED = "ok", "partial", "stopped", "interrupted"
-EXIT_OK, EXIT_RECORDS, EXIT_STOPPED = 0, 1, 2
-#: The run finished, but its report could not be delivered (it is in the outbox) or written.
-EXIT_REPORT = 3
 
 
 @dataclass

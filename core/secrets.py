@@ -9,15 +9,21 @@ In hosts.yaml it is written as a reference, never inline:
 The loaded value is a :class:`Secret`, whose ``repr``/``str`` never show the value.
 Every resolved value is also remembered by :data:`REDACTOR`, whose logging filter
 masks it in any log line, so a secret echoed by a server in an error still stays hidden.
+
+``hrsync check --offline`` (and shell completion) load hosts.yaml inside :func:`unresolved_secrets`: a
+reference checks as a reference, and a value that is not on this machine (a variable unset in CI) is a note.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -106,6 +112,37 @@ def _checked(value: str, where: str) -> str:
     return value
 
 
+#: The notes of the :func:`unresolved_secrets` block being run, or None outside one.
+_UNRESOLVED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hrsync_unresolved", default=None)
+
+
+@contextlib.contextmanager
+def unresolved_secrets() -> Iterator[list[str]]:
+    """Within the block, a well-formed reference whose value is not here - a variable unset or empty, a file
+    that cannot be read - loads as an empty :class:`Secret`; the list yielded collects what each one lacks."""
+    notes: list[str] = []
+    token = _UNRESOLVED.set(notes)
+    try:
+        yield notes
+    finally:
+        _UNRESOLVED.reset(token)
+
+
+def _unavailable(value: object) -> tuple[str, str] | None:
+    """Why a well-formed reference's value is not on this machine, and where it would come from; else None."""
+    if isinstance(value, dict) and set(value) == {"env"}:
+        value = "${" + str(value["env"]) + "}"
+    if isinstance(value, str) and (match := ENV_REFERENCE.match(value.strip())):
+        name = match.group(1)
+        return (None if os.environ.get(name) else
+                (f"environment variable {name} is {'empty' if name in os.environ else 'not set'}", f"env:{name}"))
+    if isinstance(value, dict) and set(value) == {"file"}:
+        path = Path(str(value["file"])).expanduser()
+        return None if os.access(path, os.R_OK) and path.is_file() else (f"secret file {path} cannot be read",
+                                                                          f"file:{path}")
+    return None
+
+
 def resolve_reference(value: object) -> Secret:
     """Turn a hosts.yaml secret reference into a :class:`Secret`; ``ValueError`` says what is wrong."""
     if isinstance(value, str):
@@ -154,6 +191,14 @@ class SecretField(fields.Field):
         metadata["secret"] = True
         super().__init__(metadata=metadata, **kwargs)
         self.charset = CHARSETS[charset] if charset else None
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        # Ahead of every subclass's own reading: offline, a value that is not here is a note, not an error.
+        notes = _UNRESOLVED.get()
+        if notes is not None and (missing := _unavailable(value)) is not None:
+            notes.append(f"{attr}: {missing[0]}; a run needs it")
+            return Secret("", origin=missing[1])
+        return super().deserialize(value, attr, data, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> Secret:
         if isinstance(value, Secret):

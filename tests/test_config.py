@@ -11,6 +11,7 @@ import yaml
 from hrsync import ConfigError
 from hrsync.config.load import load_config, parse_config
 from hrsync.config.schema import DaemonConfig, GuardsConfig, ReportConfig
+from hrsync.errors import EXIT_CONFIG
 from hrsync.secrets import REDACTOR, Secret
 from tests.helpers import bundled_plugins, run_cli
 
@@ -141,7 +142,7 @@ def test_mapping_rules_are_checked_even_when_other_keys_are_wrong(env):
 
 def test_a_missing_hosts_yaml_says_where_it_looked_and_how_to_make_one(tmp_path):
     result = run_cli("--config", str(tmp_path / "nowhere.yaml"), "check")
-    assert result.returncode == 2
+    assert result.returncode == EXIT_CONFIG
     for hint in (str(tmp_path / "nowhere.yaml"), "--config", "HRSYNC_CONFIG", "hrsync sandbox --write-config"):
         assert hint in result.stderr, hint
 
@@ -181,7 +182,7 @@ def test_check_command_reports_all_problems_and_exit_codes(tmp_path, env):
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(bad))
     result = run_cli("--config", str(path), "check", "--offline")
-    assert result.returncode == 2
+    assert result.returncode == EXIT_CONFIG
     assert "connections.acme.missing" in result.stderr and "connections.acme.source.page_size" in result.stderr
     assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
     path.write_text(yaml.safe_dump(base()))

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 import yaml
 
+from hrsync.errors import EXIT_LOCKED
 from hrsync.service.daemon import Daemon, connection_status
 from hrsync.state.store import open_state
 from hrsync_plugins.personio.sandbox_data import generate_employees
@@ -223,7 +224,7 @@ def test_a_second_daemon_on_the_same_state_is_refused(tmp_path, personio, scim, 
         wait_until(lambda: (tmp_path / "state.db.daemon.lock").exists()
                    and (tmp_path / "state.db.daemon.lock").read_text().startswith("pid"))
         second = run_cli("--config", str(path), "daemon", timeout=60)
-        assert second.returncode == 2
+        assert second.returncode == EXIT_LOCKED
         assert "Another hrsync daemon is already running" in second.stderr
     finally:
         first.send_signal(signal.SIGTERM)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from hrsync.errors import EXIT_CONFIG
 from hrsync.sandbox.smtp import SmtpCapture
 from hrsync.service.daemon import Daemon, config_fingerprint
 from hrsync.state.store import open_state
@@ -77,5 +78,5 @@ def test_metrics_file_must_end_in_prom(tmp_path, personio, scim, secrets_env):
     path.write_text(yaml.safe_dump({"host": {"metrics_file": "hrsync.txt"},
                                     "connections": {"acme": connection_dict(personio, scim)}}))
     result = run_cli("--config", str(path), "check", "--offline")
-    assert result.returncode == 2 and "host.metrics_file" in result.stderr + result.stdout
+    assert result.returncode == EXIT_CONFIG and "host.metrics_file" in result.stderr + result.stdout
     assert ".prom" in result.stderr + result.stdout

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hrsync.cli.scaffold import requirement
+from hrsync.errors import EXIT_USAGE
 from tests.helpers import BUNDLED, run_cli
 
 PIP_TIMEOUT = 180
@@ -76,7 +77,7 @@ def test_a_new_source_and_sink_install_and_pass_their_own_tests(tmp_path):
 def test_a_name_hrsync_cannot_use_is_refused(tmp_path, name, kind, message):
     # The csv example is installed with hrsync (make venv): let it be seen, as it would be on a user's machine.
     result = run_cli("plugin", "new", name, "--kind", kind, "--path", str(tmp_path), plugins=(*BUNDLED, "csv"))
-    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.returncode == EXIT_USAGE and message in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -84,10 +85,10 @@ def test_an_existing_folder_is_never_overwritten(tmp_path):
     (tmp_path / "hrsync-csv").mkdir()
     (tmp_path / "hrsync-csv" / "mine.txt").write_text("keep me")
     result = run_cli("plugin", "new", "csv", "--kind", "sink", "--path", str(tmp_path))
-    assert result.returncode == 2 and "exists already; hrsync plugin new never overwrites" in result.stderr
+    assert result.returncode == EXIT_USAGE and "exists already; hrsync plugin new never overwrites" in result.stderr
     assert [p.name for p in (tmp_path / "hrsync-csv").iterdir()] == ["mine.txt"]
 
 
 def test_the_kind_is_required(tmp_path):
     result = run_cli("plugin", "new", "bamboo", "--path", str(tmp_path))
-    assert result.returncode == 2 and "--kind" in result.stderr
+    assert result.returncode == EXIT_USAGE and "--kind" in result.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from hrsync.errors import EXIT_USAGE
 from hrsync.report.render import render_json, render_text
 from hrsync.service.runner import prune_history
 from hrsync.state.store import open_state
@@ -43,10 +44,10 @@ def test_runs_and_report_commands(tmp_path, memory_config, world, monkeypatch):
     report = run_cli("--config", str(tmp_path / "hosts.yaml"), "report", str(rows[0]["id"]))
     assert "20 created" in report.stdout and "1990-04" not in report.stdout
     missing = run_cli("--config", str(tmp_path / "hosts.yaml"), "report", "999")
-    assert missing.returncode == 2 and "No finished run" in missing.stderr
-    kept = run_cli("--config", str(tmp_path / "hosts.yaml"), "prune", "--older-than", "1")
+    assert missing.returncode == EXIT_USAGE and "No finished run" in missing.stderr
+    kept = run_cli("--config", str(tmp_path / "hosts.yaml"), "prune", "--older-than", "1", "--yes")
     assert kept.returncode == 0 and "Deleted 0 run(s)" in kept.stdout
-    pruned = run_cli("--config", str(tmp_path / "hosts.yaml"), "prune", "--older-than", "0")
+    pruned = run_cli("--config", str(tmp_path / "hosts.yaml"), "prune", "--older-than", "0", "--yes")
     assert "Deleted 1 run(s)" in pruned.stdout
 
 

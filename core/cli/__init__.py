@@ -1,14 +1,16 @@
 """The ``hrsync`` command line: every command an operator uses (docs/architecture.md, "The command line").
 
 Each command loads the plugins (:func:`hrsync.registry.load_plugins`), loads hosts.yaml
-when it needs one, and calls into the engine, state or report modules. Exit codes: 0 ok,
-1 some people failed or were skipped for errors, 2 run stopped or invalid configuration.
+when it needs one, and calls into the engine, state or report modules. Exit codes: one per outcome
+(:data:`hrsync.errors.EXIT_CODES`, :mod:`hrsync.cli.exits`).
 Commands live here (sync and operations), in :mod:`hrsync.cli.history` (runs, report,
-prune), in :mod:`hrsync.cli.sandbox` (sandbox, demo) and in :mod:`hrsync.cli.scaffold` (plugin new).
+prune), in :mod:`hrsync.cli.person` (person), in :mod:`hrsync.cli.sandbox` (sandbox, demo) and in
+:mod:`hrsync.cli.scaffold` (plugin new).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,27 +18,38 @@ import sys
 import threading
 
 import click
-from marshmallow.utils import missing
 
 from .. import __version__
 from ..config.load import config_path
-from ..errors import ConfigError, RunError
+from ..errors import EXIT_ABORTED, EXIT_CONFIG, ConfigError, RunError
 from ..registry import load_plugins
 from ..report.render import local_time, render_json, render_text
-from ..results import EXIT_REPORT
+from ..secrets import unresolved_secrets
 from ..service.daemon import Daemon, connection_status
 from ..service.metrics import metrics_text
 from ..service.runner import run_and_report
 from ..state.store import open_state
 from ..sync.engine import RunOptions, tune_collector
-from .common import HostTimeFormatter, TerminalProgress, global_options, load_for, setup_logging, user_errors
+from .common import (
+    HostTimeFormatter,
+    TerminalProgress,
+    complete_connection,
+    global_options,
+    load_for,
+    red,
+    setup_logging,
+    user_errors,
+)
+from .exits import HrsyncGroup, exit_codes_epilog, run_exit_code
 from .history import prune, report, runs
+from .person import person
+from .plugins import plugins
 from .probes import plan_probes, run_probes
 from .sandbox import demo, sandbox
 from .scaffold import plugin
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HrsyncGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes_epilog())
 @click.version_option(__version__, prog_name="hrsync")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="hosts.yaml to use (default ./hosts.yaml, or $HRSYNC_CONFIG).")
@@ -54,44 +67,10 @@ def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str | No
     setup_logging("DEBUG" if debug else log_level or default)
 
 
-def describe_schema(schema_cls) -> list[dict]:
-    """A plugin's settings as `hrsync plugins` shows them (never a secret's default)."""
-    out = []
-    for name, fld in schema_cls().fields.items():
-        default = fld.load_default() if callable(fld.load_default) else fld.load_default
-        if default is missing or fld.metadata.get("secret"):
-            default = None
-        out.append({
-            "name": fld.data_key or name,
-            "type": type(fld).__name__,
-            "required": bool(fld.required),
-            "secret": bool(fld.metadata.get("secret")),
-            "default": default,
-            "description": fld.metadata.get("description", ""),
-        })
-    return out
-
-
 @cli.command()
-@click.pass_context
-@user_errors
-def plugins(ctx: click.Context) -> None:
-    """List installed plugins as JSON: name, version, kind, config fields."""
-    plugins = load_plugins()
-    rows = []
-    for kind, classes in (("source", plugins.sources), ("sink", plugins.sinks)):
-        for name, cls in classes.items():
-            info = plugins.plugin_of(cls)
-            rows.append({
-                "name": name, "plugin": info.name, "kind": kind, "version": info.version,
-                "distribution": info.distribution, "config": describe_schema(cls.ConfigSchema),
-            })
-    click.echo(json.dumps(rows, indent=2))
-
-
-@cli.command()
-@click.argument("connection", required=False)
-@click.option("--offline", is_flag=True, help="Only validate the file; do not contact the services.")
+@click.argument("connection", required=False, shell_complete=complete_connection)
+@click.option("--offline", is_flag=True,
+              help="Only validate the file and its references; contact no service, read no secret's value.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
 @user_errors
@@ -99,40 +78,43 @@ def check(ctx: click.Context, connection: str | None, offline: bool, as_json: bo
     """Validate hosts.yaml (all problems at once), test each connection's credentials and the SMTP login."""
     plugins = load_plugins()
     try:
-        config = load_for(ctx, plugins)
+        with unresolved_secrets() if offline else contextlib.nullcontext([]) as unresolved:
+            config = load_for(ctx, plugins)
     except ConfigError as exc:
         if as_json:
             click.echo(json.dumps({"valid": False, "problems": exc.lines}, indent=2, ensure_ascii=False))
         else:
             click.echo(str(exc), err=True)
-        ctx.exit(2)
+        ctx.exit(EXIT_CONFIG)
     names = [connection] if connection else sorted(config.connections)
     for name in names:
         config.connection(name)
     probes = [] if offline else plan_probes(config, plugins, names)
     if not as_json:
         click.echo(f"{config.path}: valid ({len(config.connections)} connection(s)).")
+        for note in unresolved:
+            click.echo(f"note: {note}")
     results = []
     for r in run_probes(probes):  # in order of arrival: a hung service holds up only its own line
         results.append(r)
         if not as_json:
-            click.echo(f"{r['where']}: {r['what']}: " + ("ok" if r["ok"] else f"FAILED: {r['problem']}"))
+            click.echo(f"{r['where']}: {r['what']}: " + ("ok" if r["ok"] else f"{red('FAILED')}: {r['problem']}"))
             for note in r["notes"]:
                 click.echo(f"  note: {note}")
     failed = [r for r in results if not r["ok"]]
     if as_json:
         order = [(p.where, p.what) for p in probes]
         results.sort(key=lambda r: order.index((r["where"], r["what"])))
-        click.echo(json.dumps({"valid": True, "config": str(config.path), "results": results}, indent=2,
-                              ensure_ascii=False))
+        click.echo(json.dumps({"valid": True, "config": str(config.path), "results": results,
+                               "notes": unresolved}, indent=2, ensure_ascii=False))
     elif results:
         click.echo(f"{len(failed)} of {len(results)} checks FAILED." if failed else f"All {len(results)} checks ok.")
     if failed:
         ctx.exit(2)
 
 
-@cli.command()
-@click.argument("connection")
+@cli.command(epilog=exit_codes_epilog())
+@click.argument("connection", shell_complete=complete_connection)
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to the sink or the state.")
 @click.option("--full", is_flag=True, help="Re-read the sink and repair drift in mapped fields.")
 @click.option("--only", metavar="EMAIL", help="Run for one person only (provision on demand).")
@@ -141,7 +123,7 @@ def check(ctx: click.Context, connection: str | None, offline: bool, as_json: bo
 @click.pass_context
 @user_errors
 def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
-    """Sync one connection now. Exit 0 all applied, 1 some people failed/skipped, 2 stopped."""
+    """Sync one connection now (exit codes below; an undelivered report outranks the run's own outcome)."""
     plugins = load_plugins()
     config = load_for(ctx, plugins)
     conn = config.connection(connection)
@@ -161,7 +143,11 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
                 raise KeyboardInterrupt
             return
         stop.set()
-        click.echo("Stopping after the writes in flight (Ctrl-C again to abort)…", err=True)
+        text = "Stopping after the writes in flight (Ctrl-C again to abort)…"
+        if progress is not None:
+            progress.message(text)  # below the bar, never on its line
+        else:
+            click.echo(text, err=True)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -180,15 +166,14 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
             progress.close()
         click.echo("Aborted. The next run finishes the work and repairs the writes that were in flight.", err=True)
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(EXIT_ABORTED)
     finally:
         if progress is not None:
             progress.close()
     click.echo(render_json(result.report) if as_json else render_text(result.report))
     if not dry_run:
         click.echo(f"Report: {delivery.detail}", err=as_json)
-    # A run whose report did not arrive is not a success: exit 3 unless the run already said worse.
-    ctx.exit(result.exit_code or (EXIT_REPORT if not dry_run and not delivery.delivered else 0))
+    ctx.exit(run_exit_code(result.exit_code, delivery.delivered))
 
 
 @cli.command()
@@ -206,7 +191,7 @@ def daemon(ctx) -> None:
 @click.pass_context
 @user_errors
 def status(ctx, as_json) -> None:
-    """Per connection: enabled, paused, last run, next scheduled run."""
+    """Per connection: enabled, paused, last run, next scheduled run, and every report not delivered."""
     config = load_for(ctx, load_plugins())
     rows = connection_status(config)
     if as_json:
@@ -219,8 +204,9 @@ def status(ctx, as_json) -> None:
         r["next_run"] = r["next_run"] and local_time(r["next_run"], config.timezone)
         state = "disabled" if not r["enabled"] else "PAUSED" if r["paused"] else "enabled"
         click.echo(f"{r['connection']}: {state}; last {last_text}; next {r['next_run'] or '-'}")
-        if last and last.get("delivery") in ("failed", "lost"):
-            click.echo(f"  report not delivered: {last['delivery_detail']}")
+        for lost in r["undelivered"]:
+            when = local_time(lost["started_at"], config.timezone)
+            click.echo(f"  report not delivered (run {lost['id']}, {when}): {lost['delivery_detail']}")
         if r["paused"]:
             click.echo(f"  paused: {r['paused_reason']} — `hrsync resume {r['connection']}` when fixed")
 
@@ -234,7 +220,7 @@ def metrics(ctx) -> None:
 
 
 @cli.command()
-@click.argument("connection")
+@click.argument("connection", shell_complete=complete_connection)
 @click.pass_context
 @user_errors
 def resume(ctx, connection) -> None:
@@ -250,7 +236,7 @@ def resume(ctx, connection) -> None:
                                      if lifted else "was not paused."))
 
 
-for command in (runs, report, prune, sandbox, demo):
+for command in (plugins, runs, report, prune, person, sandbox, demo):
     cli.add_command(command)
 for command in cli.commands.values():
     command.params.extend(global_options())

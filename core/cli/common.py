@@ -1,7 +1,8 @@
-"""What every ``hrsync`` command shares: logging set-up, user-facing errors, loading hosts.yaml.
+"""What every ``hrsync`` command shares: logging set-up, user-facing errors, loading hosts.yaml, the
+terminal's progress and colour, and shell completion of connection names and run ids.
 
 User-facing errors (:class:`~hrsync.errors.HrsyncError`) print as one clear line (secrets
-redacted) and exit with the error's code (2 unless it says otherwise); ``--debug``
+redacted) and exit with the error's code (:data:`hrsync.errors.EXIT_CODES`); ``--debug``
 shows the traceback instead.
 """
 
@@ -16,13 +17,15 @@ import time
 import zoneinfo
 
 import click
+from click.shell_completion import CompletionItem
 
 from ..config.load import Config, config_path, load_config
-from ..errors import HrsyncError
+from ..errors import EXIT_LOCKED, HrsyncError
 from ..printable import PrintableFilter, printable
-from ..registry import Plugins
-from ..secrets import REDACTOR
+from ..registry import Plugins, load_plugins
+from ..secrets import REDACTOR, unresolved_secrets
 from ..state.locking import is_locked
+from ..state.store import open_state
 
 
 class HostTimeFormatter(logging.Formatter):
@@ -51,7 +54,7 @@ def setup_logging(level: str) -> None:
 
 
 def user_errors(fn):
-    """Print HrsyncError as a clear message (traceback only with --debug) and exit 2."""
+    """Print HrsyncError as a clear message (traceback only with --debug) and exit with its code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -63,12 +66,12 @@ def user_errors(fn):
                 raise
             click.echo(f"Error: the state database is locked by another program ({exc}); close it and run again "
                        "(hrsync waits host.busy_timeout seconds for it).", err=True)
-            ctx.exit(2)
+            ctx.exit(EXIT_LOCKED)
         except HrsyncError as exc:
             if ctx.obj.get("debug"):
                 raise
             click.echo(f"Error: {printable(REDACTOR.redact(str(exc)), keep_newlines=True)}", err=True)
-            ctx.exit(getattr(exc, "exit_code", 2))
+            ctx.exit(exc.exit_code)
 
     return wrapper
 
@@ -104,8 +107,15 @@ class TerminalProgress:
         self.source, self.sink = source, sink
         self.bar = None
         self.stream = click.get_text_stream("stderr")
+        self.drawn = False
+
+    def message(self, text: str) -> None:
+        """``text`` on a line of its own, below the count or the bar (which go on, redrawn under it)."""
+        self.stream.write(("\n" if self.drawn else "") + text + "\n")
+        self.stream.flush()
 
     def __call__(self, phase: str, done: int, total: int | None) -> None:
+        self.drawn = True
         if phase == "read":
             self.stream.write(f"\rReading {self.source}: {done} people")
             self.stream.flush()
@@ -132,3 +142,43 @@ class TerminalProgress:
 def load_for(ctx: click.Context, plugins: Plugins) -> Config:
     """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated."""
     return load_config(config_path(ctx.obj["config"]), plugins)
+
+
+def red(text: str, *, err: bool = False) -> str:
+    """``text`` in red when it goes to a terminal; as it is in a pipe or a file (and JSON never asks)."""
+    return click.style(text, fg="red", bold=True) if click.get_text_stream("stderr" if err else "stdout").isatty() \
+        else text
+
+
+def _completion_config(ctx: click.Context) -> Config | None:
+    """hosts.yaml as the command line being completed names it, checked offline and quietly; None if it cannot
+    be read (completion then offers nothing rather than print an error into the shell's line)."""
+    chosen = (ctx.find_object(dict) or {}).get("config") or ctx.find_root().params.get("config")
+    logging.disable(logging.CRITICAL)
+    try:
+        with unresolved_secrets():
+            return load_config(config_path(chosen), load_plugins())
+    except HrsyncError:
+        return None
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def complete_connection(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion: the connections of hosts.yaml."""
+    config = _completion_config(ctx)
+    return [name for name in sorted(config.connections) if name.startswith(incomplete)] if config else []
+
+
+def complete_run_id(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion: the state's run ids, newest first, each with its connection, status and start."""
+    config = _completion_config(ctx)
+    if config is None:
+        return []
+    try:
+        with open_state(config.state, read_only=True, busy_timeout=config.busy_timeout) as state:
+            rows = state.runs(limit=100)
+    except HrsyncError:
+        return []
+    return [CompletionItem(str(r["id"]), help=f"{r['connection']} {r['status']} {r['started_at']}")
+            for r in rows if str(r["id"]).startswith(incomplete)]

@@ -1,23 +1,28 @@
-"""``hrsync runs``, ``hrsync report`` and ``hrsync prune``: the run history kept in the state."""
+"""``hrsync runs``, ``hrsync report`` and ``hrsync prune``: the run history kept in the state.
+
+A report sent again (``report N --send``) leaves the outbox (:func:`hrsync.report.outbox.clear_sent`);
+``prune`` asks before it deletes on a terminal, and deletes elsewhere only with ``--yes``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 
 import click
 
-from ..errors import DeliveryError, RunError
+from ..errors import DeliveryError, UsageError
 from ..registry import load_plugins
 from ..report.mail import build_message, send_smtp
+from ..report.outbox import clear_sent
 from ..report.render import local_time, render_html, render_json, render_text
-from ..service.runner import prune_history
 from ..state.store import open_state
-from .common import load_for, user_errors
+from .common import complete_connection, complete_run_id, load_for, user_errors
 
 
 @click.command()
-@click.option("--connection", help="Only this connection.")
+@click.option("--connection", help="Only this connection.", shell_complete=complete_connection)
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -56,7 +61,7 @@ def _duration(row: dict) -> float | None:
 
 
 @click.command()
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=int, shell_complete=complete_run_id)
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text",
               help="eml: the report e-mail as it is sent.")
 @click.option("--send", is_flag=True, help="E-mail the report (again) to the connection's recipients.")
@@ -71,7 +76,7 @@ def report(ctx, run_id, fmt, send) -> None:
     finally:
         state.close()
     if row is None or row["report"] is None:
-        raise RunError(f"No finished run with id {run_id} in {config.state} (see hrsync runs).")
+        raise UsageError(f"No finished run with id {run_id} in {config.state} (see hrsync runs).")
     stored = row["report"]
     if send:
         return _send_again(config, stored)
@@ -100,15 +105,38 @@ def _send_again(config, stored) -> None:
     detail = f"report e-mailed to {', '.join(recipients)} (sent again)"
     with open_state(config.state, busy_timeout=config.busy_timeout) as state:
         state.record_delivery(stored.run_id, "sent", detail)
-    click.echo(f"Run {stored.run_id}: {detail}.")
+    cleared = clear_sent(config.outbox, stored.connection, stored.run_id)
+    click.echo(f"Run {stored.run_id}: {detail}" + (f"; removed from the outbox: {', '.join(p.name for p in cleared)}"
+                                                   if cleared else "") + ".")
 
 
 @click.command()
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
               help="Delete runs that started more than DAYS days ago.")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (for scripts: needed when not on a terminal).")
 @click.pass_context
 @user_errors
-def prune(ctx, days) -> None:
-    """Forget old run history (reports, change logs). Links and applied values are kept."""
-    deleted = prune_history(load_for(ctx, load_plugins()), days)
+def prune(ctx, days, dry_run, yes) -> None:
+    """Forget old run history (reports, change logs). Links and applied values are kept.
+
+    On a terminal it asks first; without one (cron, scripts) it deletes only with --yes.
+    """
+    config = load_for(ctx, load_plugins())
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with open_state(config.state, read_only=dry_run, busy_timeout=config.busy_timeout) as state:
+        ids = state.prunable(cutoff)
+        what = (f"{len(ids)} run(s) older than {days} day(s) (runs {', '.join(map(str, ids[:10]))}"
+                f"{', …' if len(ids) > 10 else ''}): their reports and change logs; links and applied values stay")
+        if dry_run:
+            click.echo(f"Would delete {what}." if ids else f"Nothing is older than {days} day(s).")
+            return
+        if ids and not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"prune would delete {what}. Not on a terminal, so nobody can confirm: add --yes "
+                                 "(see them first with --dry-run).")
+            if not click.confirm(f"Delete {what}?", default=False):
+                click.echo("Nothing deleted.")
+                return
+        deleted = state.delete_runs(ids)
     click.echo(f"Deleted {deleted} run(s) older than {days} day(s).")

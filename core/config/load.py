@@ -21,7 +21,7 @@ import yaml
 from marshmallow import RAISE, ValidationError
 
 from ..connectors import MATCH_FIELD
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..printable import printable
 from ..registry import Plugins
 from .groups import NO_GROUPS, GroupsConfig, check_groups
@@ -99,8 +99,8 @@ class Config:
             return self.connections[name]
         except KeyError:
             known = ", ".join(sorted(self.connections)) or "none"
-            raise ConfigError({f"connections.{name}": [f"No such connection (configured: {known})."]},
-                              source=str(self.path)) from None
+            raise UsageError(f"{self.path}: connections.{name}: No such connection (configured: {known}).",
+                             connection=name) from None
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> Path:

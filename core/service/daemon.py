@@ -33,7 +33,7 @@ from typing import Any
 import schedule
 
 from ..config.load import Config, ConnectionConfig, load_config
-from ..errors import ConfigError, DeliveryError, LockedError
+from ..errors import EXIT_STOPPED, ConfigError, DeliveryError, LockedError
 from ..registry import Plugins, load_plugins
 from ..report.mail import deliver
 from ..results import STOPPED, RunReport
@@ -257,13 +257,14 @@ class Daemon:
         threading.Thread(target=lambda: (self.pool.shutdown(wait=True), done.set()), daemon=True).start()
         if not done.wait(self.shutdown_timeout):
             log.error("stopping: %d run(s) did not finish within %ss", len(pending), self.shutdown_timeout)
-            return 1
+            return EXIT_STOPPED
         log.info("daemon stopped")
         return 0
 
 
 def connection_status(config: Config) -> list[dict[str, Any]]:
-    """Per connection: enabled, paused, last run and next scheduled run (for ``hrsync status``)."""
+    """Per connection: enabled, paused, last run, next scheduled run and the runs whose report was not
+    delivered (for ``hrsync status``)."""
     scheduler = schedule.Scheduler()
     state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
     try:
@@ -284,6 +285,7 @@ def connection_status(config: Config) -> list[dict[str, Any]]:
                                                       "delivery_detail": last["delivery_detail"]},
                 "next_run": None if job is None or job.next_run is None
                 else job.next_run.astimezone(tz).isoformat(timespec="minutes"),
+                "undelivered": state.undelivered(name),
             })
         return rows
     finally:

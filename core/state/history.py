@@ -97,6 +97,13 @@ class RunHistory:
         with self.batch():
             self.db["runs"].update(run_id, {"delivery": how, "delivery_detail": detail})
 
+    def undelivered(self, connection: str) -> list[dict]:
+        """The runs whose report was not delivered (SMTP refused it: in the outbox; or lost), oldest first, until
+        ``hrsync report N --send`` delivers them or the history is pruned."""
+        rows = self.db.query("select id, started_at, delivery, delivery_detail from runs where connection = ? and "
+                             "delivery in ('failed', 'lost') order by id", [connection])
+        return [dict(r) for r in rows]
+
     def last_successful_run(self, connection: str) -> dict | None:
         rows = list(self.db.query(f"select {self._SUMMARY} from runs where connection = ? and status in "
                                   "('ok', 'partial') order by id desc limit 1", [connection]))
@@ -117,16 +124,24 @@ class RunHistory:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
         return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
 
+    def prunable(self, older_than: dt.datetime) -> list[int]:
+        """The finished runs that started before ``older_than``: what :meth:`prune` would delete."""
+        cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
+        return [r["id"] for r in self.db.query("select id from runs where started_at < ? and status != 'running' "
+                                               "order by id", [cutoff])]
+
     def prune(self, older_than: dt.datetime) -> int:
         """Delete finished runs (and their change logs) that started before ``older_than``.
 
         Links, last applied values, pending intents and pauses are kept: they are the sync's memory.
         Returns the number of runs deleted.
         """
-        cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
         with self.batch():
-            ids = [r["id"] for r in self.db.query(
-                "select id from runs where started_at < ? and status != 'running'", [cutoff])]
+            return self.delete_runs(self.prunable(older_than))
+
+    def delete_runs(self, ids: list[int]) -> int:
+        """Delete these runs and their change logs (the ones ``hrsync prune`` was told to delete)."""
+        with self.batch():
             for chunk in range(0, len(ids), 500):
                 marks = ",".join("?" * len(ids[chunk:chunk + 500]))
                 self.db.execute(f"delete from changes where run_id in ({marks})", ids[chunk:chunk + 500])

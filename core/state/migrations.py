@@ -4,7 +4,8 @@ Tables: ``runs`` (one row per run, with its stored RunReport; ids never reused),
 applied values per connection and source id), ``pending`` (create intents), ``changes``
 (per-run change log), ``pauses`` (quarantined connections), ``dropped_fields`` (fields a
 sink accepted but did not keep), ``said`` (conditions a delivered report said in full); each run also records
-how its report was delivered. Never edit an applied migration: add one.
+how its report was delivered; ``changes`` is indexed by
+person for ``hrsync person``. Never edit an applied migration: add one.
 """
 
 from __future__ import annotations
@@ -140,3 +141,9 @@ def m009_run_ids_never_reused(db: Database) -> None:
 def m010_said(db: Database) -> None:
     # The warnings a delivered report said in full, per connection: a standing condition is said once.
     db["said"].create({"connection": str, "text": str, "run_id": int, "at": str}, pk=("connection", "text"))
+
+
+@migrations()
+def m011_changes_by_person(db: Database) -> None:
+    # `hrsync person` looks a person's writes up by source id (in every connection, or in one), in every run kept.
+    db["changes"].create_index(["source_id", "connection"])

@@ -7,7 +7,7 @@ moment loses at most the writes in flight - which the next run repairs (a create
 :meth:`State.intend_create`, makes it list the sink and link instead of creating twice).
 Runs and reports: :class:`~hrsync.state.history.RunHistory`; groups: :class:`~hrsync.state.groups.GroupState`;
 leavers left uncreated: :class:`~hrsync.state.unlinked.UnlinkedState`; what reports said:
-:class:`~hrsync.state.reported.ReportedState`.
+:class:`~hrsync.state.reported.ReportedState`; one person's history: :class:`~hrsync.state.person.PersonHistory`.
 
 Sensitive values (birthday, gender) are never stored: ``applied`` keeps keyed hashes (:mod:`.digests`).
 """
@@ -29,6 +29,7 @@ from .groups import GroupState
 from .history import RunHistory, now
 from .locking import BUSY_TIMEOUT, hold_lock, is_locked, locked_message
 from .migrations import migrations
+from .person import PersonHistory
 from .reported import ReportedState
 from .storage import private_state, refuse_symlink, storage_error
 from .unlinked import UnlinkedState
@@ -132,7 +133,7 @@ class Batch:
             raise
 
 
-class State(GroupState, RunHistory, UnlinkedState, ReportedState):
+class State(GroupState, RunHistory, UnlinkedState, ReportedState, PersonHistory):
     """The state of every connection of one host, in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:

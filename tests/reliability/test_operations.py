@@ -7,10 +7,11 @@ import sqlite3
 
 import yaml
 
+from hrsync.errors import EXIT_LOCKED
 from tests.helpers import ROOT, connection_dict, run_cli
 
 
-def test_10_a_locked_state_database_is_a_clear_message_and_exit_2(tmp_path, personio, scim, secrets_env):
+def test_10_a_locked_state_database_is_a_clear_message_and_exit_5(tmp_path, personio, scim, secrets_env):
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump({"host": {"state": "state.db", "busy_timeout": 0.3},
                                     "connections": {"acme": connection_dict(personio, scim)}}))
@@ -20,7 +21,7 @@ def test_10_a_locked_state_database_is_a_clear_message_and_exit_2(tmp_path, pers
     try:
         for command in (["run", "acme"], ["resume", "acme"]):  # writers (readers go on: WAL)
             result = run_cli("--config", str(path), *command)
-            assert result.returncode == 2, result.stdout + result.stderr
+            assert result.returncode == EXIT_LOCKED, result.stdout + result.stderr
             assert "locked by another program" in result.stderr + result.stdout
             assert "Traceback" not in result.stderr
     finally:
