@@ -29,7 +29,7 @@ from ..results import EXIT_REPORT
 from ..secrets import REDACTOR
 from ..service.daemon import Daemon, connection_status
 from ..service.runner import run_and_report
-from ..state.store import open_state
+from ..state.places import open_connection_state
 from ..sync.engine import RunOptions, tune_collector
 from .common import HostTimeFormatter, TerminalProgress, global_options, load_for, setup_logging, user_errors
 from .history import prune, report, runs
@@ -168,7 +168,7 @@ def _probe_smtp(config):
 def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     """Sync one connection now. Exit 0 all applied, 1 some people failed/skipped, 2 stopped."""
     plugins = load_plugins()
-    config = load_for(ctx, plugins)
+    config = load_for(ctx, plugins, only=connection)  # `check` validates every connection
     conn = config.connection(connection)
     if not conn.enabled and not dry_run:
         raise RunError(f"Connection {connection!r} is disabled (enabled: false in {config.path}).",
@@ -256,9 +256,9 @@ def status(ctx, as_json) -> None:
 @user_errors
 def resume(ctx, connection) -> None:
     """Lift the pause of a connection quarantined by the daemon after repeated failures."""
-    config = load_for(ctx, load_plugins())
+    config = load_for(ctx, load_plugins(), only=connection)
     config.connection(connection)
-    state = open_state(config.state, busy_timeout=config.busy_timeout)
+    state = open_connection_state(config, connection)
     try:
         lifted = state.resume(connection)
     finally:

@@ -129,6 +129,7 @@ class TerminalProgress:
             self.stream.write("\n")
 
 
-def load_for(ctx: click.Context, plugins: Plugins) -> Config:
-    """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated."""
-    return load_config(config_path(ctx.obj["config"]), plugins)
+def load_for(ctx: click.Context, plugins: Plugins, *, only: str | None = None) -> Config:
+    """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated
+    (the host section and connection ``only`` alone, when given)."""
+    return load_config(config_path(ctx.obj["config"]), plugins, only=only)

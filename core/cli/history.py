@@ -12,7 +12,7 @@ from ..registry import load_plugins
 from ..report.mail import build_message, send_smtp
 from ..report.render import local_time, render_html, render_json, render_text
 from ..service.runner import prune_history
-from ..state.store import open_state
+from ..state.places import StateFiles, open_connection_state
 from .common import load_for, user_errors
 
 
@@ -25,11 +25,8 @@ from .common import load_for, user_errors
 def runs(ctx, connection, limit, as_json) -> None:
     """Run history: id, connection, started, duration, counts."""
     config = load_for(ctx, load_plugins())
-    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
-    try:
-        rows = state.runs(connection, limit)
-    finally:
-        state.close()
+    with StateFiles(config) as files:
+        rows = files.runs(connection, limit)
     keys = ["created", "updated", "deactivated", "unchanged", "skipped", "failed"]
     out = []
     for r in rows:
@@ -60,18 +57,18 @@ def _duration(row: dict) -> float | None:
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text",
               help="eml: the report e-mail as it is sent.")
 @click.option("--send", is_flag=True, help="E-mail the report (again) to the connection's recipients.")
+@click.option("--connection", help="The connection whose run it is (needed when each connection has its own "
+                                   "state file and several have a run of this id).")
 @click.pass_context
 @user_errors
-def report(ctx, run_id, fmt, send) -> None:
+def report(ctx, run_id, fmt, send, connection) -> None:
     """Show one run's report (uncapped lists), or send it again."""
     config = load_for(ctx, load_plugins())
-    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
-    try:
-        row = state.run(run_id)
-    finally:
-        state.close()
+    with StateFiles(config) as files:
+        row = files.run(run_id, connection)
     if row is None or row["report"] is None:
-        raise RunError(f"No finished run with id {run_id} in {config.state} (see hrsync runs).")
+        where = config.state_dir if config.state_dir is not None else config.state
+        raise RunError(f"No finished run with id {run_id} in {where} (see hrsync runs).")
     stored = row["report"]
     if send:
         return _send_again(config, stored)
@@ -98,7 +95,7 @@ def _send_again(config, stored) -> None:
         raise DeliveryError(f"Connection {stored.connection!r} has no report.recipients in {config.path}.")
     send_smtp(build_message(stored, config.smtp.sender, recipients), config.smtp)
     detail = f"report e-mailed to {', '.join(recipients)} (sent again)"
-    with open_state(config.state, busy_timeout=config.busy_timeout) as state:
+    with open_connection_state(config, stored.connection) as state:
         state.record_delivery(stored.run_id, "sent", detail)
     click.echo(f"Run {stored.run_id}: {detail}.")
 

@@ -117,18 +117,20 @@ class RunHistory:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
         return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
 
-    def prune(self, older_than: dt.datetime) -> int:
-        """Delete finished runs (and their change logs) that started before ``older_than``.
+    def prune(self, older_than: dt.datetime, connection: str | None = None) -> int:
+        """Delete finished runs (and their change logs) of ``connection`` (or of all) started before ``older_than``.
 
         Links, last applied values, pending intents and pauses are kept: they are the sync's memory.
-        Returns the number of runs deleted.
+        The runs are found through an index, outside any transaction, and deleted 500 at a time: other
+        connections' commits to the file never wait behind a scan of the history. Returns the runs deleted.
         """
         cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
-        with self.batch():
-            ids = [r["id"] for r in self.db.query(
-                "select id from runs where started_at < ? and status != 'running'", [cutoff])]
-            for chunk in range(0, len(ids), 500):
-                marks = ",".join("?" * len(ids[chunk:chunk + 500]))
+        where, args = ("connection = ? and ", [connection]) if connection is not None else ("", [])
+        ids = [row[0] for row in self.db.execute(
+            f"select id from runs where {where}started_at < ? and status != 'running'", [*args, cutoff])]
+        for chunk in range(0, len(ids), 500):
+            marks = ",".join("?" * len(ids[chunk:chunk + 500]))
+            with self.batch():
                 self.db.execute(f"delete from changes where run_id in ({marks})", ids[chunk:chunk + 500])
                 self.db.execute(f"delete from runs where id in ({marks})", ids[chunk:chunk + 500])
         return len(ids)

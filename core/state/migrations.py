@@ -134,3 +134,9 @@ def m009_run_ids_never_reused(db: Database) -> None:
                          "max(run_id) from pending), 0))").fetchone()[0]
     db.execute("delete from sqlite_sequence where name = 'runs'")
     db.execute("insert into sqlite_sequence (name, seq) values ('runs', ?)", [highest])
+
+
+@migrations()
+def m010_runs_by_start(db: Database) -> None:
+    # `hrsync prune` finds old runs of every connection by their start through an index, not a scan.
+    db["runs"].create_index(["started_at"])

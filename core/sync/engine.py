@@ -28,8 +28,9 @@ from ..plan import CREATE, Plan
 from ..registry import Plugins
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
 from ..state.locking import is_locked, locked_message
+from ..state.places import open_connection_state
 from ..state.storage import storage_error
-from ..state.store import Link, State, now, open_state
+from ..state.store import Link, State, now
 from . import guards
 from .applier import Applier
 from .group_applier import GroupApplier, planned_lines
@@ -109,7 +110,7 @@ def sync_connection(config: Config, name: str, plugins: Plugins, options: RunOpt
     options = options or RunOptions()
     conn = config.connection(name)
     if state is None:
-        with open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout) as own:
+        with open_connection_state(config, name, read_only=options.dry_run) as own:
             return sync_connection(config, name, plugins, options, state=own)
     if options.dry_run:
         return _Run(config, conn, plugins, state, options, run_id=None).execute()
