@@ -4,7 +4,8 @@ Each command loads the plugins (:func:`hrsync.registry.load_plugins`), loads hos
 when it needs one, and calls into the engine, state or report modules. Exit codes: 0 ok,
 1 some people failed or were skipped for errors, 2 run stopped or invalid configuration.
 Commands live here (sync and operations), in :mod:`hrsync.cli.history` (runs, report,
-prune), in :mod:`hrsync.cli.sandbox` (sandbox, demo) and in :mod:`hrsync.cli.scaffold` (plugin new).
+prune), in :mod:`hrsync.cli.sandbox` (sandbox, demo), in :mod:`hrsync.cli.scaffold` (plugin new) and in
+:mod:`hrsync.cli.state` (state split).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .common import HostTimeFormatter, TerminalProgress, global_options, load_fo
 from .history import prune, report, runs
 from .sandbox import demo, sandbox
 from .scaffold import plugin
+from .state import state
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -272,6 +274,7 @@ for command in (runs, report, prune, sandbox, demo):
 for command in cli.commands.values():
     command.params.extend(global_options())
 cli.add_command(plugin)  # reads no hosts.yaml: no --config
+cli.add_command(state)  # its command takes --config
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ what the state may keep: public changes only, sensitive fields as "changed".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import zoneinfo
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ SECTIONS = [("create", "Created", "To create"), ("update", "Updated", "To update
             ("left", "Not created, had already left", None)]
 
 
+@functools.cache
 def _environment(autoescape: bool) -> jinja2.Environment:
+    # Built once per process (with its compiled templates): rebuilding it cost a quarter of a no-change run's CPU.
     # Text reports reach terminals: every value from HR data is shown with its control characters escaped.
     return jinja2.Environment(
         loader=jinja2.PackageLoader("hrsync.report", "templates"),
