@@ -145,3 +145,19 @@ def test_state_and_state_dir_are_not_both_given(host):
     with pytest.raises(Exception, match="either state") as info:
         host(state="shared.db", state_dir="state")
     assert "host.state_dir" in str(info.value)
+
+
+def test_a_runs_prune_takes_only_its_connections_old_runs_found_by_an_index(host):
+    config, plugins, _ = host(state="shared.db", keep_days=30)
+    for name in NAMES:
+        sync_connection(config, name, plugins)
+    with open_state(config.state) as state:
+        state.db.execute("update runs set started_at = '2001-01-01T00:00:00+00:00'")
+        state.db.conn.commit()
+        for where in ("connection = ? and started_at < ?", "started_at < ?"):
+            plan = state.db.execute(f"explain query plan select id from runs where {where} and status != 'running'",
+                                    ["acme", "x"][-where.count("?"):]).fetchall()
+            assert "USING INDEX" in str(plan) and "SCAN runs" not in str(plan), plan
+    run_and_report(config, "acme", plugins)
+    with open_state(config.state) as state:
+        assert [r["connection"] for r in state.runs()] == ["acme", "globex"]  # acme's old run went, globex's stays
