@@ -161,3 +161,23 @@ def test_a_runs_prune_takes_only_its_connections_old_runs_found_by_an_index(host
     run_and_report(config, "acme", plugins)
     with open_state(config.state) as state:
         assert [r["connection"] for r in state.runs()] == ["acme", "globex"]  # acme's old run went, globex's stays
+
+
+def test_the_daemon_status_and_resume_read_each_connections_own_pause(tmp_path, personio, scim, secrets_env):
+    from hrsync.service.daemon import Daemon, config_fingerprint
+    from tests.helpers import bundled_plugins, connection_dict
+
+    path = tmp_path / "hosts.yaml"
+    connections = {name: connection_dict(personio, scim) for name in NAMES}
+    path.write_text(json.dumps({"host": {"state_dir": "state"}, "connections": connections}))
+    daemon = Daemon(path, plugins_factory=bundled_plugins)
+    with open_connection_state(daemon.config, "acme") as state:
+        state.pause("acme", "three runs stopped", config_fingerprint(daemon.config.connections["acme"]))
+    assert (tmp_path / "state" / "acme.db").exists() and not (tmp_path / "state" / "globex.db").exists()
+    assert daemon.reload() and sorted(daemon.jobs) == ["globex"]
+    status = json.loads(run_cli("--config", str(path), "status", "--json").stdout)
+    assert [row["paused"] for row in status] == [True, False]
+    resumed = run_cli("--config", str(path), "resume", "acme")
+    assert "pause lifted" in resumed.stdout
+    assert daemon.reload() and sorted(daemon.jobs) == ["acme", "globex"]
+    daemon.shutdown()
