@@ -17,7 +17,7 @@ from hrsync.service.runner import run_and_report
 from hrsync.state.places import StateFiles, open_connection_state
 from hrsync.state.split import split_state
 from hrsync.state.store import open_state
-from hrsync.sync.engine import sync_connection
+from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync.testing import MemoryWorld, memory_plugin
 from tests.helpers import person, run_cli
 
@@ -116,6 +116,8 @@ def test_a_state_dir_refuses_to_start_a_connection_afresh_beside_the_unsplit_fil
     config, plugins, worlds = host(state_dir="state")
     with pytest.raises(RunError, match="hrsync state split"):
         sync_connection(config, "acme", plugins)
+    with pytest.raises(RunError, match="hrsync state split"):
+        sync_connection(config, "acme", plugins, RunOptions(dry_run=True))
     worlds["acme"].calls.clear()
     assert sync_connection(config, "globex", plugins).report.counts["created"] == 6  # it never ran: starts
     assert worlds["acme"].writes() == []

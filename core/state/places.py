@@ -25,7 +25,7 @@ SUFFIX = ".db"
 def open_connection_state(config: Config, name: str, *, read_only: bool = False) -> State:
     """The state of connection ``name``: its own file in ``host.state_dir``, else the host's one file."""
     path = config.state_file(name)
-    if config.state_dir is not None and not read_only and not path.exists():
+    if config.state_dir is not None and not path.exists():  # a dry run too: its plan would be a first run's
         _refuse_unsplit(config, name)
     return open_state(path, read_only=read_only, busy_timeout=config.busy_timeout)
 
