@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from hrsync.config.load import parse_config
-from hrsync.errors import RunError
+from hrsync.errors import LockedError, RunError
 from hrsync.registry import load_plugins
 from hrsync.service.daemon import connection_status
 from hrsync.service.runner import run_and_report
@@ -99,11 +99,14 @@ def test_a_split_keeps_every_link_and_the_next_run_changes_nothing(host, tmp_pat
         assert result.run_id > max(max(ids) for ids in runs.values())  # numbered past every run of the shared file
 
 
-def test_a_split_refuses_a_folder_that_already_holds_a_connection(host, tmp_path):
+def test_a_split_refuses_a_folder_holding_a_connection_and_a_connection_running_keeping_nothing(host, tmp_path):
     config, plugins, _ = host(state="shared.db")
     for name in NAMES:
         sync_connection(config, name, plugins)
-    (tmp_path / "state").mkdir()
+    with open_state(config.state) as shared, shared.lock("globex"):  # a run of globex by hand
+        with pytest.raises(LockedError, match="globex"):
+            split_state(config.state, tmp_path / "state")
+    assert list((tmp_path / "state").iterdir()) == []  # acme's copy, made first, is not kept either
     (tmp_path / "state" / "globex.db").write_bytes(b"")
     with pytest.raises(RunError, match="already holds the state of globex"):
         split_state(config.state, tmp_path / "state")
