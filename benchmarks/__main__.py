@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engine, pacing, tenants
+from . import engine, pacing, state_files, tenants
 from .report import render, write_json
 from .sync_scenarios import Settings, run_size
 from .targets import as_dicts, evaluate
 
-PARTS = ("sync", "engine", "tenants", "pacing")
+PARTS = ("sync", "engine", "tenants", "pacing", "state")
 IN_FLIGHT = 4  # the Winningtemp sink's default max_in_flight
 
 
@@ -42,6 +42,8 @@ class Plan:
     engine: list[tuple[int, int]]  # people, repeats (the fastest counts)
     tenants: tuple[int, int]  # tenants, people each
     pacing: tuple[int, int]  # people, page size
+    #: connections in hosts.yaml; tenants, people each and concurrent runs of the lock-wait cycle
+    state: tuple[int, int, int, int] = (5000, 48, 250, 8)
     parts: set[str] = field(default_factory=lambda: set(PARTS))
 
 
@@ -49,7 +51,7 @@ BOTH, SEQUENTIAL, IN_FLIGHT_ONLY = ("sequential", "in flight"), ("sequential",),
 FULL = Plan(sync=[(1000, 0, BOTH, False), (10000, 0, SEQUENTIAL, False), (1000, 50, IN_FLIGHT_ONLY, True)],
             engine=[(10000, 3), (100000, 2)], tenants=(200, 500), pacing=(40000, 100))
 QUICK = Plan(sync=[(300, 0, BOTH, False), (100, 50, IN_FLIGHT_ONLY, True)], engine=[(5000, 1)], tenants=(20, 500),
-             pacing=(500, 100))
+             pacing=(500, 100), state=(500, 8, 20, 8))
 
 
 def machine() -> dict[str, Any]:
@@ -81,6 +83,10 @@ def run(plan: Plan, folder: Path) -> dict[str, Any]:
     if "tenants" in plan.parts:
         say(f"many tenants: {plan.tenants[0]} × {plan.tenants[1]} people through one daemon")
         results["tenants"] += tenants.run_cycles(*plan.tenants, folder)
+    if "state" in plan.parts:
+        say(f"state files: hosts.yaml of {plan.state[0]:,} connections; {plan.state[1]} tenants × "
+            f"{plan.state[2]} people at {plan.state[3]} concurrent runs, one state file and a file each")
+        results["state"] += state_files.run_all(*plan.state, folder)
     results["sync"].sort(key=lambda r: (r["latency_ms"], r["people"]))
     return results
 

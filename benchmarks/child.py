@@ -25,6 +25,8 @@ TASKS = {
     "floor": "benchmarks.floor:run",
     "engine": "benchmarks.engine:run",
     "tenants": "benchmarks.tenants:run",
+    "state-config": "benchmarks.state_files:config_cpu",
+    "state-locks": "benchmarks.state_files:lock_waits",
 }
 
 
@@ -56,7 +58,7 @@ def peak_rss_mb() -> float:
 
 
 #: Tasks that stand for an ``hrsync`` process: they set the process up as the command does.
-HRSYNC_TASKS = {"hrsync", "engine", "tenants"}
+HRSYNC_TASKS = {"hrsync", "engine", "tenants", "state-config", "state-locks"}
 
 
 def main() -> None:

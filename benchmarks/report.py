@@ -64,6 +64,19 @@ def pacing_table(rows: list[dict[str, Any]]) -> str:
                     str(r["personio_429"]), _s(r["wall_s"]), f"{r['rss_mb']:.0f}"] for r in rows])
 
 
+def state_table(rows: list[dict[str, Any]]) -> str:
+    config = [r for r in rows if r["scenario"] == "config CPU"]
+    locks = [r for r in rows if r["scenario"] != "config CPU"]
+    return "\n\n".join([
+        _table(["connections", "CPU s, `run NAME` (fastest of 3)", "CPU s, every connection (`check`)"],
+               [[f"{r['connections']:,}", f"{r['one_cpu_s']:.3f}", f"{r['all_cpu_s']:.1f}"] for r in config]),
+        _table(["state", "tenants × people", "concurrent", "s", "transactions", "waited", "lock waits s",
+                "longest s", "taking the lock s"],
+               [[r["layout"], f"{r['tenants']} × {r['people']}", str(r["concurrent"]), _s(r["wall_s"]),
+                 f"{r['transactions']:,}", f"{r['waited']:,}", f"{r['lock_wait_s']:.2f}",
+                 f"{r['longest_wait_s']:.3f}", f"{r['taking_s']:.2f}"] for r in locks])])
+
+
 def targets_table(targets: list[Target]) -> str:
     return _table(["target", "measured", "result"], [[t.name, t.measured, t.verdict] for t in targets])
 
@@ -75,7 +88,8 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
     sections = (("Sandboxed runs: Personio sandbox → scim2-server (hrsync vs the floor)", "sync", sync_table),
                 ("Engine only: in-memory source and sink", "engine", engine_table),
                 ("Many tenants: one daemon, one cycle", "tenants", tenants_table),
-                ("Personio pacing: rate limits on", "pacing", pacing_table))
+                ("Personio pacing: rate limits on", "pacing", pacing_table),
+                ("Many connections: config CPU of one run, lock waits", "state", state_table))
     for title, key, table in sections:
         if results.get(key):
             parts += [f"### {title}", table(results[key])]

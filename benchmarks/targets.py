@@ -1,4 +1,4 @@
-"""Issue 16's targets, each checked against the figures measured: PASS, MISS, or not run.
+"""Issue 16's and issue 26's targets, each checked against the figures measured: PASS, MISS, or not run.
 
 A target whose scenario did not run (a subset, ``--quick`` sizes) says so instead of passing.
 """
@@ -124,11 +124,32 @@ def tenants_per_night(results: dict[str, Any]) -> Target:
     return Target(name, measured, None, info=True)
 
 
+def _state(results: dict[str, Any]) -> list[Target]:
+    """Issue 26's targets for one state file per connection and a cheap ``hrsync run NAME``."""
+    out = []
+    rows = _rows(results, "state", "config CPU", connections=5000)
+    name = "`hrsync run NAME` with 5,000 connections in hosts.yaml: < 0.5 s of config CPU"
+    out.append(Target(name, f"{rows[0]['one_cpu_s']:.3f} s (every connection, as `check` loads them: "
+                            f"{rows[0]['all_cpu_s']:.1f} s)", rows[0]["one_cpu_s"] < 0.5) if rows else _not_run(name))
+    name = "Lock waits across a 48-tenant first sync at 8 concurrent runs: < 10 % of 569 s"
+    split = _rows(results, "state", "lock waits, state_dir", tenants=48, concurrent=8)
+    shared = _rows(results, "state", "lock waits, state", tenants=48, concurrent=8)
+    if split and shared:
+        ours, theirs = split[0], shared[0]
+        out.append(Target(name, f"{ours['lock_wait_s']:.2f} s with a file per connection ({ours['waited']} of "
+                                f"{ours['transactions']:,} transactions waited); {theirs['lock_wait_s']:.2f} s with "
+                                f"one file in the same cycle ({ours['people']} people each, writes 50 ms)",
+                          ours["lock_wait_s"] < 0.1 * 569 and ours["lock_wait_s"] <= 0.1 * theirs["lock_wait_s"]))
+    else:
+        out.append(_not_run(name))
+    return out
+
+
 def evaluate(results: dict[str, Any]) -> list[Target]:
     budget = Target(f"make bench under {BUDGET_MINUTES} minutes on {results['machine']['cores']} cores",
                     f"{results['total_s'] / 60:.1f} min", results["total_s"] <= BUDGET_MINUTES * 60)
     return [*_first_sync(results), *_requests(results), *_engine(results), *_pacing(results),
-            tenants_per_night(results), budget]
+            tenants_per_night(results), *_state(results), budget]
 
 
 def as_dicts(targets: list[Target]) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ Each command loads the plugins (:func:`hrsync.registry.load_plugins`), loads hos
 when it needs one, and calls into the engine, state or report modules. Exit codes: one per outcome
 (:data:`hrsync.errors.EXIT_CODES`, :mod:`hrsync.cli.exits`).
 Commands live here (sync and operations), in :mod:`hrsync.cli.history` (runs, report,
-prune), in :mod:`hrsync.cli.person` (person), in :mod:`hrsync.cli.sandbox` (sandbox, demo) and in
-:mod:`hrsync.cli.scaffold` (plugin new).
+prune), in :mod:`hrsync.cli.person` (person), in :mod:`hrsync.cli.sandbox` (sandbox, demo), in
+:mod:`hrsync.cli.scaffold` (plugin new) and in :mod:`hrsync.cli.state` (state split).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..secrets import unresolved_secrets
 from ..service.daemon import Daemon, connection_status
 from ..service.metrics import metrics_text
 from ..service.runner import run_and_report
-from ..state.store import open_state
+from ..state.places import open_connection_state
 from ..sync.engine import RunOptions, tune_collector
 from .common import (
     HostTimeFormatter,
@@ -47,6 +47,7 @@ from .plugins import plugins
 from .probes import plan_probes, run_probes
 from .sandbox import demo, sandbox
 from .scaffold import plugin
+from .state import state
 
 
 @click.group(cls=HrsyncGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes_epilog())
@@ -125,7 +126,7 @@ def check(ctx: click.Context, connection: str | None, offline: bool, as_json: bo
 def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     """Sync one connection now (exit codes below; an undelivered report outranks the run's own outcome)."""
     plugins = load_plugins()
-    config = load_for(ctx, plugins)
+    config = load_for(ctx, plugins, only=connection)  # `check` validates every connection
     conn = config.connection(connection)
     if not conn.enabled and not dry_run:
         raise RunError(f"Connection {connection!r} is disabled (enabled: false in {config.path}).",
@@ -225,9 +226,9 @@ def metrics(ctx) -> None:
 @user_errors
 def resume(ctx, connection) -> None:
     """Lift the pause of a connection quarantined by the daemon after repeated failures."""
-    config = load_for(ctx, load_plugins())
+    config = load_for(ctx, load_plugins(), only=connection)
     config.connection(connection)
-    state = open_state(config.state, busy_timeout=config.busy_timeout)
+    state = open_connection_state(config, connection)
     try:
         lifted = state.resume(connection)
     finally:
@@ -241,6 +242,7 @@ for command in (plugins, runs, report, prune, person, sandbox, demo):
 for command in cli.commands.values():
     command.params.extend(global_options())
 cli.add_command(plugin)  # reads no hosts.yaml: no --config
+cli.add_command(state)  # its command takes --config
 
 
 def main() -> None:

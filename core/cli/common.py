@@ -25,7 +25,7 @@ from ..printable import PrintableFilter, printable
 from ..registry import Plugins, load_plugins
 from ..secrets import REDACTOR, unresolved_secrets
 from ..state.locking import is_locked
-from ..state.store import open_state
+from ..state.places import StateFiles
 
 
 class HostTimeFormatter(logging.Formatter):
@@ -139,9 +139,10 @@ class TerminalProgress:
             self.stream.write("\n")
 
 
-def load_for(ctx: click.Context, plugins: Plugins) -> Config:
-    """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated."""
-    return load_config(config_path(ctx.obj["config"]), plugins)
+def load_for(ctx: click.Context, plugins: Plugins, *, only: str | None = None) -> Config:
+    """The hosts.yaml chosen by ``--config`` / ``$HRSYNC_CONFIG`` / ./hosts.yaml, loaded and validated
+    (the host section and connection ``only`` alone, when given)."""
+    return load_config(config_path(ctx.obj["config"]), plugins, only=only)
 
 
 def red(text: str, *, err: bool = False) -> str:
@@ -176,8 +177,8 @@ def complete_run_id(ctx: click.Context, param: click.Parameter, incomplete: str)
     if config is None:
         return []
     try:
-        with open_state(config.state, read_only=True, busy_timeout=config.busy_timeout) as state:
-            rows = state.runs(limit=100)
+        with StateFiles(config) as files:
+            rows = files.runs(limit=100)
     except HrsyncError:
         return []
     return [CompletionItem(str(r["id"]), help=f"{r['connection']} {r['status']} {r['started_at']}")

@@ -17,7 +17,7 @@ from ..registry import load_plugins
 from ..report.mail import build_message, send_smtp
 from ..report.outbox import clear_sent
 from ..report.render import local_time, render_html, render_json, render_text
-from ..state.store import open_state
+from ..state.places import StateFiles, open_connection_state
 from .common import complete_connection, complete_run_id, load_for, user_errors
 
 
@@ -30,11 +30,8 @@ from .common import complete_connection, complete_run_id, load_for, user_errors
 def runs(ctx, connection, limit, as_json) -> None:
     """Run history: id, connection, started, duration, counts."""
     config = load_for(ctx, load_plugins())
-    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
-    try:
-        rows = state.runs(connection, limit)
-    finally:
-        state.close()
+    with StateFiles(config) as files:
+        rows = files.runs(connection, limit)
     keys = ["created", "updated", "deactivated", "unchanged", "skipped", "failed"]
     out = []
     for r in rows:
@@ -65,18 +62,19 @@ def _duration(row: dict) -> float | None:
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text",
               help="eml: the report e-mail as it is sent.")
 @click.option("--send", is_flag=True, help="E-mail the report (again) to the connection's recipients.")
+@click.option("--connection", shell_complete=complete_connection,
+              help="The connection whose run it is (needed when each connection has its own state file and "
+                   "several have a run of this id).")
 @click.pass_context
 @user_errors
-def report(ctx, run_id, fmt, send) -> None:
+def report(ctx, run_id, fmt, send, connection) -> None:
     """Show one run's report (uncapped lists), or send it again."""
     config = load_for(ctx, load_plugins())
-    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
-    try:
-        row = state.run(run_id)
-    finally:
-        state.close()
+    with StateFiles(config) as files:
+        row = files.run(run_id, connection)
     if row is None or row["report"] is None:
-        raise UsageError(f"No finished run with id {run_id} in {config.state} (see hrsync runs).")
+        where = config.state_dir if config.state_dir is not None else config.state
+        raise UsageError(f"No finished run with id {run_id} in {where} (see hrsync runs).")
     stored = row["report"]
     if send:
         return _send_again(config, stored)
@@ -103,7 +101,7 @@ def _send_again(config, stored) -> None:
         raise DeliveryError(f"Connection {stored.connection!r} has no report.recipients in {config.path}.")
     send_smtp(build_message(stored, config.smtp.sender, recipients), config.smtp)
     detail = f"report e-mailed to {', '.join(recipients)} (sent again)"
-    with open_state(config.state, busy_timeout=config.busy_timeout) as state:
+    with open_connection_state(config, stored.connection) as state:
         state.record_delivery(stored.run_id, "sent", detail)
     cleared = clear_sent(config.outbox, stored.connection, stored.run_id)
     click.echo(f"Run {stored.run_id}: {detail}" + (f"; removed from the outbox: {', '.join(p.name for p in cleared)}"
@@ -124,8 +122,9 @@ def prune(ctx, days, dry_run, yes) -> None:
     """
     config = load_for(ctx, load_plugins())
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    with open_state(config.state, read_only=dry_run, busy_timeout=config.busy_timeout) as state:
-        ids = state.prunable(cutoff)
+    with StateFiles(config, read_only=dry_run) as files:
+        found = [(state, state.prunable(cutoff)) for state in files.every()]
+        ids = [run_id for _, each in found for run_id in each]
         what = (f"{len(ids)} run(s) older than {days} day(s) (runs {', '.join(map(str, ids[:10]))}"
                 f"{', …' if len(ids) > 10 else ''}): their reports and change logs; links and applied values stay")
         if dry_run:
@@ -138,5 +137,5 @@ def prune(ctx, days, dry_run, yes) -> None:
             if not click.confirm(f"Delete {what}?", default=False):
                 click.echo("Nothing deleted.")
                 return
-        deleted = state.delete_runs(ids)
+        deleted = sum(state.delete_runs(each) for state, each in found)
     click.echo(f"Deleted {deleted} run(s) older than {days} day(s).")

@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..registry import load_plugins
 from ..report.render import local_time
 from ..secrets import REDACTOR
-from ..state.store import open_state
+from ..state.places import StateFiles
 from .common import complete_connection, load_for, red, user_errors
 
 #: How each kind of event reads once it happened (a write not applied or failed says so itself).
@@ -37,11 +37,13 @@ _STATUS = {"stopped": "the run stopped", "interrupted": "the run was interrupted
 def person(ctx, query, connection, as_json) -> None:
     """Every run that touched one person: what changed, links, what needs attention, their link now."""
     config = load_for(ctx, load_plugins())
-    with open_state(config.state, read_only=True, busy_timeout=config.busy_timeout) as state:
-        people = state.person_history(query.strip(), connection)
+    with StateFiles(config) as files:
+        states = [files.of(connection)] if connection else list(files.every())
+        people = [found for state in states for found in state.person_history(query.strip(), connection)]
     if not people:
         where = f"connection {connection!r} in " if connection else ""
-        raise UsageError(f"Nobody with the e-mail or source id {query!r} in the history of {where}{config.state} "
+        place = config.state_dir if config.state_dir is not None else config.state
+        raise UsageError(f"Nobody with the e-mail or source id {query!r} in the history of {where}{place} "
                          "(history older than host.keep_days is pruned; see hrsync runs).", connection=connection)
     if as_json:
         click.echo(REDACTOR.redact(json.dumps({"query": query, "people": people}, indent=2, ensure_ascii=False)))

@@ -39,7 +39,7 @@ from .schema import (
 from .scope import Scope, check_scope
 from .shared_sinks import check_shared_sinks
 from .suggest import explain_unknown
-from .yaml_text import AliasBomb, load_yaml
+from .yaml_text import AliasBomb, load_yaml, one_connection
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
@@ -93,6 +93,12 @@ class Config:
     busy_timeout: float = 10.0
     #: Where Prometheus metrics are written after each run (``host.metrics_file``); None: nowhere.
     metrics_file: Path | None = None
+    #: ``host.state_dir``: one state file per connection in this folder; None: every connection in ``state``.
+    state_dir: Path | None = None
+
+    def state_file(self, name: str) -> Path:
+        """The SQLite file that holds connection ``name``'s state."""
+        return self.state_dir / f"{name}.db" if self.state_dir is not None else self.state
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -107,8 +113,12 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
-def load_config(path: str | os.PathLike | None, plugins: Plugins) -> Config:
-    """Read and validate a hosts.yaml; raise ConfigError with every problem found."""
+def load_config(path: str | os.PathLike | None, plugins: Plugins, *, only: str | None = None) -> Config:
+    """Read and validate a hosts.yaml; raise ConfigError with every problem found.
+
+    ``only``: validate the host section and that one connection (``hrsync run NAME``), so another
+    connection's mistake does not stop it, and a host of thousands of connections starts a run cheaply.
+    """
     path = config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -121,16 +131,27 @@ def load_config(path: str | os.PathLike | None, plugins: Plugins) -> Config:
     except OSError as exc:
         raise ConfigError({"(file)": [f"Cannot read {path}: {exc.strerror}."]}, source=str(path)) from None
     try:
-        data = load_yaml(text)
+        data = _read_yaml(text, only)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         kind = "Refused" if isinstance(exc, AliasBomb) else "Not valid YAML"
         raise ConfigError({where: [f"{kind}: {getattr(exc, 'problem', exc)}."]}, source=str(path)) from None
-    return parse_config(data, plugins, path=path)
+    return parse_config(data, plugins, path=path, only=only)
 
 
-def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFIG)) -> Config:
+def _read_yaml(text: str, only: str | None) -> Any:
+    """The data of hosts.yaml: with ``only``, from its host section and that connection when they can be cut out."""
+    cut = one_connection(text, only) if only is not None else None
+    if cut is not None:
+        try:
+            return load_yaml(cut)
+        except yaml.YAMLError:  # e.g. an alias to an anchor in a connection cut out: the whole file says
+            pass
+    return load_yaml(text)
+
+
+def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFIG), only: str | None = None) -> Config:
     errors: dict[str, list[str]] = {}
 
     def add(prefix: str, messages: Any) -> None:
@@ -150,7 +171,13 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         errors.setdefault("connections", []).append("Expected a mapping of connection name to settings.")
         raw_connections = {}
     connections: dict[str, ConnectionConfig] = {}
-    for name, raw in (raw_connections or {}).items():
+    chosen = (raw_connections or {}).items() if only is None else \
+        [(name, raw) for name, raw in (raw_connections or {}).items() if str(name) == only]
+    if only is not None and not chosen:  # a name nobody configured is the caller's mistake, not the file's
+        known = ", ".join(sorted(map(str, raw_connections or {}))) or "none"
+        raise UsageError(f"{path}: connections.{printable(only)}: No such connection (configured: {known}).",
+                         connection=only)
+    for name, raw in chosen:
         prefix = f"connections.{printable(str(name))}"  # a line break in a name must not forge a line of the error
         if not CONNECTION_NAME.match(str(name)):
             errors.setdefault(prefix, []).append("Connection names use letters, digits, '.', '_' and '-'.")
@@ -175,6 +202,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         keep_days=host_cfg.get("keep_days", 400),
         busy_timeout=host_cfg.get("busy_timeout", 10.0),
         metrics_file=path.parent / host_cfg["metrics_file"] if host_cfg.get("metrics_file") else None,
+        state_dir=path.parent / given["state_dir"] if isinstance(given.get("state_dir"), str) else None,
     )
 
 

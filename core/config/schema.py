@@ -83,6 +83,8 @@ class DaemonSchema(StrictSchema):
 class HostSchema(StrictSchema):
     state = fields.String(load_default="hrsync-state.db",
                           metadata={"description": "SQLite state file (relative to hosts.yaml)."})
+    state_dir = fields.String(load_default=None, metadata={
+        "description": "Folder of one SQLite state file per connection (instead of `state`)."})
     timezone = fields.String(load_default="UTC", metadata={"description": "IANA time zone for schedules and reports."})
     busy_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0), metadata={
         "description": "Seconds to wait when another program holds the state database."})
@@ -96,6 +98,13 @@ class HostSchema(StrictSchema):
         metadata={"description": "Prometheus metrics file written after each run (relative to hosts.yaml)."})
     daemon = fields.Nested(DaemonSchema, load_default=lambda: DaemonSchema().load({}),
                            metadata={"description": "How `hrsync daemon` runs connections."})
+
+    @validates_schema(pass_original=True)
+    def _one_state(self, data, original, **kwargs):
+        if isinstance(original, dict) and "state" in original and original.get("state_dir") is not None:
+            raise ValidationError("Give either state (one file for every connection) or state_dir (a file per "
+                                  "connection), not both; `hrsync state split` moves a state file into a folder.",
+                                  "state_dir")
 
     @validates("timezone")
     def _tz(self, value, **kwargs):

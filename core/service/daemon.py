@@ -38,7 +38,7 @@ from ..registry import Plugins, load_plugins
 from ..report.mail import deliver
 from ..results import STOPPED, RunReport
 from ..state.locking import hold_lock
-from ..state.store import open_state
+from ..state.places import StateFiles, daemon_lock, open_connection_state
 from ..sync.engine import RunOptions
 from .metrics import write_metrics
 from .runner import run_and_report
@@ -105,19 +105,16 @@ class Daemon:
 
     def _sync_pauses(self) -> set[str]:
         """Paused connections; a pause ends by itself when the connection's config changed."""
-        state = open_state(self.config.state, busy_timeout=self.config.busy_timeout)
-        try:
+        with StateFiles(self.config, read_only=False) as files:
             paused = set()
-            for row in state.pauses():
+            for row in files.pauses():
                 conn = self.config.connections.get(row["connection"])
                 if conn is not None and config_fingerprint(conn) != row["config_hash"]:
-                    state.resume(row["connection"])
+                    files.of(row["connection"]).resume(row["connection"])
                     log.info("%s: config changed; pause lifted", row["connection"])
                 else:
                     paused.add(row["connection"])
             return paused
-        finally:
-            state.close()
 
     def reload(self) -> bool:
         """Load hosts.yaml again; on errors keep the running config and log every problem."""
@@ -137,17 +134,14 @@ class Daemon:
 
     def catch_up(self) -> list[str]:
         """Run at once every connection whose last successful run is older than its interval."""
-        state = open_state(self.config.state, busy_timeout=self.config.busy_timeout)
         now = dt.datetime.now(dt.UTC)
         due = []
-        try:
+        with StateFiles(self.config) as files:
             for name in self.jobs:
-                last = state.last_successful_run(name)
+                last = files.of(name).last_successful_run(name)
                 started = dt.datetime.fromisoformat(last["started_at"]) if last else None
                 if started is None or now - started > interval(self.config.connections[name]):
                     due.append(name)
-        finally:
-            state.close()
         for name in due:
             log.info("%s: last successful run is older than its interval; catching up now", name)
             self.submit(name)
@@ -188,7 +182,7 @@ class Daemon:
         return status
 
     def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
-        state = open_state(config.state, busy_timeout=config.busy_timeout)
+        state = open_connection_state(config, name)
         try:
             recent = state.runs(name, limit=self.quarantine_after)
             if len(recent) < self.quarantine_after or any(r["status"] not in ("stopped", "crashed") for r in recent):
@@ -229,10 +223,10 @@ class Daemon:
 
     def serve(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code. One daemon per state file."""
-        lock_path = self.config.state.with_name(self.config.state.name + ".daemon.lock")
-        self.config.state.parent.mkdir(parents=True, exist_ok=True)
-        with hold_lock(lock_path, f"Another hrsync daemon is already running for {self.config.state} ({{holder}}); "
-                                  "stop it first (or give this host its own host.state)."):
+        lock_path, where = daemon_lock(self.config), self.config.state_dir or self.config.state
+        lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with hold_lock(lock_path, f"Another hrsync daemon is already running for {where} ({{holder}}); "
+                                  "stop it first (or give this host its own host.state or host.state_dir)."):
             return self._serve()
 
     def _serve(self) -> int:
@@ -266,14 +260,14 @@ def connection_status(config: Config) -> list[dict[str, Any]]:
     """Per connection: enabled, paused, last run, next scheduled run and the runs whose report was not
     delivered (for ``hrsync status``)."""
     scheduler = schedule.Scheduler()
-    state = open_state(config.state, read_only=True, busy_timeout=config.busy_timeout)
+    files = StateFiles(config)
     try:
-        paused = {row["connection"]: row for row in state.pauses()}
+        paused = {row["connection"]: row for row in files.pauses()}
         jobs = build_jobs(scheduler, config, lambda name: None, skip=set(paused))
         tz = zoneinfo.ZoneInfo(config.timezone)
         rows = []
         for name, conn in sorted(config.connections.items()):
-            runs = state.runs(name, limit=1)
+            runs = files.of(name).runs(name, limit=1)
             last = runs[0] if runs else None
             job = jobs.get(name)
             rows.append({
@@ -285,8 +279,8 @@ def connection_status(config: Config) -> list[dict[str, Any]]:
                                                       "delivery_detail": last["delivery_detail"]},
                 "next_run": None if job is None or job.next_run is None
                 else job.next_run.astimezone(tz).isoformat(timespec="minutes"),
-                "undelivered": state.undelivered(name),
+                "undelivered": files.of(name).undelivered(name),
             })
         return rows
     finally:
-        state.close()
+        files.close()

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_t
 from ..config.load import Config
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED
 from ..state.crashed import CRASHED
-from ..state.store import State, open_state
+from ..state.places import StateFiles
 
 log = logging.getLogger("hrsync.service.metrics")
 
@@ -25,15 +25,14 @@ log = logging.getLogger("hrsync.service.metrics")
 #: alert on ``status="stopped"`` sees its series exist before the first stop.
 STATUSES = (OK, PARTIAL, STOPPED, INTERRUPTED, CRASHED)
 #: Undelivered: SMTP refused the report (it waits in the outbox) or it could not even be saved.
-UNDELIVERED = ("failed", "lost")
 
 
 def _seconds(stamp: str | None) -> float | None:
     return dt.datetime.fromisoformat(stamp).timestamp() if stamp else None
 
 
-def collect(config: Config, state: State) -> CollectorRegistry:
-    """The metrics of every configured connection, from ``state``."""
+def collect(config: Config, files: StateFiles) -> CollectorRegistry:
+    """The metrics of every configured connection, from its state (``files``: the one file, or its own)."""
     registry = CollectorRegistry()
 
     def gauge(name: str, text: str, *labels: str) -> Gauge:
@@ -48,14 +47,12 @@ def collect(config: Config, state: State) -> CollectorRegistry:
     people = gauge("last_run_people", "People per outcome in the connection's last finished run.", "outcome")
     success = gauge("last_success_timestamp_seconds",
                     "When the connection's last run that was not stopped (ok or partial) started (Unix time).")
-    pauses = {row["connection"] for row in state.pauses()}
-    waiting = dict(state.db.execute(
-        f"select connection, count(*) from runs where delivery in ({', '.join('?' * len(UNDELIVERED))}) "
-        "group by connection", list(UNDELIVERED)).fetchall())
+    pauses = {row["connection"] for row in files.pauses()}
     for name, conn in sorted(config.connections.items()):
+        state = files.of(name)
         enabled.labels(name).set(1 if conn.enabled else 0)
         paused.labels(name).set(1 if name in pauses else 0)
-        undelivered.labels(name).set(waiting.get(name, 0))
+        undelivered.labels(name).set(len(state.undelivered(name)))
         last = next((r for r in state.runs(name, limit=5) if r["status"] != "running" and r["ended_at"]), None)
         if last is not None:
             ended, started = _seconds(last["ended_at"]), _seconds(last["started_at"])
@@ -73,8 +70,8 @@ def collect(config: Config, state: State) -> CollectorRegistry:
 
 def metrics_text(config: Config) -> str:
     """The metrics as Prometheus' text format (for ``hrsync metrics``)."""
-    with open_state(config.state, read_only=True, busy_timeout=config.busy_timeout) as state:
-        return generate_latest(collect(config, state)).decode()
+    with StateFiles(config) as files:
+        return generate_latest(collect(config, files)).decode()
 
 
 def write_metrics(config: Config) -> None:
@@ -82,8 +79,8 @@ def write_metrics(config: Config) -> None:
     if config.metrics_file is None:
         return
     try:
-        with open_state(config.state, read_only=True, busy_timeout=config.busy_timeout) as state:
-            registry = collect(config, state)
+        with StateFiles(config) as files:
+            registry = collect(config, files)
         config.metrics_file.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(config.metrics_file), registry)
     except Exception as exc:  # a full disk or an unwritable folder: say so and carry on

@@ -18,8 +18,9 @@ from ..config.load import Config
 from ..registry import Plugins
 from ..report.mail import Delivery, deliver
 from ..results import OK, PARTIAL
+from ..state.places import StateFiles, open_connection_state
 from ..state.storage import storage_error
-from ..state.store import State, open_state
+from ..state.store import State
 from ..sync.engine import RunOptions, RunResult, sync_connection
 from .metrics import write_metrics
 
@@ -33,7 +34,7 @@ def run_and_report(config: Config, name: str, plugins: Plugins,
     try:
         outcome = _run_and_report(config, name, plugins, options)
     except (sqlite3.Error, OSError) as exc:  # the disk refused a write: say which path and what to do
-        refused = storage_error(exc, config.state)
+        refused = storage_error(exc, config.state_file(name))
         if refused is None:
             raise
         raise refused from None
@@ -43,7 +44,7 @@ def run_and_report(config: Config, name: str, plugins: Plugins,
 
 
 def _run_and_report(config: Config, name: str, plugins: Plugins, options: RunOptions) -> tuple[RunResult, Delivery]:
-    with open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout) as state:
+    with open_connection_state(config, name, read_only=options.dry_run) as state:
         result = sync_connection(config, name, plugins, options, state=state)
         if options.dry_run:
             return result, Delivery("skipped", "dry run: no report is sent")
@@ -57,18 +58,20 @@ def _run_and_report(config: Config, name: str, plugins: Plugins, options: RunOpt
             state.remember_said(name, result.run_id, result.report.warnings, complete=result.status in (OK, PARTIAL),
                                 delivered=delivery.how in ("sent", "outbox"))
         log.info("%s: run %s %s; %s", name, result.run_id, result.status, delivery.detail)
-        if config.keep_days:
-            prune_history(config, state=state)
+        if config.keep_days:  # after the run's lock; only this connection's runs, in short transactions
+            prune_history(config, state=state, connection=name)
     return result, delivery
 
 
-def prune_history(config: Config, days: int | None = None, *, state: State | None = None) -> int:
-    """Forget run history older than ``days`` (default: ``host.keep_days``); returns runs deleted."""
+def prune_history(config: Config, days: int | None = None, *, state: State | None = None,
+                  connection: str | None = None) -> int:
+    """Forget run history older than ``days`` (default: ``host.keep_days``), of ``connection`` or of every
+    connection; returns runs deleted."""
     if state is None:
-        with open_state(config.state, busy_timeout=config.busy_timeout) as own:
-            return prune_history(config, days, state=own)
+        with StateFiles(config, read_only=False) as files:
+            return sum(prune_history(config, days, state=each, connection=connection) for each in files.every())
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=config.keep_days if days is None else days)
-    deleted = state.prune(cutoff)
+    deleted = state.prune(cutoff, connection)
     if deleted:
         log.info("pruned %d run(s) older than %s", deleted, cutoff.date())
     return deleted

@@ -124,26 +124,27 @@ class RunHistory:
         rows = self.db["changes"].rows_where("run_id = ?", [run_id], order_by="id")
         return [{**r, "fields": json.loads(r["fields"] or "{}")} for r in rows]
 
-    def prunable(self, older_than: dt.datetime) -> list[int]:
-        """The finished runs that started before ``older_than``: what :meth:`prune` would delete."""
+    def prunable(self, older_than: dt.datetime, connection: str | None = None) -> list[int]:
+        """The finished runs of ``connection`` (or of all) that started before ``older_than``: what
+        :meth:`prune` would delete. Found through the ``runs(started_at)`` index, outside any transaction."""
         cutoff = older_than.astimezone(dt.UTC).isoformat(timespec="seconds")
-        return [r["id"] for r in self.db.query("select id from runs where started_at < ? and status != 'running' "
-                                               "order by id", [cutoff])]
+        where, args = ("connection = ? and ", [connection]) if connection is not None else ("", [])
+        return [row[0] for row in self.db.execute(
+            f"select id from runs where {where}started_at < ? and status != 'running' order by id", [*args, cutoff])]
 
-    def prune(self, older_than: dt.datetime) -> int:
-        """Delete finished runs (and their change logs) that started before ``older_than``.
+    def prune(self, older_than: dt.datetime, connection: str | None = None) -> int:
+        """Delete finished runs (and their change logs) of ``connection`` (or of all) started before ``older_than``.
 
         Links, last applied values, pending intents and pauses are kept: they are the sync's memory.
-        Returns the number of runs deleted.
+        Other connections' commits to the file never wait behind a scan of the history. Returns the runs deleted.
         """
-        with self.batch():
-            return self.delete_runs(self.prunable(older_than))
+        return self.delete_runs(self.prunable(older_than, connection))
 
     def delete_runs(self, ids: list[int]) -> int:
-        """Delete these runs and their change logs (the ones ``hrsync prune`` was told to delete)."""
-        with self.batch():
-            for chunk in range(0, len(ids), 500):
-                marks = ",".join("?" * len(ids[chunk:chunk + 500]))
+        """Delete these runs and their change logs, 500 to a transaction (the ones ``hrsync prune`` was told to)."""
+        for chunk in range(0, len(ids), 500):
+            marks = ",".join("?" * len(ids[chunk:chunk + 500]))
+            with self.batch():
                 self.db.execute(f"delete from changes where run_id in ({marks})", ids[chunk:chunk + 500])
                 self.db.execute(f"delete from runs where id in ({marks})", ids[chunk:chunk + 500])
         return len(ids)

@@ -147,3 +147,9 @@ def m010_said(db: Database) -> None:
 def m011_changes_by_person(db: Database) -> None:
     # `hrsync person` looks a person's writes up by source id (in every connection, or in one), in every run kept.
     db["changes"].create_index(["source_id", "connection"])
+
+
+@migrations()
+def m012_runs_by_start(db: Database) -> None:
+    # `hrsync prune` finds old runs of every connection by their start through an index, not a scan.
+    db["runs"].create_index(["started_at"])

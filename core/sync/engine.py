@@ -7,8 +7,7 @@ and the sink (they learn what their services support) → ``Source.read()`` →
 → :mod:`hrsync.sync.applier` (each outcome committed at once) → a :class:`~hrsync.results.RunReport`,
 stored with the run. The engine orchestrates; the modules it calls decide about people.
 
-Only run-level faults stop a run (:class:`~hrsync.errors.RunError`); a bad person is
-skipped or failed with a reason and retried next run.
+Only run-level faults stop a run (:class:`~hrsync.errors.RunError`); a bad person is skipped or failed, retried.
 """
 
 from __future__ import annotations
@@ -28,8 +27,9 @@ from ..plan import CREATE, Plan
 from ..registry import Plugins
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
 from ..state.locking import is_locked, locked_message
+from ..state.places import open_connection_state
 from ..state.storage import storage_error
-from ..state.store import Link, State, now, open_state
+from ..state.store import Link, State, now
 from . import guards
 from .applier import Applier
 from .group_applier import GroupApplier, planned_lines
@@ -110,7 +110,7 @@ def sync_connection(config: Config, name: str, plugins: Plugins, options: RunOpt
     options = options or RunOptions()
     conn = config.connection(name)
     if state is None:
-        with open_state(config.state, read_only=options.dry_run, busy_timeout=config.busy_timeout) as own:
+        with open_connection_state(config, name, read_only=options.dry_run) as own:
             return sync_connection(config, name, plugins, options, state=own)
     if options.dry_run:
         return _Run(config, conn, plugins, state, options, run_id=None).execute()
