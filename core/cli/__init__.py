@@ -4,7 +4,8 @@ Each command loads the plugins (:func:`hrsync.registry.load_plugins`), loads hos
 when it needs one, and calls into the engine, state or report modules. Exit codes: 0 ok,
 1 some people failed or were skipped for errors, 2 run stopped or invalid configuration.
 Commands live here (sync and operations), in :mod:`hrsync.cli.history` (runs, report,
-prune), in :mod:`hrsync.cli.sandbox` (sandbox, demo) and in :mod:`hrsync.cli.scaffold` (plugin new).
+prune), in :mod:`hrsync.cli.sandbox` (sandbox, demo), in :mod:`hrsync.cli.workers` (worker,
+schedule: Celery) and in :mod:`hrsync.cli.scaffold` (plugin new).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .common import HostTimeFormatter, TerminalProgress, global_options, load_fo
 from .history import prune, report, runs
 from .sandbox import demo, sandbox
 from .scaffold import plugin
+from .workers import schedule, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,7 +53,7 @@ def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str | No
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, debug=debug)
     tune_collector()
-    default = "INFO" if ctx.invoked_subcommand == "daemon" else "WARNING"
+    default = "INFO" if ctx.invoked_subcommand in ("daemon", "worker", "schedule") else "WARNING"
     setup_logging("DEBUG" if debug else log_level or default)
 
 
@@ -267,7 +269,7 @@ def resume(ctx, connection) -> None:
                                      if lifted else "was not paused."))
 
 
-for command in (runs, report, prune, sandbox, demo):
+for command in (runs, report, prune, sandbox, demo, worker, schedule):
     cli.add_command(command)
 for command in cli.commands.values():
     command.params.extend(global_options())

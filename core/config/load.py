@@ -24,6 +24,7 @@ from ..connectors import MATCH_FIELD
 from ..errors import ConfigError
 from ..printable import printable
 from ..registry import Plugins
+from .celery import CeleryConfig, CelerySchema
 from .groups import NO_GROUPS, GroupsConfig, check_groups
 from .mapping import FieldMapping, compile_mapping, flatten_errors
 from .schema import (
@@ -90,6 +91,7 @@ class Config:
     daemon: DaemonConfig = field(default_factory=lambda: DaemonSchema().load({}))
     keep_days: int = 400
     busy_timeout: float = 10.0
+    celery: CeleryConfig = field(default_factory=lambda: CelerySchema().load({}))
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -169,6 +171,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         daemon=host_cfg.get("daemon") or DaemonSchema().load({}),
         keep_days=host_cfg.get("keep_days", 400),
         busy_timeout=host_cfg.get("busy_timeout", 10.0),
+        celery=host_cfg.get("celery") or CelerySchema().load({}),
     )
 
 

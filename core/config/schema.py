@@ -25,6 +25,7 @@ from marshmallow import (
 
 from ..fields import DEFAULT_SENSITIVE
 from ..secrets import SecretField
+from .celery import CelerySchema
 from .groups import NO_GROUPS, GroupsSchema
 from .scope import ScopeSchema
 
@@ -93,6 +94,8 @@ class HostSchema(StrictSchema):
     smtp = fields.Nested(SmtpSchema, load_default=None, allow_none=True, metadata={"description": "Report e-mail."})
     daemon = fields.Nested(DaemonSchema, load_default=lambda: DaemonSchema().load({}),
                            metadata={"description": "How `hrsync daemon` runs connections."})
+    celery = fields.Nested(CelerySchema, load_default=lambda: CelerySchema().load({}),
+                           metadata={"description": "How `hrsync worker` and `hrsync schedule` run connections."})
 
     @validates("timezone")
     def _tz(self, value, **kwargs):
