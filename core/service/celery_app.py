@@ -18,6 +18,7 @@ marked crashed by the next one, which finishes its work (the engine's intents re
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import os
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ from celery import Celery, Task
 
 from ..config.celery import CeleryConfig
 from ..config.load import Config
-from ..errors import LockedError, RunError
+from ..errors import RunError
 from ..registry import Plugins
 from ..results import EXIT_OK, EXIT_RECORDS, EXIT_REPORT, EXIT_STOPPED
+from ..state.storage import open_private
 from ..state.store import open_state
 from ..sync.engine import RunOptions
 from .lease import Lease, lease_key
@@ -98,18 +100,18 @@ def run_slot(worker: Worker, connection: str, slot: str, *, owner: str) -> Outco
     if not lease.acquire():
         return Outcome(RETRY, f"another worker holds the connection ({lease.holder() or 'lease just released'})")
     with lease:
-        with open_state(config.state, busy_timeout=config.busy_timeout) as state:
-            if is_paused(state, config, connection):
-                return Outcome(DONE, "not run: paused (hrsync resume)")
-            last = state.last_successful_run(connection)
+        try:
+            with open_state(config.state, busy_timeout=config.busy_timeout) as state:
+                if is_paused(state, config, connection):
+                    return Outcome(DONE, "not run: paused (hrsync resume)")
+                last = state.last_successful_run(connection)
             if last and dt.datetime.fromisoformat(last["started_at"]) >= dt.datetime.fromisoformat(slot):
                 return Outcome(DONE, f"slot already served by run {last['id']}")
-        try:
             result, delivery = run_and_report(config, connection, worker.plugins,
                                               RunOptions(should_stop=lease.lost.is_set))
-        except LockedError as exc:  # `hrsync run` by hand, or the daemon, holds it on this host
-            return Outcome(RETRY, str(exc))
-        except RunError as exc:  # the state refused a write: a full disk may be cleared
+        except RunError as exc:
+            # LockedError: `hrsync run` by hand (or a daemon) holds the connection on this host, or another
+            # program the state; StorageError: the state refused a write - a full disk may be cleared.
             return Outcome(RETRY, str(exc))
         action = ON_EXIT[result.exit_code]
         detail = f"run {result.run_id} {result.status}; {delivery.detail}"
@@ -140,8 +142,18 @@ def register(app: Celery, worker: Worker) -> Task:
     return run_connection
 
 
+def _prepare_state(config: Config) -> None:
+    """Create or upgrade the state before taking runs, one worker at a time: workers starting together on a
+    new host would otherwise race to create its tables."""
+    config.state.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(open_private(config.state.with_name(config.state.name + ".workers.lock"), os.O_RDWR)) as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # blocking: the other worker's set-up takes a moment
+        open_state(config.state, busy_timeout=config.busy_timeout).close()
+
+
 def start_worker(config: Config, plugins: Plugins, *, concurrency: int, events: bool, log_level: str) -> None:
     """Consume this host's queue until stopped (SIGTERM: a warm shutdown lets the running slots finish)."""
+    _prepare_state(config)
     app = make_app(config.celery)
     register(app, Worker(config, plugins, redis.Redis.from_url(config.celery.broker_url())))
     # Threads, not prefork children: the runs wait on HTTP, and a killed worker takes its runs with it (a

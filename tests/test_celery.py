@@ -1,0 +1,131 @@
+"""Connections on Celery workers (``hrsync worker``, ``hrsync schedule``) with a real Redis on loopback.
+
+Two workers take twenty small connections (CSV exports → the SCIM sandbox); one is SIGKILLed in the middle
+of a run. The broker hands its unacknowledged run to the other worker after the visibility timeout, the
+lease has expired by then, and every connection ends with exactly one successful run and no duplicate user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from hrsync.config.load import load_config
+from hrsync.state.store import open_state
+from hrsync_csv import plugin as csv_plugin
+from tests.helpers import BUNDLED, HRSYNC, bundled_plugins, cli_env, run_cli, wait_until
+
+WITH_CSV = (*BUNDLED, "csv")
+QUEUE = "test-host"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A redis-server of its own on a free loopback port, its files in the test's folder."""
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    assert Path(server).exists(), "redis-server is missing: `make test` installs it (apt-get install redis-server)"
+    port = _free_port()
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+
+    def answers() -> bool:
+        with contextlib.suppress(redis.ConnectionError):
+            return client.ping()
+        return False
+
+    try:
+        wait_until(answers, timeout=15)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def write_hosts(tmp_path: Path, scim, broker: str, count: int, people: int) -> Path:
+    connections = {}
+    for n in range(count):
+        export = tmp_path / f"export-{n:02}.csv"
+        export.write_text("id,email,first_name,last_name,status\n" + "".join(
+            f"{n * 100 + i},c{n:02}p{i}@example.com,First{i},Last{n:02}x{i},active\n" for i in range(people)))
+        connections[f"c{n:02}"] = {"source": {"plugin": "csv", "path": str(export)},
+                                   "sink": {"plugin": "winningtemp", "token": "${WINNINGTEMP_TOKEN}",
+                                            "base_url": scim.url, "retry_backoff": 0.01}}
+    # A visibility timeout of seconds (a real host's is hours, above its longest run) lets the test see the
+    # killed worker's run handed on; the lease expires before that, as it must.
+    celery = {"broker": broker, "queue": QUEUE, "visibility_timeout": 6, "lease_seconds": 3,
+              "retry_delay": 0.5, "retries": 3}
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump({"host": {"state": "state.db", "outbox": "outbox", "celery": celery},
+                                    "connections": connections}))
+    return path
+
+
+def test_twenty_connections_run_exactly_once_when_a_worker_is_killed_mid_run(tmp_path, scim, redis_url,
+                                                                            monkeypatch):
+    monkeypatch.setenv("WINNINGTEMP_TOKEN", scim.token)
+    scim.faults.latency_ms = 40  # a remote service's pace, so a run lasts long enough to be killed inside
+    hosts = write_hosts(tmp_path, scim, redis_url, count=20, people=5)
+    config = load_config(hosts, bundled_plugins(("csv", csv_plugin), memory=False))
+    env = {**cli_env(WITH_CSV), "WINNINGTEMP_TOKEN": scim.token}
+    workers = [subprocess.Popen([HRSYNC, "--config", str(hosts), "worker", "--concurrency", "2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"worker{i}.log", "w"))
+               for i in range(2)]
+    try:
+        sent = run_cli("--config", str(hosts), "schedule", "--now", plugins=WITH_CSV,
+                       env={"WINNINGTEMP_TOKEN": scim.token})
+        assert sent.returncode == 0, sent.stderr
+        assert len(sent.stdout.split()) == 20
+
+        def running_in(pid: int) -> bool:
+            """A run row is 'running' and its connection's lock names the worker's pid."""
+            with open_state(config.state, read_only=True) as state:
+                running = {r["connection"] for r in state.runs(limit=100) if r["status"] == "running"}
+            return any(lock.read_text().startswith(f"pid {pid} ") and any(f".{name}.lock" in lock.name
+                                                                         for name in running)
+                       for lock in tmp_path.rglob("*.lock"))
+
+        victim = workers[0]
+        wait_until(lambda: running_in(victim.pid), timeout=30)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        client = redis.Redis.from_url(redis_url)
+
+        def all_done() -> bool:
+            with open_state(config.state, read_only=True) as state:
+                runs = state.runs(limit=1000)
+            served = {r["connection"] for r in runs if r["status"] == "ok"}
+            # Nothing left to deliver: no message waits in the queue or unacknowledged by the dead worker.
+            return (len(served) == 20 and not any(r["status"] == "running" for r in runs)
+                    and client.llen(QUEUE) == 0 and client.hlen("unacked") == 0)
+
+        wait_until(all_done, timeout=60)
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+    with open_state(config.state, read_only=True) as state:
+        runs = state.runs(limit=1000)
+    ok = sorted(r["connection"] for r in runs if r["status"] == "ok")
+    assert ok == sorted(config.connections), "every connection has exactly one successful run"
+    assert any(r["status"] == "crashed" for r in runs), "the worker was killed in the middle of a run"
+    names = [u["userName"] for u in scim.users()]
+    assert len(names) == len(set(names)) == 100, "no person was created twice"
+
