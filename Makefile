@@ -6,25 +6,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast demo lint venv clean bench
+.PHONY: test test-fast demo lint venv clean bench services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml examples/hrsync-csv-source/setup.cfg
-	$(BIN)/python -m pip install --quiet -e '.[test,sandbox]'
+	$(BIN)/python -m pip install --quiet -e '.[test,sandbox,celery]'
 	# The example third-party plugin, installed as a user would install it.
 	$(BIN)/python -m pip install --quiet -e examples/hrsync-csv-source
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# tests/test_celery.py starts a Redis of its own: Debian's redis-server, installed when absent (a second run
+# only looks for it).
+services:
+	@command -v redis-server >/dev/null \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Both lanes: ruff, then every test (tests/unit/ and the end-to-end tests, marked e2e).
-test: $(STAMP)
+test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
