@@ -8,6 +8,8 @@ lease has expired by then, and every connection ends with exactly one successful
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import shutil
 import signal
 import socket
@@ -19,6 +21,9 @@ import redis
 import yaml
 
 from hrsync.config.load import load_config
+from hrsync.config.schema import DaemonSchema
+from hrsync.service.celery_app import DONE, QUARANTINED, RETRY, Outcome, Worker, run_slot
+from hrsync.service.lease import lease_key
 from hrsync.state.store import open_state
 from hrsync_csv import plugin as csv_plugin
 from tests.helpers import BUNDLED, HRSYNC, bundled_plugins, cli_env, run_cli, wait_until
@@ -129,3 +134,48 @@ def test_twenty_connections_run_exactly_once_when_a_worker_is_killed_mid_run(tmp
     names = [u["userName"] for u in scim.users()]
     assert len(names) == len(set(names)) == 100, "no person was created twice"
 
+
+
+@pytest.fixture
+def slot_worker(redis_url, memory_config, world):
+    """The task's side of a worker, in this process: connection `mem` (memory connectors), a real Redis for the
+    lease, quarantine after two stopped runs."""
+    config, plugins = memory_config()
+    config = dataclasses.replace(config, daemon=DaemonSchema().load({"quarantine_after": 2}))
+    return Worker(config, plugins, redis.Redis.from_url(redis_url))
+
+
+def slot_now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def test_a_slot_delivered_twice_runs_once(slot_worker, world):
+    slot = slot_now()
+    first = run_slot(slot_worker, "mem", slot, owner="delivery-1")
+    again = run_slot(slot_worker, "mem", slot, owner="delivery-2")
+    assert (first.action, again.action) == (DONE, DONE)
+    assert again.detail == "slot already served by run 1"
+    with open_state(slot_worker.config.state, read_only=True) as state:
+        assert [r["status"] for r in state.runs("mem")] == ["ok"]
+    assert len(world.users) == 20
+
+
+def test_a_connection_leased_by_another_worker_is_retried_not_run(slot_worker, world):
+    slot_worker.redis.set(lease_key(slot_worker.config.celery.queue, "mem"), "other-host:1:task", px=60_000)
+    outcome = run_slot(slot_worker, "mem", slot_now(), owner="delivery-1")
+    assert outcome == Outcome(RETRY, "another worker holds the connection (other-host:1:task)")
+    with open_state(slot_worker.config.state, read_only=True) as state:
+        assert state.runs("mem") == []
+
+
+def test_stopped_runs_are_retried_then_quarantined(slot_worker, world):
+    world.fail_read = True
+    first = run_slot(slot_worker, "mem", slot_now(), owner="delivery-1")
+    second = run_slot(slot_worker, "mem", slot_now(), owner="delivery-1")
+    assert first.action == RETRY and second.action == QUARANTINED
+    assert second.detail.startswith("2 runs in a row stopped")
+    world.fail_read = False
+    assert run_slot(slot_worker, "mem", slot_now(), owner="delivery-2") == Outcome(DONE, "not run: paused "
+                                                                                         "(hrsync resume)")
+    # The lease was released after each attempt: nothing is left for a redelivery to wait for.
+    assert slot_worker.redis.get(lease_key(slot_worker.config.celery.queue, "mem")) is None
