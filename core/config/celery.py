@@ -16,7 +16,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from ..secrets import Secret, SecretField
 
 #: Letters, digits, '.', '_' and '-': a queue name that is also safe inside Redis keys and log lines.
-QUEUE_NAME = validate.Regexp(r"^[A-Za-z0-9._-]{1,100}$", error="Queue names use letters, digits, '.', '_' and '-'.")
+QUEUE_NAME = validate.Regexp(r"^[A-Za-z0-9._-]{1,100}\Z", error="Queue names use letters, digits, '.', '_' and '-'.")
 
 
 @dataclass(frozen=True)
