@@ -21,10 +21,12 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
+from marshmallow import ValidationError
 
 from hrsync.config.load import load_config
-from hrsync.config.schema import DaemonSchema
-from hrsync.service.celery_app import DONE, QUARANTINED, RETRY, Outcome, Worker, run_slot
+from hrsync.config.schema import CelerySchema, DaemonSchema
+from hrsync.service.celery_app import DONE, QUARANTINED, RETRY, Outcome, Worker, make_app, run_slot
+from hrsync.service.celery_schedule import enqueue
 from hrsync.service.lease import lease_key
 from hrsync.state.store import open_state
 from hrsync_csv import plugin as csv_plugin
@@ -181,3 +183,21 @@ def test_stopped_runs_are_retried_then_quarantined(slot_worker, world):
                                                                                          "(hrsync resume)")
     # The lease was released after each attempt: nothing is left for a redelivery to wait for.
     assert slot_worker.redis.get(lease_key(slot_worker.config.celery.queue, "mem")) is None
+
+
+def test_a_slot_is_sent_once_however_often_it_is_scheduled(slot_worker, redis_url):
+    config = dataclasses.replace(slot_worker.config, celery=CelerySchema().load(
+        {"broker": redis_url, "queue": "host-a"}))
+    slot = dt.datetime(2026, 1, 5, 2, 0, tzinfo=dt.UTC)
+    app = make_app(config.celery)
+    assert enqueue(app, slot_worker.redis, config, ["mem"], slot) == ["host-a:mem@2026-01-05T02:00:00Z"]
+    assert enqueue(app, slot_worker.redis, config, ["mem"], slot) == []  # a second scheduler, or a restart
+    assert slot_worker.redis.llen("host-a") == 1
+
+
+def test_celery_settings_refuse_a_password_in_the_url_and_a_timeout_shorter_than_a_wait():
+    with pytest.raises(ValidationError) as info:
+        CelerySchema().load({"broker": "redis://:hunter2@redis.internal:6379/0"})
+    assert "broker_password" in str(info.value.messages) and "hunter2" not in str(info.value.messages)
+    with pytest.raises(ValidationError, match="must exceed lease_seconds"):
+        CelerySchema().load({"visibility_timeout": 600, "retry_delay": 60, "retries": 5})
