@@ -9,9 +9,10 @@ runs it like ``hrsync run NAME`` (:func:`hrsync.service.runner.run_and_report`, 
 lock) → :data:`ON_EXIT` maps the run's exit code to done, retry (with a doubling delay) or, after
 ``host.daemon.quarantine_after`` stopped runs in a row, quarantine (:mod:`.quarantine`).
 
-Delivery is at least once: the message is acknowledged after the run (``acks_late``), also when the worker
-process is lost (``reject_on_worker_lost``); a worker killed mid-run leaves it unacknowledged, and Redis hands
-it to another worker after ``visibility_timeout``, which must exceed the longest run. The killed run is
+Delivery is at least once: the message is acknowledged after the run (``acks_late``) and requeued, not
+acknowledged, when the process running it is lost (``reject_on_worker_lost``); a worker killed mid-run leaves
+it unacknowledged, and Redis hands it to another worker after ``visibility_timeout``, which must exceed the
+longest run. The killed run is
 marked crashed by the next one, which finishes its work (the engine's intents repair writes in flight).
 """
 
