@@ -114,7 +114,8 @@ def run_slot(worker: Worker, connection: str, slot: str, *, owner: str) -> Outco
             # LockedError: `hrsync run` by hand (or a daemon) holds the connection on this host, or another
             # program the state; StorageError: the state refused a write - a full disk may be cleared.
             return Outcome(RETRY, str(exc))
-        action = ON_EXIT[result.exit_code]
+        # The exit code `hrsync run NAME` would have ended with: a report left in the outbox is 3.
+        action = ON_EXIT[result.exit_code or (EXIT_OK if delivery.delivered else EXIT_REPORT)]
         detail = f"run {result.run_id} {result.status}; {delivery.detail}"
         if action == RETRY:
             with open_state(config.state, busy_timeout=config.busy_timeout) as state:
