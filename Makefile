@@ -6,27 +6,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast demo lint venv clean bench
+.PHONY: test test-fast demo lint venv clean bench services
 
-# The headless browser a report test renders the HTML e-mail in: Debian's package, installed once (apt-get needs
-# root: sudo when not root). A target named by its file, so a machine that has it skips this at once.
+# Debian packages the tests need, installed once (apt-get needs root: sudo when not root): the headless browser
+# a report test renders the HTML e-mail in, and the Redis tests/test_celery.py starts its own server of.
+# Targets named by their files, so a machine that has them skips this at once.
 CHROMIUM := /usr/bin/chromium
+REDIS := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml examples/hrsync-csv-source/setup.cfg
-	$(BIN)/python -m pip install --quiet -e '.[test,sandbox]'
+	$(BIN)/python -m pip install --quiet -e '.[test,sandbox,celery]'
 	# The example third-party plugin, installed as a user would install it.
 	$(BIN)/python -m pip install --quiet -e examples/hrsync-csv-source
 	touch $(STAMP)
 
 $(CHROMIUM):
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
-		|| ($(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -q --no-install-recommends chromium)
+	$(APT_INSTALL) chromium || ($(SUDO) apt-get update -q && $(APT_INSTALL) chromium)
+
+$(REDIS):
+	$(APT_INSTALL) redis-server || ($(SUDO) apt-get update -q && $(APT_INSTALL) redis-server)
 
 venv: $(STAMP)
 
@@ -34,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Both lanes: ruff, then every test (tests/unit/ and the end-to-end tests, marked e2e).
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(REDIS)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -38,6 +38,7 @@ def keys(schema) -> set[str]:
 CORE_SCHEMAS = {
     "Top level": config_schema.ConfigFileSchema, "host": config_schema.HostSchema,
     "host.smtp": config_schema.SmtpSchema, "host.daemon": config_schema.DaemonSchema,
+    "host.celery": config_schema.CelerySchema,
     "connections.NAME": config_schema.ConnectionSchema, "connections.NAME.guards": config_schema.GuardsSchema,
     "connections.NAME.schedule": config_schema.ScheduleSchema, "connections.NAME.report": config_schema.ReportSchema,
     "connections.NAME.scope": ScopeSchema,

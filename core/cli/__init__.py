@@ -5,7 +5,8 @@ when it needs one, and calls into the engine, state or report modules. Exit code
 (:data:`hrsync.errors.EXIT_CODES`, :mod:`hrsync.cli.exits`).
 Commands live here (sync and operations), in :mod:`hrsync.cli.history` (runs, report,
 prune), in :mod:`hrsync.cli.person` (person), in :mod:`hrsync.cli.sandbox` (sandbox, demo), in
-:mod:`hrsync.cli.scaffold` (plugin new) and in :mod:`hrsync.cli.state` (state split).
+:mod:`hrsync.cli.workers` (worker, schedule: Celery), in :mod:`hrsync.cli.scaffold` (plugin new) and in
+:mod:`hrsync.cli.state` (state split).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .probes import plan_probes, run_probes
 from .sandbox import demo, sandbox
 from .scaffold import plugin
 from .state import state
+from .workers import schedule, worker
 
 
 @click.group(cls=HrsyncGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes_epilog())
@@ -64,7 +66,7 @@ def cli(ctx: click.Context, config: str | None, debug: bool, log_level: str | No
     ctx.ensure_object(dict)
     ctx.obj.update(config=config, debug=debug)
     tune_collector()
-    default = "INFO" if ctx.invoked_subcommand == "daemon" else "WARNING"
+    default = "INFO" if ctx.invoked_subcommand in ("daemon", "worker", "schedule") else "WARNING"
     setup_logging("DEBUG" if debug else log_level or default)
 
 
@@ -237,7 +239,7 @@ def resume(ctx, connection) -> None:
                                      if lifted else "was not paused."))
 
 
-for command in (plugins, runs, report, prune, person, sandbox, demo):
+for command in (plugins, runs, report, prune, person, sandbox, demo, worker, schedule):
     cli.add_command(command)
 for command in cli.commands.values():
     command.params.extend(global_options())

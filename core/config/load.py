@@ -24,6 +24,7 @@ from ..connectors import MATCH_FIELD
 from ..errors import ConfigError, UsageError
 from ..printable import printable
 from ..registry import Plugins
+from .celery import CeleryConfig, CelerySchema
 from .groups import NO_GROUPS, GroupsConfig, check_groups
 from .mapping import FieldMapping, compile_mapping, flatten_errors
 from .schema import (
@@ -99,6 +100,7 @@ class Config:
     def state_file(self, name: str) -> Path:
         """The SQLite file that holds connection ``name``'s state."""
         return self.state_dir / f"{name}.db" if self.state_dir is not None else self.state
+    celery: CeleryConfig = field(default_factory=lambda: CelerySchema().load({}))
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -203,6 +205,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         busy_timeout=host_cfg.get("busy_timeout", 10.0),
         metrics_file=path.parent / host_cfg["metrics_file"] if host_cfg.get("metrics_file") else None,
         state_dir=path.parent / given["state_dir"] if isinstance(given.get("state_dir"), str) else None,
+        celery=host_cfg.get("celery") or CelerySchema().load({}),
     )
 
 

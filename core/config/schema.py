@@ -25,6 +25,7 @@ from marshmallow import (
 
 from ..fields import DEFAULT_SENSITIVE
 from ..secrets import SecretField
+from .celery import CelerySchema
 from .groups import NO_GROUPS, GroupsSchema
 from .scope import ScopeSchema
 
@@ -98,6 +99,8 @@ class HostSchema(StrictSchema):
         metadata={"description": "Prometheus metrics file written after each run (relative to hosts.yaml)."})
     daemon = fields.Nested(DaemonSchema, load_default=lambda: DaemonSchema().load({}),
                            metadata={"description": "How `hrsync daemon` runs connections."})
+    celery = fields.Nested(CelerySchema, load_default=lambda: CelerySchema().load({}),
+                           metadata={"description": "How `hrsync worker` and `hrsync schedule` run connections."})
 
     @validates_schema(pass_original=True)
     def _one_state(self, data, original, **kwargs):

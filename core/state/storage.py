@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from ..errors import StorageError
@@ -72,7 +73,18 @@ def open_private(path: str | os.PathLike, flags: int) -> int:
 
 def private(path: Path) -> None:
     """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists. The mode is
-    set through the open file, so a link swapped in meanwhile is never followed."""
+    set through the open file, so a link swapped in meanwhile is never followed.
+
+    A file that is already private is not opened: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, so the locks of the SQLite connections that other threads (a daemon's runs, a worker's)
+    keep open on the state and its shared memory would go, and another process could then reset that shared
+    memory under them (they die of SIGBUS) or write beside them."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        found = None
+    if found is not None and stat.S_ISREG(found.st_mode) and stat.S_IMODE(found.st_mode) == 0o600:
+        return
     fd = open_private(path, os.O_RDWR)
     try:
         os.fchmod(fd, 0o600)
