@@ -1,25 +1,25 @@
 """The host daemon: every enabled connection on its schedule, unattended.
 
-Data flow: hosts.yaml → :func:`build_jobs` puts one job per enabled, unpaused
-connection on a ``schedule.Scheduler`` of our own (daily at HH:MM in the host's time
-zone, :mod:`.slots`, or every N hours) → each due job submits :func:`hrsync.service.runner.run_and_report` to a thread
-pool (at most ``max_concurrent`` at once, never the same connection twice) → the run
-and its report are recorded by the engine and the mailer.
+Data flow: hosts.yaml → :func:`build_jobs` puts one job per enabled, unpaused connection on a ``schedule.Scheduler``
+of our own (daily at HH:MM in the host's time zone, :mod:`.slots`, or every N hours) → each due job goes to the
+worker processes of :mod:`.workers` (at most ``max_concurrent`` runs at once over ``processes`` processes, never
+the same connection twice), where :func:`hrsync.service.runner.run_and_report` runs it → the run and its report are
+recorded by the engine and the mailer; the outcome comes back to the daemon, which logs it and decides on quarantine.
 
-Failures never stop the daemon: a job's exception is logged with its connection. After
-``quarantine_after`` consecutive run-level failures the connection is paused, with one
-alert report, until its config changes or an operator runs ``hrsync resume``. At start,
-a connection whose last successful run is older than its interval runs once at once
-(catch-up). SIGTERM/SIGINT stop scheduling and let running syncs finish the person in
-flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is invalid.
+Failures never stop the daemon: a job's exception is logged with its connection; a killed worker process is replaced
+and its runs count as crashed. After ``quarantine_after`` consecutive run-level failures the connection is paused,
+with one alert report, until its config changes or an operator runs ``hrsync resume``. At start, a connection whose
+last successful run is older than its interval runs once at once (catch-up). SIGTERM/SIGINT stop scheduling and let
+running syncs finish the person in flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is
+invalid.
 """
-
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import signal
 import threading
 import zoneinfo
@@ -40,6 +40,7 @@ from ..state.store import open_state
 from ..sync.engine import RunOptions
 from .runner import run_and_report
 from .slots import DailySlot
+from .workers import WorkerLost, WorkerPool
 
 log = logging.getLogger("hrsync.service.daemon")
 
@@ -80,7 +81,9 @@ class Daemon:
         self.quarantine_after = settings.quarantine_after
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
-        self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-run")
+        self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-wait")
+        self.workers = WorkerPool(self._work, processes=settings.processes or os.cpu_count() or 1,
+                                  max_concurrent=settings.max_concurrent)
         self.running: dict[str, Future] = {}
         self.stopping = threading.Event()
         self.wake = threading.Event()
@@ -128,6 +131,7 @@ class Daemon:
         with self.lock:
             self.plugins, self.config = plugins, config
             self._reschedule()
+            self.workers.renew()
         log.info("configuration reloaded from %s", self.config_path)
         return True
 
@@ -167,21 +171,27 @@ class Daemon:
 
     def _run(self, name: str, config: Config, plugins: Plugins) -> str:
         try:
-            result, delivery = self.runner(config, name, plugins, RunOptions(should_stop=self.stopping.is_set))
-            status = result.status
-            log.info("%s: run %s finished: %s (%s); %s", name, result.run_id, status,
-                     ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes",
-                     delivery.detail)
-        except LockedError as exc:
-            # `hrsync run` by hand holds the connection: like an overlap, not a failure.
-            log.warning("%s: slot skipped: %s", name, exc)
-            return "skipped"
-        except Exception:
-            log.exception("%s: run crashed", name)
-            status = "crashed"
+            status, level, line = self.workers.submit(name).result()
+        except WorkerLost as exc:
+            status, level, line = "crashed", logging.ERROR, f"run crashed: {exc}"
+        if line:
+            log.log(level, "%s: %s", name, line)
         if status in ("stopped", "crashed"):
             self._maybe_quarantine(name, config, plugins)
         return status
+
+    def _work(self, name: str, should_stop: Callable[[], bool]) -> tuple[str, int, str]:
+        """One run, in a worker process (with the configuration it was forked with): outcome and a log line."""
+        try:
+            result, delivery = self.runner(self.config, name, self.plugins, RunOptions(should_stop=should_stop))
+        except LockedError as exc:  # `hrsync run` by hand holds the connection: like an overlap, not a failure
+            return "skipped", logging.WARNING, f"slot skipped: {exc}"
+        except Exception:
+            log.exception("%s: run crashed", name)
+            return "crashed", logging.ERROR, ""
+        counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes"
+        return (result.status, logging.INFO,
+                f"run {result.run_id} finished: {result.status} ({counts}); {delivery.detail}")
 
     def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
         state = open_state(config.state, busy_timeout=config.busy_timeout)
@@ -220,6 +230,7 @@ class Daemon:
         if not self.stopping.is_set():
             log.info("stopping: no new runs; running syncs finish the writes in flight")
         self.stopping.set()
+        self.workers.stop_runs()
         self.wake.set()
 
     def serve(self) -> int:
@@ -249,7 +260,8 @@ class Daemon:
         with self.lock:
             pending = [f for f in self.running.values() if not f.done()]
         done = threading.Event()
-        threading.Thread(target=lambda: (self.pool.shutdown(wait=True), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (self.pool.shutdown(wait=True), self.workers.close(), done.set()),
+                         daemon=True).start()
         if not done.wait(self.shutdown_timeout):
             log.error("stopping: %d run(s) did not finish within %ss", len(pending), self.shutdown_timeout)
             return 1
