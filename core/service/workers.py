@@ -41,6 +41,10 @@ class WorkerLost(HrsyncError):
     """The worker process running a connection died before the run reported back."""
 
 
+class _Asked(Exception):
+    """SIGTERM/SIGINT in a worker: take no more runs."""
+
+
 @dataclass
 class _Worker:
     process: Any  # multiprocessing's forked Process
@@ -193,9 +197,13 @@ class WorkerPool:
         for name, future in worker.jobs.values():
             future.set_exception(WorkerLost(f"worker process {worker.process.pid} ended ({_how(code)}) during the "
                                             "run", connection=name))
-        if not worker.retiring or worker.jobs:
+        if worker.jobs:
             log.error("worker process %d ended (%s) with %d run(s) in flight", worker.process.pid, _how(code),
                       len(worker.jobs))
+        elif not worker.retiring:
+            log.info("worker process %d ended (%s)", worker.process.pid, _how(code))
+        if not worker.retiring and not self._closing and not self._stop_flag.value:
+            log.info("worker process %d replaces worker process %d", self._fork().process.pid, worker.process.pid)
 
 
 def _how(exitcode: int | None) -> str:
@@ -210,8 +218,14 @@ def _serve(conn: multiprocessing.connection.Connection, inherited: list, work: W
     for other in inherited:
         other.close()
     asked = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: asked.set())
-    signal.signal(signal.SIGINT, lambda *_: asked.set())
+
+    def on_signal(*_: Any) -> None:
+        if not asked.is_set():
+            asked.set()
+            raise _Asked  # out of the wait for more runs; the runs in flight finish their writes
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the daemon reloads; this worker keeps its configuration
 
     def should_stop() -> bool:
@@ -228,12 +242,10 @@ def _serve(conn: multiprocessing.connection.Connection, inherited: list, work: W
             conn.send(outcome)
 
     with ThreadPoolExecutor(threads, thread_name_prefix="hrsync-run") as runs:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):  # the daemon is gone: stop after the writes in flight
-                asked.set()
-                break
-            if message is None:
-                break
-            runs.submit(run, *message)
+        try:
+            while (message := conn.recv()) is not None:
+                runs.submit(run, *message)
+        except (EOFError, OSError):  # the daemon is gone: stop after the writes in flight
+            asked.set()
+        except _Asked:
+            pass
