@@ -16,6 +16,7 @@ invalid.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -31,16 +32,15 @@ from typing import Any
 import schedule
 
 from ..config.load import Config, ConnectionConfig, load_config
-from ..errors import ConfigError, DeliveryError, LockedError
+from ..errors import ConfigError, DeliveryError
 from ..registry import Plugins, load_plugins
 from ..report.mail import deliver
 from ..results import STOPPED, RunReport
 from ..state.locking import hold_lock
 from ..state.store import open_state
-from ..sync.engine import RunOptions
 from .runner import run_and_report
 from .slots import DailySlot
-from .workers import WorkerLost, WorkerPool
+from .workers import WorkerLost, WorkerPool, worker_runs
 
 log = logging.getLogger("hrsync.service.daemon")
 
@@ -82,7 +82,8 @@ class Daemon:
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
         self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-wait")
-        self.workers = WorkerPool(self._work, processes=settings.processes or os.cpu_count() or 1,
+        self.workers = WorkerPool(functools.partial(worker_runs, self.config_path, plugins_factory, runner),
+                                  processes=settings.processes or os.cpu_count() or 1,
                                   max_concurrent=settings.max_concurrent)
         self.running: dict[str, Future] = {}
         self.stopping = threading.Event()
@@ -179,19 +180,6 @@ class Daemon:
         if status in ("stopped", "crashed"):
             self._maybe_quarantine(name, config, plugins)
         return status
-
-    def _work(self, name: str, should_stop: Callable[[], bool]) -> tuple[str, int, str]:
-        """One run, in a worker process (with the configuration it was forked with): outcome and a log line."""
-        try:
-            result, delivery = self.runner(self.config, name, self.plugins, RunOptions(should_stop=should_stop))
-        except LockedError as exc:  # `hrsync run` by hand holds the connection: like an overlap, not a failure
-            return "skipped", logging.WARNING, f"slot skipped: {exc}"
-        except Exception:
-            log.exception("%s: run crashed", name)
-            return "crashed", logging.ERROR, ""
-        counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes"
-        return (result.status, logging.INFO,
-                f"run {result.run_id} finished: {result.status} ({counts}); {delivery.detail}")
 
     def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
         state = open_state(config.state, busy_timeout=config.busy_timeout)

@@ -1,22 +1,24 @@
 """The daemon's worker processes: connections run on every core of the host, not in threads of one process.
 
 Data flow: :class:`hrsync.service.daemon.Daemon` submits a connection's name to :class:`WorkerPool` → the pool hands
-it to the least busy of up to ``processes`` forked worker processes over that worker's pipe → the worker runs it in
-one of its threads (``work(name, should_stop)``: the engine, the report; runs wait on the network most of the time,
-so a process holds several) and sends the outcome back → the pool resolves the run's Future in the daemon.
+it to the least busy of up to ``processes`` worker processes over that worker's pipe → the worker runs it in one of
+its threads (runs wait on the network most of the time, so a process holds several) and sends the outcome back →
+the pool resolves the run's Future in the daemon. The workers' log records travel to the daemon's log.
 
-A worker process that dies (SIGKILL, the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and
-is replaced; the next run of such a connection finds its run unfinished and recovers it, as after any crash. Workers
-are forked, so they hold the configuration, plugins and secrets the daemon loaded, and they share its ``flock`` on
-the state: a second daemon is refused while any of them lives. After a reload the daemon retires them: they finish
-their runs and exit, and new workers are forked with the new configuration. A worker that sees SIGTERM/SIGINT, or
-loses its daemon (its pipe closes), asks its runs to stop after the writes in flight, like the daemon does.
+Workers are spawned, not forked: a forked child would inherit SQLite's bookkeeping of the daemon's open state
+connections (and think it holds their locks) - a corrupt state file. A worker starts from ``work()``, a picklable
+factory that loads hosts.yaml and returns the function running one connection. A worker process that dies (SIGKILL,
+the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and is replaced; the next run of such a
+connection finds its run unfinished and recovers it, as after any crash. After a reload the daemon retires the
+workers: they finish their runs and exit, and new ones load the new hosts.yaml. A worker that sees SIGTERM/SIGINT,
+or loses its daemon (its pipe closes), takes no more runs and lets its runs stop after the writes in flight.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import logging.handlers
 import math
 import multiprocessing
 import multiprocessing.connection
@@ -27,14 +29,18 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..errors import HrsyncError
+from ..config.load import load_config
+from ..errors import HrsyncError, LockedError
+from ..registry import Plugins
+from ..sync.engine import RunOptions
 
 log = logging.getLogger("hrsync.service.workers")
 
-#: ``work(name, should_stop)`` runs one connection inside a worker process; its result must pickle.
-Work = Callable[[str, Callable[[], bool]], Any]
+#: Called once in each worker process; returns ``run(name, should_stop)``, whose result must pickle.
+Work = Callable[[], Callable[[str, Callable[[], bool]], Any]]
 
 
 class WorkerLost(HrsyncError):
@@ -47,18 +53,17 @@ class _Asked(Exception):
 
 @dataclass
 class _Worker:
-    process: Any  # multiprocessing's forked Process
+    process: Any  # multiprocessing's spawned Process
     conn: multiprocessing.connection.Connection
     jobs: dict[int, tuple[str, Future]] = field(default_factory=dict)
     retiring: bool = False
 
 
 class WorkerPool:
-    """Up to ``processes`` forked worker processes with ``max_concurrent`` runs in flight between them."""
+    """Up to ``processes`` worker processes with ``max_concurrent`` runs in flight between them."""
 
     def __init__(self, work: Work, *, processes: int, max_concurrent: int) -> None:
-        # fork, not spawn: a worker starts with everything the daemon loaded, nothing is pickled per run.
-        self._ctx = multiprocessing.get_context("fork")
+        self._ctx = multiprocessing.get_context("spawn")
         self._work = work
         self.size = max(1, min(processes, max_concurrent))
         self.threads = math.ceil(max_concurrent / self.size)
@@ -70,6 +75,7 @@ class WorkerPool:
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._closing = False
         self._supervisor: threading.Thread | None = None
+        self._logs: Any = None
 
     def submit(self, name: str) -> Future:
         future: Future = Future()
@@ -78,6 +84,8 @@ class WorkerPool:
                 raise RuntimeError("the worker pool is closed")
             self._queue.append((next(self._ids), name, future))
             if self._supervisor is None:
+                self._logs = self._ctx.Queue()
+                threading.Thread(target=_relay_logs, args=(self._logs,), name="hrsync-logs", daemon=True).start()
                 self._supervisor = threading.Thread(target=self._supervise, name="hrsync-workers", daemon=True)
                 self._supervisor.start()
         self._wake_w.send(None)
@@ -88,7 +96,7 @@ class WorkerPool:
         self._stop_flag.value = 1
 
     def renew(self) -> None:
-        """Runs submitted from now on go to newly forked workers; the current ones finish theirs, then exit."""
+        """Runs from now on go to new workers (loading hosts.yaml anew); the current ones finish theirs, then exit."""
         with self._lock:
             for worker in self._workers:
                 self._retire(worker)
@@ -111,6 +119,7 @@ class WorkerPool:
         self._wake_w.send(None)
         if supervisor is not None:
             supervisor.join()
+            self._logs.put(None)
 
     # -- the supervisor thread ----------------------------------------------------------------
 
@@ -151,16 +160,17 @@ class WorkerPool:
         if idle:
             return idle[0]
         if len(serving) < self.size:
-            return self._fork()
+            return self._start()
         least = min(serving, key=lambda w: len(w.jobs), default=None)
         return least if least is not None and len(least.jobs) < self.threads else None
 
-    def _fork(self) -> _Worker:
+    def _start(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe()
-        # The child closes the daemon's ends of every pipe, so a worker sees EOF when the daemon is gone.
-        inherited = [parent_end, self._wake_r, self._wake_w, *(w.conn for w in self._workers)]
+        levels = {name: logger.level for name, logger in logging.root.manager.loggerDict.items()
+                  if isinstance(logger, logging.Logger) and logger.level}
         process = self._ctx.Process(target=_serve, name="hrsync-worker", daemon=True,
-                                    args=(child_end, inherited, self._work, self.threads, self._stop_flag))
+                                    args=(child_end, self._work, self.threads, self._stop_flag, self._logs,
+                                          logging.root.level, levels))
         process.start()
         child_end.close()
         worker = _Worker(process, parent_end)
@@ -203,7 +213,7 @@ class WorkerPool:
         elif not worker.retiring:
             log.info("worker process %d ended (%s)", worker.process.pid, _how(code))
         if not worker.retiring and not self._closing and not self._stop_flag.value:
-            log.info("worker process %d replaces worker process %d", self._fork().process.pid, worker.process.pid)
+            log.info("worker process %d replaces worker process %d", self._start().process.pid, worker.process.pid)
 
 
 def _how(exitcode: int | None) -> str:
@@ -212,11 +222,41 @@ def _how(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def _serve(conn: multiprocessing.connection.Connection, inherited: list, work: Work, threads: int,
-           stop_flag: Any) -> None:
+def worker_runs(config_path: Path, plugins_factory: Callable[[], Plugins],
+                runner: Callable) -> Callable[[str, Callable[[], bool]], tuple[str, int, str]]:
+    """In a worker process: load hosts.yaml (it registers the secrets to mask) and return what runs a connection."""
+    plugins = plugins_factory()
+    config = load_config(config_path, plugins)
+
+    def run(name: str, should_stop: Callable[[], bool]) -> tuple[str, int, str]:
+        """One run: its outcome, and a line (with its level) for the daemon's log."""
+        try:
+            result, delivery = runner(config, name, plugins, RunOptions(should_stop=should_stop))
+        except LockedError as exc:  # `hrsync run` by hand holds the connection: like an overlap, not a failure
+            return "skipped", logging.WARNING, f"slot skipped: {exc}"
+        except Exception:
+            log.exception("%s: run crashed", name)
+            return "crashed", logging.ERROR, ""
+        counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes"
+        return (result.status, logging.INFO,
+                f"run {result.run_id} finished: {result.status} ({counts}); {delivery.detail}")
+
+    return run
+
+
+def _relay_logs(logs: Any) -> None:
+    """In the daemon: hand each worker's log record to the daemon's own loggers (their handlers mask secrets)."""
+    while (record := logs.get()) is not None:
+        logging.getLogger(record.name).handle(record)
+
+
+def _serve(conn: multiprocessing.connection.Connection, work: Work, threads: int, stop_flag: Any, logs: Any,
+           level: int, levels: dict[str, int]) -> None:
     """A worker process: run each connection the daemon sends in a thread, send back each outcome."""
-    for other in inherited:
-        other.close()
+    logging.root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    logging.root.setLevel(level)
+    for name, named_level in levels.items():
+        logging.getLogger(name).setLevel(named_level)
     asked = threading.Event()
 
     def on_signal(*_: Any) -> None:
@@ -232,10 +272,11 @@ def _serve(conn: multiprocessing.connection.Connection, inherited: list, work: W
         return bool(stop_flag.value) or asked.is_set()
 
     sending = threading.Lock()
+    run_one = work()
 
     def run(job_id: int, name: str) -> None:
         try:
-            outcome = (job_id, True, work(name, should_stop))
+            outcome = (job_id, True, run_one(name, should_stop))
         except BaseException:  # noqa: BLE001 - the daemon decides; the traceback travels as text
             outcome = (job_id, False, traceback.format_exc())
         with sending:
