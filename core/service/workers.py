@@ -11,7 +11,8 @@ factory that loads hosts.yaml and returns the function running one connection. A
 the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and is replaced; the next run of such a
 connection finds its run unfinished and recovers it, as after any crash. After a reload the daemon retires the
 workers: they finish their runs and exit, and new ones load the new hosts.yaml. A worker that sees SIGTERM/SIGINT,
-or loses its daemon (its pipe closes), takes no more runs and lets its runs stop after the writes in flight.
+or loses its daemon (its pipe closes), takes no more runs and lets its runs stop after the writes in flight; it
+does not hold the daemon's lock, but each run holds its connection's, so an orphan never runs beside a new daemon.
 """
 
 from __future__ import annotations
