@@ -82,8 +82,7 @@ class Daemon:
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
         self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-wait")
-        self.workers = WorkerPool(functools.partial(worker_runs, self.config_path, plugins_factory, runner),
-                                  processes=settings.processes or os.cpu_count() or 1,
+        self.workers = WorkerPool(self._worker_setup(), processes=settings.processes or os.cpu_count() or 1,
                                   max_concurrent=settings.max_concurrent)
         self.running: dict[str, Future] = {}
         self.stopping = threading.Event()
@@ -91,6 +90,11 @@ class Daemon:
         self.lock = threading.RLock()
         self.jobs: dict[str, schedule.Job] = {}
         self._reschedule()
+
+    def _worker_setup(self) -> functools.partial:
+        """What a worker process starts from: the text of hosts.yaml as this daemon just loaded it."""
+        text = self.config_path.read_text(encoding="utf-8")
+        return functools.partial(worker_runs, text, self.config_path, self.plugins_factory, self.runner)
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -132,7 +136,7 @@ class Daemon:
         with self.lock:
             self.plugins, self.config = plugins, config
             self._reschedule()
-            self.workers.renew()
+            self.workers.renew(self._worker_setup())
         log.info("configuration reloaded from %s", self.config_path)
         return True
 

@@ -10,7 +10,7 @@ connections (and think it holds their locks) - a corrupt state file. A worker st
 factory that loads hosts.yaml and returns the function running one connection. A worker process that dies (SIGKILL,
 the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and is replaced; the next run of such a
 connection finds its run unfinished and recovers it, as after any crash. After a reload the daemon retires the
-workers: they finish their runs and exit, and new ones load the new hosts.yaml. A worker that sees SIGTERM/SIGINT,
+workers: they finish their runs and exit, and new ones load the new configuration. A worker that sees SIGTERM/SIGINT,
 or loses its daemon (its pipe closes), takes no more runs and lets its runs stop after the writes in flight; it
 does not hold the daemon's lock, but each run holds its connection's, so an orphan never runs beside a new daemon.
 """
@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.load import load_config
+from ..config.load import parse_config
+from ..config.yaml_text import load_yaml
 from ..errors import HrsyncError, LockedError
 from ..registry import Plugins
 from ..sync.engine import RunOptions
@@ -96,9 +97,10 @@ class WorkerPool:
         """Ask every run in every worker to stop after the writes in flight."""
         self._stop_flag.value = 1
 
-    def renew(self) -> None:
-        """Runs from now on go to new workers (loading hosts.yaml anew); the current ones finish theirs, then exit."""
+    def renew(self, work: Work) -> None:
+        """Runs from now on go to new workers started from ``work``; the current ones finish theirs, then exit."""
         with self._lock:
+            self._work = work
             for worker in self._workers:
                 self._retire(worker)
         self._wake_w.send(None)
@@ -223,11 +225,12 @@ def _how(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def worker_runs(config_path: Path, plugins_factory: Callable[[], Plugins],
+def worker_runs(text: str, config_path: Path, plugins_factory: Callable[[], Plugins],
                 runner: Callable) -> Callable[[str, Callable[[], bool]], tuple[str, int, str]]:
-    """In a worker process: load hosts.yaml (it registers the secrets to mask) and return what runs a connection."""
+    """In a worker process: load the daemon's hosts.yaml text (resolving the secrets registers them to mask), and
+    return what runs a connection. The text, not the file: an edit the daemon has not reloaded does not count."""
     plugins = plugins_factory()
-    config = load_config(config_path, plugins)
+    config = parse_config(load_yaml(text), plugins, path=config_path)
 
     def run(name: str, should_stop: Callable[[], bool]) -> tuple[str, int, str]:
         """One run: its outcome, and a line (with its level) for the daemon's log."""
