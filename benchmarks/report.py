@@ -53,9 +53,10 @@ def engine_table(rows: list[dict[str, Any]]) -> str:
 
 def tenants_table(rows: list[dict[str, Any]]) -> str:
     return _table(["cycle", "tenants × people", "processes", "max_concurrent", "s", "tenants/h", "CPU ms/tenant",
-                   "runs", "RSS MB"],
+                   "sandboxes' CPU ms/tenant", "runs", "RSS MB"],
                   [[r["scenario"], f"{r['tenants']} × {r['people']}", str(r["processes"]), str(r["max_concurrent"]),
                     _s(r["wall_s"]), f"{r['tenants_per_hour']:,.0f}", f"{r['cpu_ms_per_tenant']:,.0f}",
+                    f"{r['sandbox_cpu_ms_per_tenant']:,.0f}",
                     ", ".join(f"{v} {k}" for k, v in sorted(r["statuses"].items())), f"{r['rss_mb']:.0f}"]
                    for r in rows])
 
