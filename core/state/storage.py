@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from ..errors import StorageError
@@ -72,7 +73,18 @@ def open_private(path: str | os.PathLike, flags: int) -> int:
 
 def private(path: Path) -> None:
     """Make ``path`` a file only its owner can read: created 0600, or brought to 0600 if it exists. The mode is
-    set through the open file, so a link swapped in meanwhile is never followed."""
+    set through the open file, so a link swapped in meanwhile is never followed.
+
+    A file already private is left unopened: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, and SQLite's locks on the state and its -shm file are such locks - another thread's
+    open connection would lose them, and a run in another process could write under its reads (a corrupt file).
+    """
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        status = None
+    if status is not None and stat.S_ISREG(status.st_mode) and not status.st_mode & 0o077:
+        return
     fd = open_private(path, os.O_RDWR)
     try:
         os.fchmod(fd, 0o600)
