@@ -50,7 +50,7 @@ class Plan:
 BOTH, SEQUENTIAL, IN_FLIGHT_ONLY = ("sequential", "in flight"), ("sequential",), ("in flight",)
 FULL = Plan(sync=[(1000, 0, BOTH, False), (10000, 0, SEQUENTIAL, False), (1000, 50, IN_FLIGHT_ONLY, True)],
             engine=[(10000, 3), (100000, 2)], tenants=(200, 500), pacing=(40000, 100))
-QUICK = Plan(sync=[(300, 0, BOTH, False), (100, 50, IN_FLIGHT_ONLY, True)], engine=[(5000, 1)], tenants=(20, 500),
+QUICK = Plan(sync=[(300, 0, BOTH, False), (100, 50, IN_FLIGHT_ONLY, True)], engine=[(5000, 1)], tenants=(10, 200),
              pacing=(500, 100), state=(500, 8, 20, 8))
 
 

@@ -107,21 +107,25 @@ def _pacing(results: dict[str, Any]) -> list[Target]:
                    r["personio_429"] == 0 and r["status"] == "ok")]
 
 
-def tenants_per_night(results: dict[str, Any]) -> Target:
-    """Not one of the issue's pass/miss targets: the figure it asks to state. By CPU (the in-memory nightly
-    cycle), and one run at a time against services 50 ms away (the sandboxed 1 %-changed run at 50 ms)."""
-    rows = _rows(results, "tenants", "nightly cycle")
-    name = f"Many tenants: tenants one host carries in a {NIGHT_HOURS}-hour night"
-    if not rows:
-        return _not_run(name)
-    r, night = rows[0], NIGHT_HOURS * 3600
-    measured = (f"~{int(r['tenants'] * night / r['wall_s']):,} of {r['people']} people by hrsync's CPU "
-                f"({r['tenants']} in {r['wall_s']:.0f} s, {r['rss_mb']:.0f} MB peak RSS)")
-    remote = _rows(results, "sync", "1 % changed", latency_ms=50)
-    if remote:
-        measured += (f"; ~{int(night / remote[0]['wall_s']):,} one at a time at 50 ms a request "
-                     f"({remote[0]['wall_s']:.1f} s a run of {remote[0]['people']:,}, 1 % changed)")
-    return Target(name, measured, None, info=True)
+def tenants_per_night(results: dict[str, Any]) -> list[Target]:
+    """The figure the issue asks to state (tenants per host per night, CPU per tenant), and its target: the
+    nightly no-change cycle of 200 × 500 at 50 ms on all cores at 1.7× the tenants per hour of one process."""
+    one = _rows(results, "tenants", "nightly, 1 process cycle")
+    every = _rows(results, "tenants", "nightly, all cores cycle")
+    name = f"Many tenants at 50 ms: tenants one host carries in a {NIGHT_HOURS}-hour night"
+    target = "Many tenants: nightly no-change cycle of 200 × 500 at 50 ms, all cores ≥ 1.7× one process"
+    if not one or not every:
+        return [_not_run(name), _not_run(target)]
+    one, every = (max(rows, key=lambda r: r["tenants_per_hour"]) for rows in (one, every))  # the best max_concurrent
+    measured = "; ".join(f"~{int(r['tenants_per_hour'] * NIGHT_HOURS):,} tenants of {r['people']} people with "
+                         f"{r['processes']} worker process(es) ({r['cpu_ms_per_tenant']:.0f} ms CPU per tenant)"
+                         for r in (every, one))
+    ratio = every["tenants_per_hour"] / one["tenants_per_hour"]
+    full = every["tenants"] >= 200 and every["people"] >= 500
+    return [Target(name, measured, None, info=True),
+            Target(target, f"{ratio:.2f}× ({every['processes']} processes, max_concurrent {every['max_concurrent']}"
+                           f", against 1 process at {one['max_concurrent']})", ratio >= 1.7)
+            if full else _not_run(target)]
 
 
 def _state(results: dict[str, Any]) -> list[Target]:
@@ -149,7 +153,7 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     budget = Target(f"make bench under {BUDGET_MINUTES} minutes on {results['machine']['cores']} cores",
                     f"{results['total_s'] / 60:.1f} min", results["total_s"] <= BUDGET_MINUTES * 60)
     return [*_first_sync(results), *_requests(results), *_engine(results), *_pacing(results),
-            tenants_per_night(results), *_state(results), budget]
+            *tenants_per_night(results), *_state(results), budget]
 
 
 def as_dicts(targets: list[Target]) -> list[dict[str, Any]]:

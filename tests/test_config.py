@@ -55,7 +55,7 @@ def test_sections_are_typed_and_read_by_attribute(env):
                                        max_failures_in_a_row=5, max_reactivations=10, max_reactivation_percent=10.0,
                                        max_membership_removals=10, max_membership_removal_percent=10.0)
     assert conn.report == ReportConfig(recipients=("hr@example.com",), send="changes")
-    assert cfg.daemon == DaemonConfig(max_concurrent=4, quarantine_after=3, shutdown_timeout=300.0)
+    assert cfg.daemon == DaemonConfig(max_concurrent=4, processes=None, quarantine_after=3, shutdown_timeout=300.0)
     assert cfg.smtp.port == 587 and conn.schedule.daily_at == "02:00"
     defaults = parse_config(base(), bundled_plugins())
     assert defaults.daemon.max_concurrent == 2 and defaults.connection("acme").report.recipients == ()

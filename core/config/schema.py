@@ -71,6 +71,8 @@ class SmtpSchema(StrictSchema):
 class DaemonSchema(StrictSchema):
     max_concurrent = fields.Integer(load_default=2, validate=validate.Range(1, 64),
                                     metadata={"description": "Connections that may run at the same time."})
+    processes = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 256), metadata={
+        "description": "Worker processes the runs are spread over (default: the host's cores)."})
     quarantine_after = fields.Integer(load_default=3, validate=validate.Range(1, 100), metadata={
         "description": "Pause a connection after this many run-level failures in a row."})
     shutdown_timeout = fields.Float(load_default=300.0, validate=validate.Range(min=1), metadata={
@@ -239,6 +241,7 @@ class DaemonConfig:
     """``host.daemon``: how ``hrsync daemon`` runs connections."""
 
     max_concurrent: int
+    processes: int | None
     quarantine_after: int
     shutdown_timeout: float
 

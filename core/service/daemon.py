@@ -1,27 +1,27 @@
 """The host daemon: every enabled connection on its schedule, unattended.
 
-Data flow: hosts.yaml → :func:`build_jobs` puts one job per enabled, unpaused
-connection on a ``schedule.Scheduler`` of our own (daily at HH:MM in the host's time
-zone, :mod:`.slots`, or every N hours) → each due job submits :func:`hrsync.service.runner.run_and_report` to a thread
-pool (at most ``max_concurrent`` at once, never the same connection twice) → the run
-and its report are recorded by the engine and the mailer.
+Data flow: hosts.yaml → :func:`build_jobs` puts one job per enabled, unpaused connection on a ``schedule.Scheduler``
+of our own (daily at HH:MM in the host's time zone, :mod:`.slots`, or every N hours) → each due job goes to the
+worker processes of :mod:`.workers` (at most ``max_concurrent`` runs at once over ``processes`` processes, never
+the same connection twice), where :func:`hrsync.service.runner.run_and_report` runs it → the run and its report are
+recorded by the engine and the mailer; the outcome comes back to the daemon, which logs it and decides on quarantine.
 
-Failures never stop the daemon: a job's exception is logged with its connection. After
-``quarantine_after`` consecutive run-level failures the connection is paused, with one
-alert report, until its config changes or an operator runs ``hrsync resume``. At start,
-a connection whose last successful run is older than its interval runs once at once
-(catch-up). SIGTERM/SIGINT stop scheduling and let running syncs finish the person in
-flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is invalid. With
-``host.metrics_file`` set, the metrics of every connection are written there at start, on SIGHUP,
-after each run and after a pause (:mod:`.metrics`).
+Failures never stop the daemon: a job's exception is logged with its connection; a killed worker process is replaced
+and its runs count as crashed. After ``quarantine_after`` consecutive run-level failures the connection is paused,
+with one alert report, until its config changes or an operator runs ``hrsync resume``. At start, a connection whose
+last successful run is older than its interval runs once at once (catch-up). SIGTERM/SIGINT stop scheduling and let
+running syncs finish the person in flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is
+invalid. With ``host.metrics_file`` set, the metrics of every
+connection are written there at start, on SIGHUP, after each run and after a pause (:mod:`.metrics`).
 """
-
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
+import os
 import signal
 import threading
 import zoneinfo
@@ -33,16 +33,16 @@ from typing import Any
 import schedule
 
 from ..config.load import Config, ConnectionConfig, load_config
-from ..errors import EXIT_STOPPED, ConfigError, DeliveryError, LockedError
+from ..errors import EXIT_STOPPED, ConfigError, DeliveryError
 from ..registry import Plugins, load_plugins
 from ..report.mail import deliver
 from ..results import STOPPED, RunReport
 from ..state.locking import hold_lock
 from ..state.places import StateFiles, daemon_lock, open_connection_state
-from ..sync.engine import RunOptions
 from .metrics import write_metrics
 from .runner import run_and_report
 from .slots import DailySlot
+from .workers import WorkerLost, WorkerPool, worker_runs
 
 log = logging.getLogger("hrsync.service.daemon")
 
@@ -83,13 +83,20 @@ class Daemon:
         self.quarantine_after = settings.quarantine_after
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
-        self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-run")
+        self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-wait")
+        self.workers = WorkerPool(self._worker_setup(), processes=settings.processes or os.cpu_count() or 1,
+                                  max_concurrent=settings.max_concurrent)
         self.running: dict[str, Future] = {}
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.lock = threading.RLock()
         self.jobs: dict[str, schedule.Job] = {}
         self._reschedule()
+
+    def _worker_setup(self) -> functools.partial:
+        """What a worker process starts from: the text of hosts.yaml as this daemon just loaded it."""
+        text = self.config_path.read_text(encoding="utf-8")
+        return functools.partial(worker_runs, text, self.config_path, self.plugins_factory, self.runner)
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -129,6 +136,7 @@ class Daemon:
         with self.lock:
             self.plugins, self.config = plugins, config
             self._reschedule()
+            self.workers.renew(self._worker_setup())
         log.info("configuration reloaded from %s", self.config_path)
         return True
 
@@ -165,18 +173,11 @@ class Daemon:
 
     def _run(self, name: str, config: Config, plugins: Plugins) -> str:
         try:
-            result, delivery = self.runner(config, name, plugins, RunOptions(should_stop=self.stopping.is_set))
-            status = result.status
-            log.info("%s: run %s finished: %s (%s); %s", name, result.run_id, status,
-                     ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes",
-                     delivery.detail)
-        except LockedError as exc:
-            # `hrsync run` by hand holds the connection: like an overlap, not a failure.
-            log.warning("%s: slot skipped: %s", name, exc)
-            return "skipped"
-        except Exception:
-            log.exception("%s: run crashed", name)
-            status = "crashed"
+            status, level, line = self.workers.submit(name).result()
+        except WorkerLost as exc:
+            status, level, line = "crashed", logging.ERROR, f"run crashed: {exc}"
+        if line:
+            log.log(level, "%s: %s", name, line)
         if status in ("stopped", "crashed"):
             self._maybe_quarantine(name, config, plugins)
         return status
@@ -219,6 +220,7 @@ class Daemon:
         if not self.stopping.is_set():
             log.info("stopping: no new runs; running syncs finish the writes in flight")
         self.stopping.set()
+        self.workers.stop_runs()
         self.wake.set()
 
     def serve(self) -> int:
@@ -248,7 +250,8 @@ class Daemon:
         with self.lock:
             pending = [f for f in self.running.values() if not f.done()]
         done = threading.Event()
-        threading.Thread(target=lambda: (self.pool.shutdown(wait=True), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (self.pool.shutdown(wait=True), self.workers.close(), done.set()),
+                         daemon=True).start()
         if not done.wait(self.shutdown_timeout):
             log.error("stopping: %d run(s) did not finish within %ss", len(pending), self.shutdown_timeout)
             return EXIT_STOPPED

@@ -1,0 +1,296 @@
+"""The daemon's worker processes: connections run on every core of the host, not in threads of one process.
+
+Data flow: :class:`hrsync.service.daemon.Daemon` submits a connection's name to :class:`WorkerPool` → the pool hands
+it to the least busy of up to ``processes`` worker processes over that worker's pipe → the worker runs it in one of
+its threads (runs wait on the network most of the time, so a process holds several) and sends the outcome back →
+the pool resolves the run's Future in the daemon. The workers' log records travel to the daemon's log.
+
+Workers are spawned, not forked: a forked child would inherit SQLite's bookkeeping of the daemon's open state
+connections (and think it holds their locks) - a corrupt state file. A worker starts from ``work()``, a picklable
+factory that loads hosts.yaml and returns the function running one connection. A worker process that dies (SIGKILL,
+the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and is replaced; the next run of such a
+connection finds its run unfinished and recovers it, as after any crash. After a reload the daemon retires the
+workers: they finish their runs and exit, and new ones load the new configuration. A worker that sees SIGTERM/SIGINT,
+or loses its daemon (its pipe closes), takes no more runs and lets its runs stop after the writes in flight; it
+does not hold the daemon's lock, but each run holds its connection's, so an orphan never runs beside a new daemon.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import logging.handlers
+import math
+import multiprocessing
+import multiprocessing.connection
+import signal
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config.load import parse_config
+from ..config.yaml_text import load_yaml
+from ..errors import HrsyncError, LockedError
+from ..registry import Plugins
+from ..sync.engine import RunOptions
+
+log = logging.getLogger("hrsync.service.workers")
+
+#: Called once in each worker process; returns ``run(name, should_stop)``, whose result must pickle.
+Work = Callable[[], Callable[[str, Callable[[], bool]], Any]]
+
+
+class WorkerLost(HrsyncError):
+    """The worker process running a connection died before the run reported back."""
+
+
+class _Asked(Exception):
+    """SIGTERM/SIGINT in a worker: take no more runs."""
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing's spawned Process
+    conn: multiprocessing.connection.Connection
+    jobs: dict[int, tuple[str, Future]] = field(default_factory=dict)
+    retiring: bool = False
+
+
+class WorkerPool:
+    """Up to ``processes`` worker processes with ``max_concurrent`` runs in flight between them."""
+
+    def __init__(self, work: Work, *, processes: int, max_concurrent: int) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._work = work
+        self.size = max(1, min(processes, max_concurrent))
+        self.threads = math.ceil(max_concurrent / self.size)
+        self._stop_flag = self._ctx.RawValue("b", 0)
+        self._queue: deque[tuple[int, str, Future]] = deque()
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._closing = False
+        self._supervisor: threading.Thread | None = None
+        self._logs: Any = None
+
+    def submit(self, name: str) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the worker pool is closed")
+            self._queue.append((next(self._ids), name, future))
+            if self._supervisor is None:
+                self._logs = self._ctx.Queue()
+                threading.Thread(target=_relay_logs, args=(self._logs,), name="hrsync-logs", daemon=True).start()
+                self._supervisor = threading.Thread(target=self._supervise, name="hrsync-workers", daemon=True)
+                self._supervisor.start()
+        self._wake_w.send(None)
+        return future
+
+    def stop_runs(self) -> None:
+        """Ask every run in every worker to stop after the writes in flight."""
+        self._stop_flag.value = 1
+
+    def renew(self, work: Work) -> None:
+        """Runs from now on go to new workers started from ``work``; the current ones finish theirs, then exit."""
+        with self._lock:
+            self._work = work
+            for worker in self._workers:
+                self._retire(worker)
+        self._wake_w.send(None)
+
+    def where(self) -> dict[str, int]:
+        """The connections running now, each with the pid of its worker process."""
+        with self._lock:
+            return {name: w.process.pid for w in self._workers for name, _ in w.jobs.values()}
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._workers if not w.retiring]
+
+    def close(self) -> None:
+        """Let the runs in flight and queued finish, then end every worker process (waits)."""
+        with self._lock:
+            self._closing = True
+            supervisor = self._supervisor
+        self._wake_w.send(None)
+        if supervisor is not None:
+            supervisor.join()
+            self._logs.put(None)
+
+    # -- the supervisor thread ----------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        while True:
+            with self._lock:
+                self._dispatch()
+                if self._closing and not self._queue:
+                    for worker in self._workers:
+                        self._retire(worker)
+                    if not self._workers:
+                        return
+                waitables: dict[Any, _Worker] = {}
+                for worker in self._workers:
+                    waitables[worker.conn] = waitables[worker.process.sentinel] = worker
+            ready = multiprocessing.connection.wait([self._wake_r, *waitables])
+            with self._lock:
+                while self._wake_r.poll():
+                    self._wake_r.recv()
+                for ready_one in ready:
+                    worker = waitables.get(ready_one)
+                    if worker is not None and worker in self._workers:
+                        self._collect(worker, ended=ready_one == worker.process.sentinel)
+
+    def _dispatch(self) -> None:
+        while self._queue:
+            worker = self._free_worker()
+            if worker is None:
+                return
+            job_id, name, future = self._queue.popleft()
+            worker.jobs[job_id] = (name, future)
+            worker.conn.send((job_id, name))
+            log.info("%s: running in worker process %d", name, worker.process.pid)
+
+    def _free_worker(self) -> _Worker | None:
+        serving = [w for w in self._workers if not w.retiring]
+        idle = [w for w in serving if not w.jobs]
+        if idle:
+            return idle[0]
+        if len(serving) < self.size:
+            return self._start()
+        least = min(serving, key=lambda w: len(w.jobs), default=None)
+        return least if least is not None and len(least.jobs) < self.threads else None
+
+    def _start(self) -> _Worker:
+        parent_end, child_end = self._ctx.Pipe()
+        levels = {name: logger.level for name, logger in logging.root.manager.loggerDict.items()
+                  if isinstance(logger, logging.Logger) and logger.level}
+        process = self._ctx.Process(target=_serve, name="hrsync-worker", daemon=True,
+                                    args=(child_end, self._work, self.threads, self._stop_flag, self._logs,
+                                          logging.root.level, levels))
+        process.start()
+        child_end.close()
+        worker = _Worker(process, parent_end)
+        self._workers.append(worker)
+        log.info("worker process %d started (%d of %d, up to %d runs each)", process.pid,
+                 sum(not w.retiring for w in self._workers), self.size, self.threads)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        if not worker.retiring:
+            worker.retiring = True
+            try:
+                worker.conn.send(None)
+            except OSError:  # already dead: its sentinel tells the rest
+                pass
+
+    def _collect(self, worker: _Worker, *, ended: bool) -> None:
+        try:
+            while worker.conn.poll():
+                job_id, ok, value = worker.conn.recv()
+                name, future = worker.jobs.pop(job_id)
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(WorkerLost(value, connection=name))
+        except (EOFError, OSError):
+            ended = True
+        if not ended:
+            return
+        worker.process.join()
+        self._workers.remove(worker)
+        worker.conn.close()
+        code = worker.process.exitcode
+        for name, future in worker.jobs.values():
+            future.set_exception(WorkerLost(f"worker process {worker.process.pid} ended ({_how(code)}) during the "
+                                            "run", connection=name))
+        if worker.jobs:
+            log.error("worker process %d ended (%s) with %d run(s) in flight", worker.process.pid, _how(code),
+                      len(worker.jobs))
+        elif not worker.retiring:
+            log.info("worker process %d ended (%s)", worker.process.pid, _how(code))
+        if not worker.retiring and not self._closing and not self._stop_flag.value:
+            log.info("worker process %d replaces worker process %d", self._start().process.pid, worker.process.pid)
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def worker_runs(text: str, config_path: Path, plugins_factory: Callable[[], Plugins],
+                runner: Callable) -> Callable[[str, Callable[[], bool]], tuple[str, int, str]]:
+    """In a worker process: load the daemon's hosts.yaml text (resolving the secrets registers them to mask), and
+    return what runs a connection. The text, not the file: an edit the daemon has not reloaded does not count."""
+    plugins = plugins_factory()
+    config = parse_config(load_yaml(text), plugins, path=config_path)
+
+    def run(name: str, should_stop: Callable[[], bool]) -> tuple[str, int, str]:
+        """One run: its outcome, and a line (with its level) for the daemon's log."""
+        try:
+            result, delivery = runner(config, name, plugins, RunOptions(should_stop=should_stop))
+        except LockedError as exc:  # `hrsync run` by hand holds the connection: like an overlap, not a failure
+            return "skipped", logging.WARNING, f"slot skipped: {exc}"
+        except Exception:
+            log.exception("%s: run crashed", name)
+            return "crashed", logging.ERROR, ""
+        counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes"
+        return (result.status, logging.INFO,
+                f"run {result.run_id} finished: {result.status} ({counts}); {delivery.detail}")
+
+    return run
+
+
+def _relay_logs(logs: Any) -> None:
+    """In the daemon: hand each worker's log record to the daemon's own loggers (their handlers mask secrets)."""
+    while (record := logs.get()) is not None:
+        logging.getLogger(record.name).handle(record)
+
+
+def _serve(conn: multiprocessing.connection.Connection, work: Work, threads: int, stop_flag: Any, logs: Any,
+           level: int, levels: dict[str, int]) -> None:
+    """A worker process: run each connection the daemon sends in a thread, send back each outcome."""
+    logging.root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    logging.root.setLevel(level)
+    for name, named_level in levels.items():
+        logging.getLogger(name).setLevel(named_level)
+    asked = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        if not asked.is_set():
+            asked.set()
+            raise _Asked  # out of the wait for more runs; the runs in flight finish their writes
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the daemon reloads; this worker keeps its configuration
+
+    def should_stop() -> bool:
+        return bool(stop_flag.value) or asked.is_set()
+
+    sending = threading.Lock()
+    run_one = work()
+
+    def run(job_id: int, name: str) -> None:
+        try:
+            outcome = (job_id, True, run_one(name, should_stop))
+        except BaseException:  # noqa: BLE001 - the daemon decides; the traceback travels as text
+            outcome = (job_id, False, traceback.format_exc())
+        with sending:
+            conn.send(outcome)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="hrsync-run") as runs:
+        try:
+            while (message := conn.recv()) is not None:
+                runs.submit(run, *message)
+        except (EOFError, OSError):  # the daemon is gone: stop after the writes in flight
+            asked.set()
+        except _Asked:
+            pass

@@ -1,0 +1,56 @@
+"""The daemon's worker processes: a SIGKILLed worker fails only its own run, is replaced, and that connection's
+next scheduled run completes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+
+from hrsync.state.store import open_state
+from hrsync_plugins.winningtemp.sandbox import ScimSandbox
+from tests.helpers import connection_dict, wait_until
+from tests.test_daemon import clock, daemon_for, write_hosts  # noqa: F401 - clock is a fixture
+
+NAMES = ("a", "b", "c")
+
+
+def latest_statuses(path) -> dict[str, list[str]]:
+    state = open_state(path, read_only=True)
+    try:
+        return {name: [run["status"] for run in state.runs(name)] for name in NAMES}
+    finally:
+        state.close()
+
+
+def test_a_killed_worker_process_crashes_its_run_only_and_the_pool_carries_on(tmp_path, personio, scim,
+                                                                              secrets_env, clock):  # noqa: F811
+    sinks = {name: ScimSandbox(token=scim.token).start() for name in NAMES}
+    try:
+        connections = {name: connection_dict(personio, sink, create_leavers=True, schedule={"every_hours": 1})
+                       for name, sink in sinks.items()}
+        daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim, connections=connections,
+                                        daemon={"max_concurrent": 3, "processes": 3}))
+        personio.faults.gate = threading.Event()
+        clock.shift(dt.timedelta(hours=1, minutes=1))
+        daemon.tick()
+        wait_until(lambda: all(runs[:1] == ["running"] for runs in latest_statuses(tmp_path / "state.db").values()))
+        where = daemon.workers.where()
+        assert len(set(where.values())) == 3  # one run per process: the kill below hits "a" alone
+        os.kill(where["a"], signal.SIGKILL)
+        assert daemon.running["a"].result(timeout=60) == "crashed"
+        personio.faults.gate.set()
+        assert daemon.running["b"].result(timeout=60) == daemon.running["c"].result(timeout=60) == "ok"
+        wait_until(lambda: len(daemon.workers.pids()) == 3 and where["a"] not in daemon.workers.pids())
+
+        clock.shift(dt.timedelta(hours=1))
+        daemon.tick()
+        assert [daemon.running[name].result(timeout=60) for name in NAMES] == ["ok", "ok", "ok"]
+        assert latest_statuses(tmp_path / "state.db") == {"a": ["ok", "crashed"], "b": ["ok", "ok"],
+                                                          "c": ["ok", "ok"]}
+        assert all(len(sink.users()) == 60 for sink in sinks.values())
+        daemon.shutdown()
+    finally:
+        for sink in sinks.values():
+            sink.stop()
