@@ -36,27 +36,6 @@ def test_people_who_needed_attention_last_run_and_are_fine_now_are_resolved(memo
     assert sync_memory(loaded).report.resolved == []  # said once: the run before needed nothing
 
 
-def test_linked_people_gone_from_the_source_are_listed_in_every_report_while_missing_ignore_keeps_them(
-        memory_config, world):
-    loaded = memory_config()
-    sync_memory(loaded)
-    gone = world.people.pop(7)
-    for _ in range(2):  # every report says so, not only the first after they went
-        report = sync_memory(loaded).report
-        assert [(k.person, k.email, k.reason) for k in report.left_alone] == [
-            ("First7 Last7 (id 7)", "person7@example.com", "no longer in Memory")]
-        text = render_text(report, limit=1000)
-        assert "Still active in Memory, no longer synced from Memory (1)" in text
-        assert "'missing: ignore'" in " ".join(text.split()) and "First7 Last7 (id 7) <person7@example.com>" in text
-    assert any(u["email"] == gone["email"] and u["active"] for u in world.users.values())
-    scoped = sync_memory(memory_config(scope={"exclude": {"last_name": ["Last9"]}})).report
-    assert [(k.person, k.reason) for k in scoped.left_alone] == [
-        ("First7 Last7 (id 7)", "no longer in Memory"), ("First9 Last9 (id 9)", "in Memory, but outside this "
-                                                                                 "connection's scope")]
-    deactivating = sync_memory(memory_config(missing="deactivate")).report
-    assert deactivating.left_alone == [] and deactivating.counts["deactivated"] == 1
-
-
 def test_a_linked_person_is_listed_once_with_their_changes_in_human_words(memory_config, world):
     world.users["u-old"] = {**{k: v for k, v in person(3).items() if k != "id"}, "last_name": "Berg", "active": True}
     report = sync_memory(memory_config()).report

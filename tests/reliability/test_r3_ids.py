@@ -10,9 +10,10 @@ import shutil
 
 import pytest
 
-from hrsync.report.render import subject
+from hrsync.report.render import render_text, subject
 from hrsync.sync.engine import sync_connection
 from hrsync_plugins.personio.sandbox_data import make_employee
+from tests.helpers import sync_memory
 
 
 def company(personio, *people):
@@ -190,3 +191,24 @@ def test_r3_1_many_people_to_create_on_a_later_run_list_the_sink_once_instead_of
     assert sync_connection(config, "acme", plugins).report.counts["created"] == 102
     reads = [r for r in scim.requests if r["method"] == "GET" and r["path"].endswith("/Users")]
     assert reads and not [r for r in reads if "externalId" in r.get("query", "")]
+
+
+def test_r3_b_linked_people_gone_from_the_source_are_listed_in_every_report_while_missing_ignore_keeps_them(
+        memory_config, world):
+    loaded = memory_config()
+    sync_memory(loaded)
+    gone = world.people.pop(7)
+    for _ in range(2):  # every report says so, not only the first after they went
+        report = sync_memory(loaded).report
+        assert [(k.person, k.email, k.reason) for k in report.left_alone] == [
+            ("First7 Last7 (id 7)", "person7@example.com", "no longer in Memory")]
+        text = render_text(report, limit=1000)
+        assert "Still active in Memory, no longer synced from Memory (1)" in text
+        assert "'missing: ignore'" in " ".join(text.split()) and "First7 Last7 (id 7) <person7@example.com>" in text
+    assert any(u["email"] == gone["email"] and u["active"] for u in world.users.values())
+    scoped = sync_memory(memory_config(scope={"exclude": {"last_name": ["Last9"]}})).report
+    assert [(k.person, k.reason) for k in scoped.left_alone] == [
+        ("First7 Last7 (id 7)", "no longer in Memory"), ("First9 Last9 (id 9)", "in Memory, but outside this "
+                                                                                 "connection's scope")]
+    deactivating = sync_memory(memory_config(missing="deactivate")).report
+    assert deactivating.left_alone == [] and deactivating.counts["deactivated"] == 1
