@@ -25,6 +25,7 @@ from marshmallow import ValidationError
 
 from hrsync.config.load import load_config
 from hrsync.config.schema import CelerySchema, DaemonSchema
+from hrsync.errors import EXIT_STOPPED
 from hrsync.service.celery_app import DONE, QUARANTINED, RETRY, Outcome, Worker, make_app, run_slot
 from hrsync.service.celery_schedule import enqueue
 from hrsync.service.lease import lease_key
@@ -202,3 +203,10 @@ def test_celery_settings_refuse_a_password_in_the_url_and_a_timeout_shorter_than
     assert "broker_password" in str(info.value.messages) and "hunter2" not in str(info.value.messages)
     with pytest.raises(ValidationError, match="must exceed lease_seconds"):
         CelerySchema().load({"visibility_timeout": 600, "retry_delay": 60, "retries": 5})
+
+
+def test_schedule_now_with_the_broker_down_is_a_stopped_run_with_the_broker_named(tmp_path, scim):
+    hosts = write_hosts(tmp_path, scim, "redis://127.0.0.1:1/0", count=1, people=1)  # nothing listens on port 1
+    sent = run_cli("--config", str(hosts), "schedule", "--now", plugins=WITH_CSV, env={"WINNINGTEMP_TOKEN": scim.token})
+    assert sent.returncode == EXIT_STOPPED, sent.stderr
+    assert "redis://127.0.0.1:1/0 did not take the runs" in sent.stderr and "Traceback" not in sent.stderr

@@ -40,6 +40,7 @@ def test_a_killed_worker_process_crashes_its_run_only_and_the_pool_carries_on(tm
         assert len(set(where.values())) == 3  # one run per process: the kill below hits "a" alone
         os.kill(where["a"], signal.SIGKILL)
         assert daemon.running["a"].result(timeout=60) == "crashed"
+        assert latest_statuses(tmp_path / "state.db")["a"][0] == "crashed"  # at once: quarantine counts it
         personio.faults.gate.set()
         assert daemon.running["b"].result(timeout=60) == daemon.running["c"].result(timeout=60) == "ok"
         wait_until(lambda: len(daemon.workers.pids()) == 3 and where["a"] not in daemon.workers.pids())

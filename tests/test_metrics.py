@@ -72,6 +72,14 @@ def test_runs_write_every_connections_metrics_whole_and_the_command_prints_them(
     assert printed.returncode == 0, printed.stderr
     assert samples(printed.stdout) == paused
 
+    # `hrsync run acme` loads acme alone: down's series stay in the file as they were.
+    ran = run_cli("--config", str(path), "run", "acme")
+    assert ran.returncode in (0, 3), ran.stderr  # 3: no SMTP server any more, the report waits in the outbox
+    again = samples(prom.read_text())
+    assert again[("hrsync_connection_paused", "down", None)] == 1
+    assert again[("hrsync_last_run_status", "down", "stopped")] == 1
+    assert again[("hrsync_last_run_status", "acme", "ok")] == 1
+
 
 def test_metrics_file_must_end_in_prom(tmp_path, personio, scim, secrets_env):
     path = tmp_path / "hosts.yaml"

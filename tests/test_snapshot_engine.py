@@ -136,3 +136,17 @@ def test_departments_suddenly_empty_for_everyone_keep_the_delivered_memberships(
     assert len(memory_world.deliveries) == 2 and memory_world.delivered["0"]["last_name"] == "Changed"
     assert memory_world.delivered["4"]["groups"] == ["department:d1"]
     assert any("department" in w for w in result.report.warnings)
+
+
+def test_a_first_dry_run_with_a_state_folder_not_yet_made_writes_the_file_beside_it(memory_world, tmp_path):
+    memory_world.people = [person(i) for i in range(5)]
+    plugins = load_plugins(entry_points=False,
+                           plugins=[("memory", connectors_plugin(MemorySource, MemorySnapshotSink))])
+    conn = {"source": {"plugin": "memory", "world": memory_world},
+            "sink": {"plugin": "memory-snapshot", "world": memory_world}, "guards": GUARDS}
+    config = parse_config({"host": {"state_dir": "state"}, "connections": {"mem": conn}}, plugins,
+                          path=tmp_path / "hosts.yaml")
+    result = sync_connection(config, "mem", plugins, RunOptions(dry_run=True))
+    assert result.status == "ok", result.report.message
+    (note,) = [n for n in result.report.notices if n.startswith("Dry run")]
+    assert "dry-runs" in note and memory_world.deliveries == []

@@ -186,3 +186,19 @@ def test_the_daemon_status_and_resume_read_each_connections_own_pause(tmp_path, 
     assert "pause lifted" in resumed.stdout
     assert daemon.reload() and sorted(daemon.jobs) == ["acme", "globex"]
     daemon.shutdown()
+
+
+def test_a_shared_file_kept_in_the_state_dir_is_no_connection_of_its_own(host, tmp_path):
+    config, plugins, _ = host(state="hrsync-state.db")
+    for name in NAMES:
+        run_and_report(config, name, plugins)
+    with open_state(config.state) as shared:
+        shared.pause("acme", "a pause from before the split", "hash")
+    split_state(config.state, tmp_path)  # into the folder that holds the shared file, which stays as a backup
+    split, _, _ = host(state_dir=".")
+    with open_connection_state(split, "acme") as state:
+        assert state.resume("acme")  # lifted in the connection's own file; the backup still holds it
+    with StateFiles(split) as every:
+        assert sorted(r["connection"] for r in every.runs()) == ["acme", "globex"]  # each run once
+        assert every.pauses() == []  # the backup's pause is not the connection's
+        assert every.run(1, "acme")["connection"] == "acme"

@@ -123,7 +123,7 @@ def prune(ctx, days, dry_run, yes) -> None:
     config = load_for(ctx, load_plugins())
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     with StateFiles(config, read_only=dry_run) as files:
-        found = [(state, state.prunable(cutoff)) for state in files.every()]
+        found = [(state, state.prunable(cutoff, name)) for name, state in files.every()]
         ids = [run_id for _, each in found for run_id in each]
         what = (f"{len(ids)} run(s) older than {days} day(s) (runs {', '.join(map(str, ids[:10]))}"
                 f"{', …' if len(ids) > 10 else ''}): their reports and change logs; links and applied values stay")

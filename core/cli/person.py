@@ -38,8 +38,8 @@ def person(ctx, query, connection, as_json) -> None:
     """Every run that touched one person: what changed, links, what needs attention, their link now."""
     config = load_for(ctx, load_plugins())
     with StateFiles(config) as files:
-        states = [files.of(connection)] if connection else list(files.every())
-        people = [found for state in states for found in state.person_history(query.strip(), connection)]
+        states = [(connection, files.of(connection))] if connection else list(files.every())
+        people = [found for name, state in states for found in state.person_history(query.strip(), name)]
     if not people:
         where = f"connection {connection!r} in " if connection else ""
         place = config.state_dir if config.state_dir is not None else config.state

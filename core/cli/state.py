@@ -35,9 +35,10 @@ def split(ctx, into: Path | None, source: Path | None) -> None:
     for name, counts in copied.items():
         click.echo(f"{name}: {counts['people']} link(s), {counts['runs']} run(s), {counts['groups']} group(s), "
                    f"{counts['pauses']} pause(s) → {into / (name + '.db')}")
-    click.echo(f"Split {len(copied)} connection(s) of {source} into {into}. Now set host.state_dir: {into} (and "
-               f"remove host.state) in {config.path}; {source} is left as it was, as a backup - runs against it "
-               "would no longer be seen by the new files.")
+    # hosts.yaml reads host.state_dir from its own folder, not from where this command ran: say it whole.
+    click.echo(f"Split {len(copied)} connection(s) of {source} into {into}. Now set host.state_dir: "
+               f"{into.resolve()} (and remove host.state) in {config.path}; {source} is left as it was, as a backup - "
+               "runs against it would no longer be seen by the new files.")
 
 
 split.params.extend(global_options())

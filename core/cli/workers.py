@@ -17,7 +17,7 @@ from types import ModuleType
 
 import click
 
-from ..errors import HrsyncError
+from ..errors import HrsyncError, RunError
 from ..registry import load_plugins
 from .common import HostTimeFormatter, load_for, user_errors
 
@@ -55,6 +55,7 @@ def worker(ctx: click.Context, concurrency: int, events: bool) -> None:
 def schedule(ctx: click.Context, now: bool, connections: tuple[str, ...]) -> None:
     """Send every enabled connection's runs to its host's queue at its schedule (--now: once, at once)."""
     celery_app, scheduling = _celery_module("celery_app"), _celery_module("celery_schedule")
+    import kombu.exceptions  # installed with celery
     import redis  # installed with celery[redis]
 
     config = load_for(ctx, load_plugins())
@@ -64,8 +65,13 @@ def schedule(ctx: click.Context, now: bool, connections: tuple[str, ...]) -> Non
     names = scheduling.due_now(config, list(connections) or None)
     if now:
         slot = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        for key in scheduling.enqueue(app, client, config, names, slot):
-            click.echo(key)
+        try:
+            for key in scheduling.enqueue(app, client, config, names, slot):
+                click.echo(key)
+        except (redis.RedisError, kombu.exceptions.OperationalError, OSError) as exc:
+            raise RunError(f"The Celery broker {config.celery.broker} did not take the runs "
+                           f"({type(exc).__name__}); start it or fix host.celery.broker, then send them "
+                           "again.") from None
         return
     if connections:
         raise click.UsageError("Name connections only with --now; the schedule sends every enabled one.")

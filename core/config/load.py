@@ -101,6 +101,8 @@ class Config:
         """The SQLite file that holds connection ``name``'s state."""
         return self.state_dir / f"{name}.db" if self.state_dir is not None else self.state
     celery: CeleryConfig = field(default_factory=lambda: CelerySchema().load({}))
+    #: Loaded for one connection only (``hrsync run NAME``): ``connections`` is not the host's whole list.
+    partial: bool = False
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -206,6 +208,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         metrics_file=path.parent / host_cfg["metrics_file"] if host_cfg.get("metrics_file") else None,
         state_dir=path.parent / given["state_dir"] if isinstance(given.get("state_dir"), str) else None,
         celery=host_cfg.get("celery") or CelerySchema().load({}),
+        partial=only is not None,
     )
 
 

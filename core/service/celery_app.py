@@ -148,7 +148,7 @@ def _prepare_state(config: Config) -> None:
     """Create or upgrade the state before taking runs, one worker at a time: workers starting together on a
     new host would otherwise race to create its tables."""
     if config.state_dir is not None:  # a file per connection, created by its first run under the lease
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        config.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return
     config.state.parent.mkdir(parents=True, exist_ok=True)
     with os.fdopen(open_private(config.state.with_name(config.state.name + ".workers.lock"), os.O_RDWR)) as fh:

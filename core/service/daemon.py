@@ -176,6 +176,8 @@ class Daemon:
             status, level, line = self.workers.submit(name).result()
         except WorkerLost as exc:
             status, level, line = "crashed", logging.ERROR, f"run crashed: {exc}"
+            with open_connection_state(config, name) as state, state.lock(name):  # the dead worker's lock is free
+                state.mark_crashed_runs(name)  # its run row said "running": quarantine counts it as it is
         if line:
             log.log(level, "%s: %s", name, line)
         if status in ("stopped", "crashed"):

@@ -13,6 +13,8 @@ import datetime as dt
 import logging
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from ..config.load import Config
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED
@@ -81,7 +83,36 @@ def write_metrics(config: Config) -> None:
     try:
         with StateFiles(config) as files:
             registry = collect(config, files)
+        if config.partial:  # `hrsync run NAME` knows one connection: the others' series stay as they were
+            registry = _with_others_kept(registry, config)
         config.metrics_file.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(config.metrics_file), registry)
     except Exception as exc:  # a full disk or an unwritable folder: say so and carry on
         log.error("metrics not written to %s: %s", config.metrics_file, exc)
+
+
+class _Families:
+    """A collector of metric families already built (those of the file merged with this run's)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def _with_others_kept(registry: CollectorRegistry, config: Config) -> CollectorRegistry:
+    """``registry``'s series of the loaded connections, with every other connection's from the file as it is."""
+    try:
+        old = {f.name: f for f in text_string_to_metric_families(config.metrics_file.read_text(encoding="utf-8"))}
+    except FileNotFoundError:
+        old = {}
+    families = []
+    for family in registry.collect():
+        kept = old.pop(family.name, None)
+        family.samples += [s for s in (kept.samples if kept else []) if s.labels.get("connection")
+                           not in config.connections]
+        families.append(family)
+    merged = CollectorRegistry()
+    merged.register(_Families(families))
+    return merged

@@ -17,6 +17,7 @@ from ..report.mail import deliver
 from ..results import STOPPED, RunReport
 from ..state.store import State
 from .daemon import config_fingerprint
+from .metrics import write_metrics
 
 log = logging.getLogger("hrsync.service.quarantine")
 
@@ -45,6 +46,7 @@ def quarantine_if_due(state: State, config: Config, plugins: Plugins, name: str)
     conn = config.connection(name)
     reason = f"{after} runs in a row stopped; last: {recent[0]['message'] or 'unknown'}"
     state.pause(name, reason, config_fingerprint(conn))
+    write_metrics(config)  # monitoring sees the pause at once, as with the daemon's
     log.error("%s: paused (quarantined): %s. Fix the cause, then run `hrsync resume %s` or change its config.",
               name, reason, name)
     alert = RunReport(name, status=STOPPED, run_id=recent[0]["id"], timezone=config.timezone,

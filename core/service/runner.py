@@ -69,7 +69,8 @@ def prune_history(config: Config, days: int | None = None, *, state: State | Non
     connection; returns runs deleted."""
     if state is None:
         with StateFiles(config, read_only=False) as files:
-            return sum(prune_history(config, days, state=each, connection=connection) for each in files.every())
+            return sum(prune_history(config, days, state=each, connection=connection or name)
+                       for name, each in files.every())
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=config.keep_days if days is None else days)
     deleted = state.prune(cutoff, connection)
     if deleted:

@@ -83,14 +83,18 @@ class StateFiles:
             self._open[path] = open_connection_state(self.config, name, read_only=self.read_only)
         return self._open[path]
 
-    def every(self) -> Iterator[State]:
-        """Each state file of the host: the one file, or every connection's file in ``state_dir`` (also of
-        connections since removed from hosts.yaml: their history is still there)."""
+    def every(self) -> Iterator[tuple[str | None, State]]:
+        """Each state file of the host with the connection it is read for: the one file (None: every
+        connection in it), or every connection's file in ``state_dir`` (also of connections since removed from
+        hosts.yaml: their history is still there), read for that connection only - a stray file there, such as
+        the shared file kept as a backup after a split, never passes its other connections' rows off as one's."""
         if self.config.state_dir is None:
-            yield self.of(next(iter(self.config.connections), ""))
+            yield None, self.of(next(iter(self.config.connections), ""))
             return
-        for name in connection_files(self.config.state_dir) if self.config.state_dir.is_dir() else {}:
-            yield self.of(name)
+        folder = self.config.state_dir
+        for name, path in (connection_files(folder) if folder.is_dir() else {}).items():
+            if path.resolve() != self.config.state.resolve():
+                yield name, self.of(name)
 
     def runs(self, connection: str | None = None, limit: int = 50) -> list[dict]:
         """Run summaries of one connection or of all, newest first."""
@@ -98,8 +102,8 @@ class StateFiles:
             return self.of(connection).runs(connection, limit)
         states = list(self.every())
         if len(states) == 1:
-            return states[0].runs(None, limit)
-        rows = [row for state in states for row in state.runs(None, limit)]
+            return states[0][1].runs(states[0][0], limit)
+        rows = [row for name, state in states for row in state.runs(name, limit)]
         return sorted(rows, key=lambda r: (r["started_at"] or "", r["id"]), reverse=True)[:limit]
 
     def run(self, run_id: int, connection: str | None = None) -> dict | None:
@@ -107,7 +111,8 @@ class StateFiles:
         if connection is not None:
             found = [row for row in [self.of(connection).run(run_id)] if row and row["connection"] == connection]
         else:
-            found = [row for state in self.every() if (row := state.run(run_id)) is not None]
+            found = [row for name, state in self.every()
+                     if (row := state.run(run_id)) is not None and name in (None, row["connection"])]
         if len(found) > 1:
             names = ", ".join(sorted(row["connection"] for row in found))
             raise UsageError(f"Run {run_id} is a run of each of {names} (each connection's state file numbers its "
@@ -116,7 +121,8 @@ class StateFiles:
 
     def pauses(self) -> list[dict]:
         """Every paused connection (a pause is kept in the connection's own state)."""
-        return [pause for state in self.every() for pause in state.pauses()]
+        return [pause for name, state in self.every() for pause in state.pauses()
+                if name in (None, pause["connection"])]
 
     def close(self) -> None:
         for state in self._open.values():

@@ -29,11 +29,13 @@ def storage_error(exc: BaseException, path: str | os.PathLike) -> StorageError |
     where = Path(getattr(exc, "filename", None) or path)
     if _no_space(exc):
         return StorageError(f"hrsync cannot write {where}: the disk is full (or its quota used up). Free space "
-                             f"on that disk, or point host.state (host.outbox) at one with room, {_AFTER}")
+                             "on that disk, or point host.state or host.state_dir (host.outbox) at one with room, "
+                             f"{_AFTER}")
     if _not_writable(exc):
         return StorageError(f"hrsync cannot write {where}: the file system is read-only, or the user hrsync runs "
                             f"as may not write in {where.parent}. Make that folder writable for it (a systemd "
-                            f"service: StateDirectory=), or point host.state (host.outbox) elsewhere, {_AFTER}")
+                            "service: StateDirectory=), or point host.state or host.state_dir (host.outbox) "
+                            f"elsewhere, {_AFTER}")
     return None
 
 

@@ -162,7 +162,7 @@ class SnapshotStage:
     def _dry_run_folder(self) -> Path:
         """A new folder beside the state, readable by its owner only: the files hold birthdays."""
         base = Path(self.state.path).resolve().parent / "dry-runs"
-        base.mkdir(mode=0o700, exist_ok=True)
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = base / f"{self.connection}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
         folder.mkdir(mode=0o700)
         os.chmod(folder, 0o700)
