@@ -5,8 +5,9 @@ Two measurements, each in its own process (:mod:`benchmarks.child`):
 - **config CPU**: hosts.yaml with 5,000 connections (Personio → Winningtemp, secrets from the environment);
   the CPU time (``time.process_time``) of loading it as ``hrsync run NAME`` does (the host section and
   that connection), fastest of three, beside one load of every connection as ``hrsync check`` does.
-- **lock waits**: a first sync of 48 tenants at ``max_concurrent: 8`` through one daemon
-  (:class:`hrsync.service.daemon.Daemon`), once with the host's one state file (``host.state``) and once
+- **lock waits**: a first sync of 48 tenants, 8 runs at once in threads of one process (as one of the
+  daemon's worker processes runs them: the tenants' in-memory worlds cannot cross into other processes),
+  once with the host's one state file (``host.state``) and once
   with a file per connection (``host.state_dir``). Each tenant is the in-memory source and a sink that
   takes 50 ms per write with 4 writes in flight (a service elsewhere: the wait releases the GIL like a
   socket's). A lock wait is the time a transaction waits for the state's write lock (``BEGIN IMMEDIATE``)
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from concurrent.futures import wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +67,15 @@ def config_cpu(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def lock_waits(spec: dict[str, Any]) -> dict[str, Any]:
-    """In the child: one first-sync cycle of every tenant through one daemon; the time spent taking the lock."""
+    """In the child: one first-sync cycle of every tenant, 8 at once; the time spent taking the lock."""
     from marshmallow import fields
 
+    from hrsync.config.load import load_config
     from hrsync.registry import load_plugins
-    from hrsync.service.daemon import Daemon
+    from hrsync.service.runner import run_and_report
     from hrsync.state import store
     from hrsync.state.locking import BUSY_TIMEOUT, is_locked
+    from hrsync.state.places import open_connection_state
     from hrsync.testing import MemoryWorld
     from hrsync.testing.memory import MemoryConfig, MemorySink, MemorySource, connectors_plugin
 
@@ -136,14 +139,18 @@ def lock_waits(spec: dict[str, Any]) -> dict[str, Any]:
     host = {"state_dir": "state"} if spec["layout"] == "state_dir" else {"state": "state.db"}
     host.update(outbox="outbox", keep_days=0, daemon={"max_concurrent": spec["concurrent"]})
     (folder / "hosts.yaml").write_text(yaml.safe_dump({"host": host, "connections": connections}))
-    daemon = Daemon(folder / "hosts.yaml", plugins_factory=lambda: load_plugins(
-        entry_points=False, plugins=[("bench", connectors_plugin(Source, Sink))]))
+    # Runs in threads of this one process, as one daemon worker process runs them: the tenants' worlds live
+    # here, and the lock waits measured are those between runs sharing (or not) one state file.
+    plugins = load_plugins(entry_points=False, plugins=[("bench", connectors_plugin(Source, Sink))])
+    config = load_config(folder / "hosts.yaml", plugins)
+    for name in config.connections:  # the files made first, one by one, as a daemon does when it starts
+        open_connection_state(config, name).close()
     started = time.perf_counter()
-    futures = [daemon.submit(name) for name in daemon.jobs]
-    wait(futures)
+    with ThreadPoolExecutor(max_workers=spec["concurrent"]) as pool:
+        futures = [pool.submit(run_and_report, config, name, plugins) for name in config.connections]
+        wait(futures)
     wall = time.perf_counter() - started
-    daemon.shutdown()
-    statuses = sorted({f.result() for f in futures})
+    statuses = sorted({f.result()[0].status for f in futures})
     return {"wall_s": wall, "statuses": statuses, "transactions": len(taking), "waited": len(waits),
             "lock_wait_s": sum(waits), "longest_wait_s": max(waits, default=0.0), "taking_s": sum(taking),
             "created": sum(len(w.users) for w in worlds.values())}
