@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
-import json
 import logging
 import os
 import signal
@@ -33,23 +31,17 @@ from typing import Any
 import schedule
 
 from ..config.load import Config, ConnectionConfig, load_config
-from ..errors import EXIT_STOPPED, ConfigError, DeliveryError
+from ..errors import EXIT_STOPPED, ConfigError
 from ..registry import Plugins, load_plugins
-from ..report.mail import deliver
-from ..results import STOPPED, RunReport
 from ..state.locking import hold_lock
 from ..state.places import StateFiles, daemon_lock, open_connection_state
 from .metrics import write_metrics
+from .quarantine import config_fingerprint, quarantine_if_due
 from .runner import run_and_report
 from .slots import DailySlot
 from .workers import WorkerLost, WorkerPool, worker_runs
 
 log = logging.getLogger("hrsync.service.daemon")
-
-
-def config_fingerprint(conn: ConnectionConfig) -> str:
-    """A hash of a connection's config as written (secret references, never values)."""
-    return hashlib.sha256(json.dumps(conn.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def interval(conn: ConnectionConfig) -> dt.timedelta:
@@ -80,7 +72,6 @@ class Daemon:
         self.plugins = plugins_factory()
         self.config = load_config(self.config_path, self.plugins)
         settings = self.config.daemon
-        self.quarantine_after = settings.quarantine_after
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
         self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-wait")
@@ -185,32 +176,13 @@ class Daemon:
         return status
 
     def _maybe_quarantine(self, name: str, config: Config, plugins: Plugins) -> None:
-        state = open_connection_state(config, name)
-        try:
-            recent = state.runs(name, limit=self.quarantine_after)
-            if len(recent) < self.quarantine_after or any(r["status"] not in ("stopped", "crashed") for r in recent):
+        with open_connection_state(config, name) as state:
+            if quarantine_if_due(state, config, plugins, name) is None:
                 return
-            conn = config.connections[name]
-            reason = (f"{self.quarantine_after} runs in a row stopped; last: {recent[0]['message'] or 'unknown'}")
-            state.pause(name, reason, config_fingerprint(conn))
-        finally:
-            state.close()
-        log.error("%s: paused (quarantined): %s. Fix the cause, then run `hrsync resume %s` or change its config.",
-                  name, reason, name)
-        write_metrics(config)
         with self.lock:
             job = self.jobs.pop(name, None)
             if job is not None:
                 self.scheduler.cancel_job(job)
-        alert = RunReport(name, status=STOPPED, run_id=recent[0]["id"], timezone=config.timezone,
-                          source=plugins.source_class(conn.source.name).label(),
-                          sink=plugins.sink_class(conn.sink.name).label(),
-                          stopped=f"The connection was paused after {reason}. No further runs happen until you "
-                                  f"fix the cause and run `hrsync resume {name}`, or change its configuration.")
-        try:
-            deliver(config, alert, conn.report.recipients, "always")
-        except DeliveryError as exc:
-            log.error("%s: pause alert not delivered: %s", name, exc)
 
     # -- main loop -------------------------------------------------------------------------
 

@@ -1,28 +1,35 @@
-"""Quarantine for runs on Celery workers: after ``host.daemon.quarantine_after`` stopped runs in a row, pause.
+"""Quarantine, for the daemon and Celery workers: after ``host.daemon.quarantine_after`` stopped runs in a row, pause.
 
-Data flow: :mod:`hrsync.service.celery_app` calls :func:`quarantine_if_due` after a run that stopped;
+Data flow: the daemon and :mod:`hrsync.service.celery_app` call :func:`quarantine_if_due` after a run that stopped;
 the pause is the state's, so ``hrsync status`` shows it, ``hrsync resume`` lifts it, a changed config
-lifts it (:func:`hrsync.service.daemon.config_fingerprint`, as for the daemon), and one alert report goes to
+lifts it (:func:`config_fingerprint`), and one alert report goes to
 the connection's recipients. ``hrsync schedule`` and the worker skip a paused connection.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
-from ..config.load import Config
+from ..config.load import Config, ConnectionConfig
 from ..errors import DeliveryError
 from ..registry import Plugins
 from ..report.mail import deliver
 from ..results import STOPPED, RunReport
 from ..state.store import State
-from .daemon import config_fingerprint
 from .metrics import write_metrics
 
 log = logging.getLogger("hrsync.service.quarantine")
 
 #: Run statuses that count towards quarantine: stopped by a run-level fault, or killed (crashed).
 FAILED = ("stopped", "crashed")
+
+
+def config_fingerprint(conn: ConnectionConfig) -> str:
+    """A hash of a connection's config as written (secret references, never values): a pause holds while it
+    is the same."""
+    return hashlib.sha256(json.dumps(conn.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def is_paused(state: State, config: Config, name: str) -> bool:
