@@ -39,6 +39,7 @@ def test_usage_errors_an_invalid_file_and_a_held_lock_each_have_their_own_code(t
     config = ("--config", str(path))
     for args, words in ((["run"], "Missing argument"), (["run", "acme", "--bogus"], "No such option"),
                         (["run", "nosuch"], "No such connection (configured: acme)"),
+                        (["runs", "--connection", "nosuch"], "No such connection (configured: acme)"),
                         (["report", "999"], "No finished run with id 999")):
         result = run_cli(*config, *args)
         assert result.returncode == EXIT_USAGE and words in result.stderr, (args, result.stderr)

@@ -32,6 +32,8 @@ def runs(ctx, connection, limit, as_json) -> None:
     config = load_for(ctx, load_plugins())
     with StateFiles(config) as files:
         rows = files.runs(connection, limit)
+    if connection is not None and not rows and connection not in config.connections:  # a typo, not "no runs yet"
+        config.connection(connection)
     keys = ["created", "updated", "deactivated", "unchanged", "skipped", "failed"]
     out = []
     for r in rows:
