@@ -4,6 +4,7 @@ next scheduled run completes."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import threading
@@ -55,3 +56,23 @@ def test_a_killed_worker_process_crashes_its_run_only_and_the_pool_carries_on(tm
     finally:
         for sink in sinks.values():
             sink.stop()
+
+
+def test_an_idle_worker_that_dies_is_started_again_only_when_a_run_needs_it(tmp_path, personio, scim, secrets_env,
+                                                                            caplog):
+    # A worker that cannot even load hosts.yaml (a secret file gone) would otherwise be respawned without end.
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim,
+                                    connections={"a": connection_dict(personio, scim)},
+                                    daemon={"max_concurrent": 1, "processes": 1}))
+    try:
+        assert daemon.submit("a").result(timeout=60) == "ok"
+        (pid,) = daemon.workers.pids()
+        with caplog.at_level(logging.INFO, logger="hrsync"):
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: any(f"worker process {pid} ended" in r.getMessage() for r in caplog.records))
+        assert daemon.workers.pids() == []
+        assert not any("replaces" in r.getMessage() for r in caplog.records)
+        assert daemon.submit("a").result(timeout=60) == "ok"  # a run that needs a worker starts one
+        assert len(daemon.workers.pids()) == 1
+    finally:
+        daemon.shutdown()

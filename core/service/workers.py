@@ -215,7 +215,9 @@ class WorkerPool:
                       len(worker.jobs))
         elif not worker.retiring:
             log.info("worker process %d ended (%s)", worker.process.pid, _how(code))
-        if not worker.retiring and not self._closing and not self._stop_flag.value:
+        # Replaced at once only when it died with runs in flight; an idle one is started again when a run needs
+        # it (_free_worker): a worker that cannot even load hosts.yaml must not be respawned in a tight loop.
+        if worker.jobs and not worker.retiring and not self._closing and not self._stop_flag.value:
             log.info("worker process %d replaces worker process %d", self._start().process.pid, worker.process.pid)
 
 
