@@ -9,9 +9,13 @@ import os
 import signal
 import threading
 
+import pytest
+
+from hrsync.errors import PluginError
+from hrsync.service.daemon import Daemon
 from hrsync.state.store import open_state
 from hrsync_plugins.winningtemp.sandbox import ScimSandbox
-from tests.helpers import connection_dict, wait_until
+from tests.helpers import bundled_plugins, connection_dict, wait_until
 from tests.test_daemon import clock, daemon_for, write_hosts  # noqa: F401 - clock is a fixture
 
 NAMES = ("a", "b", "c")
@@ -76,3 +80,10 @@ def test_an_idle_worker_that_dies_is_started_again_only_when_a_run_needs_it(tmp_
         assert len(daemon.workers.pids()) == 1
     finally:
         daemon.shutdown()
+
+
+def test_a_plugins_factory_the_worker_processes_cannot_receive_is_refused_at_once(tmp_path, personio, scim,
+                                                                                   secrets_env):
+    path = write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"a": connection_dict(personio, scim)})
+    with pytest.raises(PluginError, match="module-level functions"):  # a lambda: it used to hang every run
+        Daemon(path, plugins_factory=lambda: bundled_plugins(memory=False))

@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import pickle
 import signal
 import threading
 import zoneinfo
@@ -31,7 +32,7 @@ from typing import Any
 import schedule
 
 from ..config.load import Config, ConnectionConfig, load_config
-from ..errors import EXIT_STOPPED, ConfigError
+from ..errors import EXIT_STOPPED, ConfigError, PluginError
 from ..registry import Plugins, load_plugins
 from ..state.locking import hold_lock
 from ..state.places import StateFiles, daemon_lock, open_connection_state
@@ -87,7 +88,13 @@ class Daemon:
     def _worker_setup(self) -> functools.partial:
         """What a worker process starts from: the text of hosts.yaml as this daemon just loaded it."""
         text = self.config_path.read_text(encoding="utf-8")
-        return functools.partial(worker_runs, text, self.config_path, self.plugins_factory, self.runner)
+        work = functools.partial(worker_runs, text, self.config_path, self.plugins_factory, self.runner)
+        try:  # spawned workers receive it pickled: refused here, not in a thread no run would ever hear from
+            pickle.dumps(work)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise PluginError(f"The daemon's worker processes cannot receive its plugins_factory or runner ({exc}): "
+                              "give the daemon module-level functions, not lambdas or local ones.") from None
+        return work
 
     # -- scheduling ---------------------------------------------------------------------
 
