@@ -25,6 +25,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
 
 from .errors import HrsyncError
 
@@ -72,6 +74,18 @@ class RequestClock:
         """The clock of the bounded request this thread is sending (for a retry policy), if any."""
         watch = getattr(_ACTIVE, "watch", None)
         return watch.clock if watch is not None else None
+
+    @staticmethod
+    def within(deadline: float | None, retry: Retry, pool: Any, url: str | None, error: Exception | None) -> Retry:
+        """``retry`` (a retry policy's next state, from ``Retry.increment``), unless the retry it allows could not
+        end within ``deadline`` seconds of the request's start, judging by the attempt that just failed: then
+        give up as urllib3 does when out of tries, with the last failure's cause (a status answer is returned
+        as it is when ``raise_on_status`` is off)."""
+        clock = RequestClock.current()
+        if deadline is not None and clock is not None and (
+                clock.spent() + retry.get_backoff_time() + clock.last_attempt() > deadline):
+            raise MaxRetryError(pool, url, error or ResponseError(f"retries would exceed {deadline:g} s"))
+        return retry
 
 
 class _Watch:

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from hrsync import (
@@ -76,13 +75,7 @@ class BoundedRetry(Retry):
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
-        clock = RequestClock.current()
-        if self.deadline is not None and clock is not None and (
-                clock.spent() + new.get_backoff_time() + clock.last_attempt() > self.deadline):
-            # Out of time: give up as urllib3 does when out of tries, with the cause of the last failure
-            # (a status answer is then returned as it is: raise_on_status is off).
-            raise MaxRetryError(_pool, url, error or ResponseError(f"retries would exceed {self.deadline:g} s"))
-        return new
+        return RequestClock.within(self.deadline, new, _pool, url, error)
 
 
 class PersonioClient:

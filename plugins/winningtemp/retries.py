@@ -18,7 +18,7 @@ import threading
 import time
 
 import requests
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from hrsync import RequestClock, SinkError
@@ -66,13 +66,7 @@ class RateLimitRetry(Retry):
         if error is not None and self._is_read_error(error) and (method or "").upper() not in IDEMPOTENT:
             raise error
         new = super().increment(method, url, response, error, _pool, _stacktrace)
-        clock = RequestClock.current()
-        if self.deadline is not None and clock is not None and (
-                clock.spent() + new.get_backoff_time() + clock.last_attempt() > self.deadline):
-            # A retry that, judging by the attempt that just failed, could not end in time is not started:
-            # give up as urllib3 does when out of tries, with the last failure's cause (an answer is returned).
-            raise MaxRetryError(_pool, url, error or ResponseError(f"retries would exceed {self.deadline:g} s"))
-        return new
+        return RequestClock.within(self.deadline, new, _pool, url, error)
 
     def parse_retry_after(self, retry_after: str) -> float:
         # urllib3 accepts whole seconds or an HTTP date and raises on anything else, which would stop the
