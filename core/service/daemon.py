@@ -40,7 +40,8 @@ from .metrics import write_metrics
 from .quarantine import config_fingerprint, quarantine_if_due
 from .runner import run_and_report
 from .slots import DailySlot
-from .workers import WorkerLost, WorkerPool, worker_runs
+from .worker_process import worker_runs
+from .workers import WorkerLost, WorkerPool
 
 log = logging.getLogger("hrsync.service.daemon")
 

@@ -1,56 +1,40 @@
 """The daemon's worker processes: connections run on every core of the host, not in threads of one process.
 
 Data flow: :class:`hrsync.service.daemon.Daemon` submits a connection's name to :class:`WorkerPool` → the pool hands
-it to the least busy of up to ``processes`` worker processes over that worker's pipe → the worker runs it in one of
-its threads (runs wait on the network most of the time, so a process holds several) and sends the outcome back →
-the pool resolves the run's Future in the daemon. The workers' log records travel to the daemon's log.
+it to the least busy of up to ``processes`` worker processes over that worker's pipe → the worker
+(:mod:`.worker_process`) runs it in one of its threads and sends the outcome back → the pool resolves the run's
+Future in the daemon. The workers' log records travel to the daemon's log.
 
 Workers are spawned, not forked: a forked child would inherit SQLite's bookkeeping of the daemon's open state
 connections (and think it holds their locks) - a corrupt state file. A worker starts from ``work()``, a picklable
 factory that loads hosts.yaml and returns the function running one connection. A worker process that dies (SIGKILL,
 the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and is replaced; the next run of such a
 connection finds its run unfinished and recovers it, as after any crash. After a reload the daemon retires the
-workers: they finish their runs and exit, and new ones load the new configuration. A worker that sees SIGTERM/SIGINT,
-or loses its daemon (its pipe closes), takes no more runs and lets its runs stop after the writes in flight; it
-does not hold the daemon's lock, but each run holds its connection's, so an orphan never runs beside a new daemon.
+workers: they finish their runs and exit, and new ones load the new configuration.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import logging.handlers
 import math
 import multiprocessing
 import multiprocessing.connection
 import signal
 import threading
-import traceback
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..config.load import parse_config
-from ..config.yaml_text import load_yaml
-from ..errors import HrsyncError, LockedError
-from ..registry import Plugins
-from ..sync.engine import RunOptions
+from ..errors import HrsyncError
+from .worker_process import Work, serve
 
 log = logging.getLogger("hrsync.service.workers")
-
-#: Called once in each worker process; returns ``run(name, should_stop)``, whose result must pickle.
-Work = Callable[[], Callable[[str, Callable[[], bool]], Any]]
 
 
 class WorkerLost(HrsyncError):
     """The worker process running a connection died before the run reported back."""
-
-
-class _Asked(Exception):
-    """SIGTERM/SIGINT in a worker: take no more runs."""
 
 
 @dataclass
@@ -171,7 +155,7 @@ class WorkerPool:
         parent_end, child_end = self._ctx.Pipe()
         levels = {name: logger.level for name, logger in logging.root.manager.loggerDict.items()
                   if isinstance(logger, logging.Logger) and logger.level}
-        process = self._ctx.Process(target=_serve, name="hrsync-worker", daemon=True,
+        process = self._ctx.Process(target=serve, name="hrsync-worker", daemon=True,
                                     args=(child_end, self._work, self.threads, self._stop_flag, self._logs,
                                           logging.root.level, levels))
         process.start()
@@ -227,72 +211,7 @@ def _how(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def worker_runs(text: str, config_path: Path, plugins_factory: Callable[[], Plugins],
-                runner: Callable) -> Callable[[str, Callable[[], bool]], tuple[str, int, str]]:
-    """In a worker process: load the daemon's hosts.yaml text (resolving the secrets registers them to mask), and
-    return what runs a connection. The text, not the file: an edit the daemon has not reloaded does not count."""
-    plugins = plugins_factory()
-    config = parse_config(load_yaml(text), plugins, path=config_path)
-
-    def run(name: str, should_stop: Callable[[], bool]) -> tuple[str, int, str]:
-        """One run: its outcome, and a line (with its level) for the daemon's log."""
-        try:
-            result, delivery = runner(config, name, plugins, RunOptions(should_stop=should_stop))
-        except LockedError as exc:  # `hrsync run` by hand holds the connection: like an overlap, not a failure
-            return "skipped", logging.WARNING, f"slot skipped: {exc}"
-        except Exception:
-            log.exception("%s: run crashed", name)
-            return "crashed", logging.ERROR, ""
-        counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes"
-        return (result.status, logging.INFO,
-                f"run {result.run_id} finished: {result.status} ({counts}); {delivery.detail}")
-
-    return run
-
-
 def _relay_logs(logs: Any) -> None:
     """In the daemon: hand each worker's log record to the daemon's own loggers (their handlers mask secrets)."""
     while (record := logs.get()) is not None:
         logging.getLogger(record.name).handle(record)
-
-
-def _serve(conn: multiprocessing.connection.Connection, work: Work, threads: int, stop_flag: Any, logs: Any,
-           level: int, levels: dict[str, int]) -> None:
-    """A worker process: run each connection the daemon sends in a thread, send back each outcome."""
-    logging.root.handlers[:] = [logging.handlers.QueueHandler(logs)]
-    logging.root.setLevel(level)
-    for name, named_level in levels.items():
-        logging.getLogger(name).setLevel(named_level)
-    asked = threading.Event()
-
-    def on_signal(*_: Any) -> None:
-        if not asked.is_set():
-            asked.set()
-            raise _Asked  # out of the wait for more runs; the runs in flight finish their writes
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the daemon reloads; this worker keeps its configuration
-
-    def should_stop() -> bool:
-        return bool(stop_flag.value) or asked.is_set()
-
-    sending = threading.Lock()
-    run_one = work()
-
-    def run(job_id: int, name: str) -> None:
-        try:
-            outcome = (job_id, True, run_one(name, should_stop))
-        except BaseException:  # noqa: BLE001 - the daemon decides; the traceback travels as text
-            outcome = (job_id, False, traceback.format_exc())
-        with sending:
-            conn.send(outcome)
-
-    with ThreadPoolExecutor(threads, thread_name_prefix="hrsync-run") as runs:
-        try:
-            while (message := conn.recv()) is not None:
-                runs.submit(run, *message)
-        except (EOFError, OSError):  # the daemon is gone: stop after the writes in flight
-            asked.set()
-        except _Asked:
-            pass
