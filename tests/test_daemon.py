@@ -71,13 +71,15 @@ def test_failing_job_never_kills_the_daemon_and_quarantines_after_three(tmp_path
     assert len(alerts) == 1
     (row,) = connection_status(daemon.config)
     assert row["paused"] and row["next_run"] is None
+    daemon.shutdown()
     # Still paused after a restart with the same config; lifted when the config changes.
-    assert "acme" not in daemon_for(path).jobs
+    restarted = daemon_for(path)
+    assert "acme" not in restarted.jobs
     data = yaml.safe_load(path.read_text())
     data["connections"]["acme"]["schedule"] = {"daily_at": "03:00"}
     path.write_text(yaml.safe_dump(data))
-    assert daemon.reload() and "acme" in daemon.jobs
-    daemon.shutdown()
+    assert restarted.reload() and "acme" in restarted.jobs
+    restarted.shutdown()
 
 
 def test_operator_resume_lifts_a_pause(tmp_path, personio, scim, secrets_env):
@@ -216,16 +218,26 @@ def test_a_connection_held_by_a_manual_run_is_skipped_not_failed(tmp_path, perso
     daemon.shutdown()
 
 
-def test_a_second_daemon_on_the_same_state_is_refused(tmp_path, personio, scim, secrets_env):
-    path = write_hosts(tmp_path / "hosts.yaml", personio, scim)
-    first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=subprocess.PIPE, text=True,
-                              env=cli_env())
+def test_a_second_daemon_on_the_same_state_is_refused_before_it_touches_anything(tmp_path, personio, scim,
+                                                                                  secrets_env):
+    conn = connection_dict(personio, scim, enabled=False)  # the first daemon runs nothing: it stays as it started
+    path = write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"acme": conn},
+                       metrics_file="hrsync.prom")
+    log = tmp_path / "first.log"
+    with log.open("w") as stderr:
+        first = subprocess.Popen([HRSYNC, "--config", str(path), "daemon"], stderr=stderr, env=cli_env())
     try:
-        wait_until(lambda: (tmp_path / "state.db.daemon.lock").exists()
-                   and (tmp_path / "state.db.daemon.lock").read_text().startswith("pid"))
+        wait_until(lambda: "daemon started" in log.read_text())
+        # What a second daemon's start would change: a pause its config change lifts, the metrics file.
+        with open_state(tmp_path / "state.db") as state:
+            state.pause("acme", "3 runs in a row stopped", config_hash="from-an-older-config")
+        (tmp_path / "hrsync.prom").unlink()
         second = run_cli("--config", str(path), "daemon", timeout=60)
         assert second.returncode == EXIT_LOCKED
         assert "Another hrsync daemon is already running" in second.stderr
+        with open_state(tmp_path / "state.db", read_only=True) as state:
+            assert [row["connection"] for row in state.pauses()] == ["acme"]
+        assert not (tmp_path / "hrsync.prom").exists()
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=60) == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing.spawn
 import os
+import re
 import signal
 import threading
 
@@ -87,3 +89,49 @@ def test_a_plugins_factory_the_worker_processes_cannot_receive_is_refused_at_onc
     path = write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"a": connection_dict(personio, scim)})
     with pytest.raises(PluginError, match="module-level functions"):  # a lambda: it used to hang every run
         Daemon(path, plugins_factory=lambda: bundled_plugins(memory=False))
+
+
+def test_a_worker_process_that_cannot_start_fails_its_run_and_the_daemon_serves_on(tmp_path, personio, scim,
+                                                                                   secrets_env, caplog):
+    sinks = [ScimSandbox(token=scim.token).start() for _ in range(2)]  # one tenant each: a pair may not share one
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim,
+                                    connections={name: connection_dict(personio, sink)
+                                                 for name, sink in zip(("a", "b"), sinks, strict=True)},
+                                    daemon={"max_concurrent": 1, "processes": 1, "shutdown_timeout": 5}))
+    python = multiprocessing.spawn.get_executable()
+    try:
+        assert daemon.submit("a").result(timeout=60) == "ok"
+        # An upgrade removed the Python the daemon started from, and a reload retired its worker: the next worker
+        # process ends at once, before it can take a run.
+        multiprocessing.set_executable(str(tmp_path / "python-removed"))
+        assert daemon.reload()
+        with caplog.at_level(logging.INFO, logger="hrsync"):
+            assert daemon.submit("a").result(timeout=60) == "crashed"
+        assert re.search(r"a: run crashed: worker process \d+ could not start \(exit code 255\); the run did not "
+                         "begin", caplog.text)
+        multiprocessing.set_executable(python)
+        assert daemon.submit("b").result(timeout=60) == "ok"  # the daemon goes on serving
+        assert daemon.submit("a").result(timeout=60) == "ok"
+    finally:
+        multiprocessing.set_executable(python)
+        daemon.shutdown()
+        for sink in sinks:
+            sink.stop()
+
+
+def test_a_worker_that_cannot_load_the_configuration_fails_the_run_with_the_reason(tmp_path, personio, scim,
+                                                                                   secrets_env, monkeypatch,
+                                                                                   caplog):
+    daemon = daemon_for(write_hosts(tmp_path / "hosts.yaml", personio, scim,
+                                    connections={"a": connection_dict(personio, scim)},
+                                    daemon={"max_concurrent": 1, "processes": 1, "shutdown_timeout": 5}))
+    try:
+        monkeypatch.delenv("WINNINGTEMP_TOKEN")  # gone after the daemon loaded hosts.yaml: its workers cannot
+        with caplog.at_level(logging.INFO, logger="hrsync"):
+            assert daemon.submit("a").result(timeout=60) == "crashed"
+        (line,) = [r.getMessage() for r in caplog.records if "run crashed" in r.getMessage()]
+        assert re.fullmatch(r"a: run crashed: worker process \d+ could not start \(ConfigError: .*WINNINGTEMP_TOKEN"
+                            r".*\); the run did not begin", line, re.DOTALL)
+        assert daemon.workers.pids() == []  # not respawned: the next run starts one
+    finally:
+        daemon.shutdown()

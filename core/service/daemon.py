@@ -7,15 +7,18 @@ the same connection twice), where :func:`hrsync.service.runner.run_and_report` r
 recorded by the engine and the mailer; the outcome comes back to the daemon, which logs it and decides on quarantine.
 
 Failures never stop the daemon: a job's exception is logged with its connection; a killed worker process is replaced
-and its runs count as crashed. After ``quarantine_after`` consecutive run-level failures the connection is paused,
-with one alert report, until its config changes or an operator runs ``hrsync resume``. At start, a connection whose
-last successful run is older than its interval runs once at once (catch-up). SIGTERM/SIGINT stop scheduling and let
-running syncs finish the person in flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is
-invalid. With ``host.metrics_file`` set, the metrics of every
-connection are written there at start, on SIGHUP, after each run and after a pause (:mod:`.metrics`).
+and its runs count as crashed; a worker that cannot start fails the runs sent to it, which never began. After
+``quarantine_after`` consecutive run-level failures the connection is paused, with one alert report, until its config
+changes or an operator runs ``hrsync resume``. At start, a connection whose last successful run is older than its
+interval runs once at once (catch-up). SIGTERM/SIGINT stop scheduling and let running syncs finish the person in
+flight; SIGHUP reloads hosts.yaml, keeping the old config when the new one is invalid. With ``host.metrics_file`` set,
+the metrics of every connection are written there at start, on SIGHUP, after each run and after a pause
+(:mod:`.metrics`). One daemon per state: a second one is refused when it is made, before it lifts a pause or writes
+the metrics file.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -41,7 +44,7 @@ from .quarantine import config_fingerprint, quarantine_if_due
 from .runner import run_and_report
 from .slots import DailySlot
 from .worker_process import worker_runs
-from .workers import WorkerLost, WorkerPool
+from .workers import WorkerLost, WorkerNotStarted, WorkerPool
 
 log = logging.getLogger("hrsync.service.daemon")
 
@@ -73,6 +76,9 @@ class Daemon:
         self.runner = runner
         self.plugins = plugins_factory()
         self.config = load_config(self.config_path, self.plugins)
+        # One daemon per state: refused here, before the pauses it would lift or the metrics file it would write.
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(_daemon_lock(self.config))
         settings = self.config.daemon
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
@@ -84,7 +90,11 @@ class Daemon:
         self.wake = threading.Event()
         self.lock = threading.RLock()
         self.jobs: dict[str, schedule.Job] = {}
-        self._reschedule()
+        try:
+            self._reschedule()
+        except BaseException:
+            self._held.close()
+            raise
 
     def _worker_setup(self) -> functools.partial:
         """What a worker process starts from: the text of hosts.yaml as this daemon just loaded it."""
@@ -173,6 +183,9 @@ class Daemon:
     def _run(self, name: str, config: Config, plugins: Plugins) -> str:
         try:
             status, level, line = self.workers.submit(name).result()
+        except WorkerNotStarted as exc:  # no run began: nothing in history to mark or to count
+            log.error("%s: run crashed: %s", name, exc)
+            return "crashed"
         except WorkerLost as exc:
             status, level, line = "crashed", logging.ERROR, f"run crashed: {exc}"
             with open_connection_state(config, name) as state, state.lock(name):  # the dead worker's lock is free
@@ -206,14 +219,7 @@ class Daemon:
         self.wake.set()
 
     def serve(self) -> int:
-        """Run until SIGTERM/SIGINT; returns the exit code. One daemon per state file."""
-        lock_path, where = daemon_lock(self.config), self.config.state_dir or self.config.state
-        lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with hold_lock(lock_path, f"Another hrsync daemon is already running for {where} ({{holder}}); "
-                                  "stop it first (or give this host its own host.state or host.state_dir)."):
-            return self._serve()
-
-    def _serve(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, lambda *_: self.reload())
@@ -234,11 +240,21 @@ class Daemon:
         done = threading.Event()
         threading.Thread(target=lambda: (self.pool.shutdown(wait=True), self.workers.close(), done.set()),
                          daemon=True).start()
-        if not done.wait(self.shutdown_timeout):
+        finished = done.wait(self.shutdown_timeout)
+        self._held.close()  # the runs still going hold their connections' locks
+        if not finished:
             log.error("stopping: %d run(s) did not finish within %ss", len(pending), self.shutdown_timeout)
             return EXIT_STOPPED
         log.info("daemon stopped")
         return 0
+
+
+def _daemon_lock(config: Config) -> contextlib.AbstractContextManager:
+    """The lock that says a daemon serves this host's state (one daemon per state file or folder)."""
+    lock_path, where = daemon_lock(config), config.state_dir or config.state
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return hold_lock(lock_path, f"Another hrsync daemon is already running for {where} ({{holder}}); "
+                                "stop it first (or give this host its own host.state or host.state_dir).")
 
 
 def connection_status(config: Config) -> list[dict[str, Any]]:

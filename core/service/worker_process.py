@@ -85,7 +85,12 @@ def serve(conn: multiprocessing.connection.Connection, work: Work, threads: int,
         return bool(stop_flag.value) or asked.is_set()
 
     sending = threading.Lock()
-    run_one = work()
+    try:
+        run_one = work()
+    except Exception as exc:  # noqa: BLE001 - the daemon fails the runs sent here with it
+        conn.send((None, False, f"{type(exc).__name__}: {exc}"))
+        raise
+    conn.send((None, True, ""))  # ready: a death from now on is during runs
 
     def run(job_id: int, name: str) -> None:
         try:

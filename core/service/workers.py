@@ -9,8 +9,10 @@ Workers are spawned, not forked: a forked child would inherit SQLite's bookkeepi
 connections (and think it holds their locks) - a corrupt state file. A worker starts from ``work()``, a picklable
 factory that loads hosts.yaml and returns the function running one connection. A worker process that dies (SIGKILL,
 the out-of-memory killer) fails the runs it held with :class:`WorkerLost` and is replaced; the next run of such a
-connection finds its run unfinished and recovers it, as after any crash. After a reload the daemon retires the
-workers: they finish their runs and exit, and new ones load the new configuration.
+connection finds its run unfinished and recovers it, as after any crash. A worker that cannot start (no process
+could be made, or it ended before it said it was ready, with why if it could) fails the runs sent to it with
+:class:`WorkerNotStarted` and is not replaced: the next run that needs a worker starts one. After a reload the
+daemon retires the workers: they finish their runs and exit, and new ones load the new configuration.
 """
 
 from __future__ import annotations
@@ -37,12 +39,19 @@ class WorkerLost(HrsyncError):
     """The worker process running a connection died before the run reported back."""
 
 
+class WorkerNotStarted(WorkerLost):
+    """No worker process could be started for a run (the process could not be made, or it ended before it was
+    ready to take runs): the run never began."""
+
+
 @dataclass
 class _Worker:
     process: Any  # multiprocessing's spawned Process
     conn: multiprocessing.connection.Connection
     jobs: dict[int, tuple[str, Future]] = field(default_factory=dict)
     retiring: bool = False
+    ready: bool = False  # it loaded hosts.yaml and takes runs
+    unable: str = ""  # why it could not start, as it said before it ended
 
 
 class WorkerPool:
@@ -133,12 +142,23 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         while self._queue:
-            worker = self._free_worker()
+            try:
+                worker = self._free_worker()
+            except Exception as exc:  # noqa: BLE001 - no process, no fds, a start method that fails: this run fails
+                _, name, future = self._queue.popleft()
+                future.set_exception(WorkerNotStarted(f"no worker process could be started ({type(exc).__name__}: "
+                                                      f"{exc}); the run did not begin", connection=name))
+                log.error("%s: no worker process could be started: %s: %s", name, type(exc).__name__, exc)
+                continue
             if worker is None:
                 return
             job_id, name, future = self._queue.popleft()
             worker.jobs[job_id] = (name, future)
-            worker.conn.send((job_id, name))
+            try:
+                worker.conn.send((job_id, name))
+            except OSError:  # it ended already: its sentinel fails the run; send it nothing more
+                worker.retiring = True
+                continue
             log.info("%s: running in worker process %d", name, worker.process.pid)
 
     def _free_worker(self) -> _Worker | None:
@@ -158,8 +178,10 @@ class WorkerPool:
         process = self._ctx.Process(target=serve, name="hrsync-worker", daemon=True,
                                     args=(child_end, self._work, self.threads, self._stop_flag, self._logs,
                                           logging.root.level, levels))
-        process.start()
-        child_end.close()
+        try:
+            process.start()
+        finally:
+            child_end.close()
         worker = _Worker(process, parent_end)
         self._workers.append(worker)
         log.info("worker process %d started (%d of %d, up to %d runs each)", process.pid,
@@ -178,6 +200,9 @@ class WorkerPool:
         try:
             while worker.conn.poll():
                 job_id, ok, value = worker.conn.recv()
+                if job_id is None:  # about the worker itself: ready, or why it cannot start
+                    worker.ready, worker.unable = ok, value
+                    continue
                 name, future = worker.jobs.pop(job_id)
                 if ok:
                     future.set_result(value)
@@ -192,17 +217,27 @@ class WorkerPool:
         worker.conn.close()
         code = worker.process.exitcode
         for name, future in worker.jobs.values():
-            future.set_exception(WorkerLost(f"worker process {worker.process.pid} ended ({_how(code)}) during the "
-                                            "run", connection=name))
+            if worker.ready:
+                future.set_exception(WorkerLost(f"worker process {worker.process.pid} ended ({_how(code)}) during "
+                                                "the run", connection=name))
+            else:
+                future.set_exception(WorkerNotStarted(
+                    f"worker process {worker.process.pid} could not start ({worker.unable or _how(code)}); the run "
+                    "did not begin", connection=name))
         if worker.jobs:
             log.error("worker process %d ended (%s) with %d run(s) in flight", worker.process.pid, _how(code),
                       len(worker.jobs))
         elif not worker.retiring:
             log.info("worker process %d ended (%s)", worker.process.pid, _how(code))
-        # Replaced at once only when it died with runs in flight; an idle one is started again when a run needs
-        # it (_free_worker): a worker that cannot even load hosts.yaml must not be respawned in a tight loop.
-        if worker.jobs and not worker.retiring and not self._closing and not self._stop_flag.value:
-            log.info("worker process %d replaces worker process %d", self._start().process.pid, worker.process.pid)
+        # Replaced at once only when it died with runs in flight; an idle one, or one that never started, is
+        # started again when a run needs it (_free_worker): a worker that cannot even load hosts.yaml must not be
+        # respawned in a tight loop.
+        if worker.jobs and worker.ready and not worker.retiring and not self._closing and not self._stop_flag.value:
+            try:
+                log.info("worker process %d replaces worker process %d", self._start().process.pid,
+                         worker.process.pid)
+            except Exception as exc:  # noqa: BLE001 - the next run tries again, and fails alone if it must
+                log.error("worker process %d not replaced: %s: %s", worker.process.pid, type(exc).__name__, exc)
 
 
 def _how(exitcode: int | None) -> str:
