@@ -210,3 +210,12 @@ def test_schedule_now_with_the_broker_down_is_a_stopped_run_with_the_broker_name
     sent = run_cli("--config", str(hosts), "schedule", "--now", plugins=WITH_CSV, env={"WINNINGTEMP_TOKEN": scim.token})
     assert sent.returncode == EXIT_STOPPED, sent.stderr
     assert "redis://127.0.0.1:1/0 did not take the runs" in sent.stderr and "Traceback" not in sent.stderr
+
+
+def test_a_worker_whose_broker_does_not_answer_exits_at_once_non_zero_with_the_broker_named(tmp_path, scim):
+    hosts = write_hosts(tmp_path, scim, "redis://127.0.0.1:1/0", count=1, people=1)  # nothing listens on port 1
+    started = run_cli("--config", str(hosts), "worker", plugins=WITH_CSV, env={"WINNINGTEMP_TOKEN": scim.token},
+                      timeout=60)  # it used to retry for most of an hour, then exit 0
+    assert started.returncode == EXIT_STOPPED, started.stderr
+    assert ("The Celery broker redis://127.0.0.1:1/0 did not answer (ConnectionError); start it or fix "
+            "host.celery.broker" in started.stderr)

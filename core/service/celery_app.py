@@ -65,7 +65,10 @@ def make_app(settings: CeleryConfig) -> Celery:
         # visibility timeout and be handed to a second worker.
         worker_prefetch_multiplier=1, task_default_queue=settings.queue, task_ignore_result=True,
         task_serializer="json", accept_content=["json"], enable_utc=True, timezone="UTC",
-        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        # A worker whose broker does not answer when it starts exits at once, non-zero, rather than retrying for most
+        # of an hour: its supervisor (systemd) sees it and restarts it. A broker lost later is waited for.
+        broker_connection_retry_on_startup=False, worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,  # hrsync logs through logging; its last word after the worker must reach stderr
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout,
             # How often a worker looks for messages a lost worker left unacknowledged past the timeout.
@@ -157,13 +160,32 @@ def _prepare_state(config: Config) -> None:
 
 
 def start_worker(config: Config, plugins: Plugins, *, concurrency: int, events: bool, log_level: str) -> None:
-    """Consume this host's queue until stopped (SIGTERM: a warm shutdown lets the running slots finish)."""
+    """Consume this host's queue until stopped (SIGTERM: a warm shutdown lets the running slots finish); a worker
+    that stops on a failure (its broker does not answer at start, say) raises a RunError saying why."""
     _prepare_state(config)
     app = make_app(config.celery)
-    register(app, Worker(config, plugins, redis.Redis.from_url(config.celery.broker_url())))
+    client = redis.Redis.from_url(config.celery.broker_url())
+    register(app, Worker(config, plugins, client))
     # Threads, not prefork children: the runs wait on HTTP, and a killed worker takes its runs with it (a
     # prefork child would outlive its killed parent and go on writing while the message is redelivered).
     argv = ["worker", "--queues", config.celery.queue, "--pool", "threads", "--concurrency", str(concurrency),
             "--hostname", f"hrsync.{config.celery.queue}.{os.getpid()}@%h", "--loglevel", log_level,
             "--without-mingle", "--without-gossip"]
-    app.worker_main([*argv, "--task-events"] if events else argv)
+    from celery.bin.celery import celery as celery_command  # the command line: only a worker needs it
+
+    # Celery's command itself: app.worker_main drops the exit code it returns.
+    code = celery_command.main(args=[*argv, "--task-events"] if events else argv, standalone_mode=False,
+                               default_map={"app": app})
+    if code:
+        raise _stopped(config.celery, client, code)
+
+
+def _stopped(settings: CeleryConfig, client: redis.Redis, code: int) -> RunError:
+    """Why the worker stopped with exit code ``code``: its broker, when that does not answer, or Celery's log."""
+    try:
+        client.ping()
+    except redis.RedisError as exc:  # the type only: the text may carry the URL
+        return RunError(f"The Celery broker {settings.broker} did not answer ({type(exc).__name__}); start it or fix "
+                        "host.celery.broker (and broker_password), then start the worker again.")
+    return RunError(f"The Celery worker of queue {settings.queue} stopped with exit code {code}; the lines above "
+                    "say why.")
