@@ -22,7 +22,7 @@ EXIT_ABORTED = 130
 
 #: Every exit code of the ``hrsync`` command and what it means. 4, 5 and 6 end a command before it runs
 #: anything; a run's own outcome is the worst of 1 and 2, and an undelivered report (3) outranks both, since
-#: the report is how HR learns of the rest (:func:`hrsync.cli.exits.run_exit_code`).
+#: the report is how HR learns of the rest (:func:`hrsync.service.runner.run_exit_code`).
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "done: every change applied (check: the file is valid and every service answered)",
     EXIT_RECORDS: "some people need attention (a record skipped, a write failed); the rest was applied",

@@ -24,8 +24,9 @@ import yaml
 from marshmallow import ValidationError
 
 from hrsync.config.load import load_config
-from hrsync.config.schema import CelerySchema, DaemonSchema
+from hrsync.config.schema import CelerySchema, DaemonSchema, SmtpSchema
 from hrsync.errors import EXIT_STOPPED
+from hrsync.sandbox.smtp import SmtpCapture
 from hrsync.service.celery_app import DONE, QUARANTINED, RETRY, Outcome, Worker, make_app, run_slot
 from hrsync.service.celery_schedule import enqueue
 from hrsync.service.lease import lease_key
@@ -185,6 +186,23 @@ def test_stopped_runs_are_retried_then_quarantined(slot_worker, world):
                                                                                          "(hrsync resume)")
     # The lease was released after each attempt: nothing is left for a redelivery to wait for.
     assert slot_worker.redis.get(lease_key(slot_worker.config.celery.queue, "mem")) is None
+
+
+def test_a_stopped_run_whose_report_was_not_delivered_is_done_as_hrsync_run_exits_3(redis_url, memory_config,
+                                                                                    world):
+    config, plugins = memory_config(report={"recipients": ["hr@example.com"]})
+    with SmtpCapture(refuse={"hr@example.com"}) as smtp:
+        smtp_settings = SmtpSchema().load({"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                                           "sender": "hrsync@example.com"})
+        worker = Worker(dataclasses.replace(config, smtp=smtp_settings,
+                                            daemon=DaemonSchema().load({"quarantine_after": 2})),
+                        plugins, redis.Redis.from_url(redis_url))
+        world.fail_read = True
+        first = run_slot(worker, "mem", slot_now(), owner="delivery-1")
+        second = run_slot(worker, "mem", slot_now(), owner="delivery-1")
+    # `hrsync run` exits 3 for it (the report outranks the stop): done, like every run whose report is undelivered.
+    assert first.action == DONE and first.detail.startswith("run 1 stopped; The SMTP server smtp://127.0.0.1")
+    assert second.action == QUARANTINED  # a stopped run still counts toward quarantine
 
 
 def test_a_slot_is_sent_once_however_often_it_is_scheduled(slot_worker, redis_url):

@@ -28,7 +28,7 @@ from ..report.render import local_time, render_json, render_text
 from ..secrets import unresolved_secrets
 from ..service.daemon import Daemon, connection_status
 from ..service.metrics import metrics_text
-from ..service.runner import run_and_report
+from ..service.runner import run_and_report, run_exit_code
 from ..state.places import open_connection_state
 from ..sync.engine import RunOptions, tune_collector
 from .common import (
@@ -41,7 +41,7 @@ from .common import (
     setup_logging,
     user_errors,
 )
-from .exits import HrsyncGroup, exit_codes_epilog, run_exit_code
+from .exits import HrsyncGroup, exit_codes_epilog
 from .history import prune, report, runs
 from .person import person
 from .plugins import plugins

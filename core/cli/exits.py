@@ -3,7 +3,7 @@
 Every command ends through here: an :class:`~hrsync.errors.HrsyncError` exits with its ``exit_code``
 (:func:`hrsync.cli.common.user_errors`), click's own usage errors (an unknown option, a missing argument)
 with :data:`~hrsync.errors.EXIT_USAGE` instead of click's 2, which hrsync keeps for a stopped run; ``run``
-ends with :func:`run_exit_code`. ``--help`` shows the table (:func:`exit_codes_epilog`).
+ends with :func:`hrsync.service.runner.run_exit_code`. ``--help`` shows the table (:func:`exit_codes_epilog`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_CODES, EXIT_REPORT, EXIT_USAGE
+from ..errors import EXIT_CODES, EXIT_USAGE
 
 
 @contextlib.contextmanager
@@ -46,9 +46,3 @@ def exit_codes_epilog() -> str:
     for code, meaning in EXIT_CODES.items():
         lines += textwrap.wrap(meaning, width=78, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
     return "\n".join(lines)
-
-
-def run_exit_code(run_code: int, delivered: bool) -> int:
-    """A run's exit code: its own outcome (0, 1 or 2), unless its report did not arrive: the report is how HR
-    learns of everything else, so an undelivered one (3) is never hidden behind attention items or a stop."""
-    return run_code if delivered else EXIT_REPORT

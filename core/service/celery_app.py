@@ -6,8 +6,8 @@ the task id ``QUEUE:CONNECTION@SLOT`` → an ``hrsync worker`` on that host take
 connection's Redis lease (:mod:`.lease`), skips a paused connection or a slot a successful run already
 served (the idempotency key is the slot: a redelivered or twice-sent task finds the run in the state), then
 runs it like ``hrsync run NAME`` (:func:`hrsync.service.runner.run_and_report`, under the state's connection
-lock) → :data:`ON_EXIT` maps the run's exit code to done, retry (with a doubling delay) or, after
-``host.daemon.quarantine_after`` stopped runs in a row, quarantine (:mod:`.quarantine`).
+lock) → :data:`ON_EXIT` maps the exit code ``hrsync run NAME`` would have ended with to done or retry (with a
+doubling delay); after ``host.daemon.quarantine_after`` stopped runs in a row, quarantine (:mod:`.quarantine`).
 
 Delivery is at least once: the message is acknowledged after the run (``acks_late``) and requeued, not
 acknowledged, when the process running it is lost (``reject_on_worker_lost``); a worker killed mid-run leaves
@@ -37,17 +37,18 @@ from ..state.store import open_state
 from ..sync.engine import RunOptions
 from .lease import Lease, lease_key
 from .quarantine import is_paused, quarantine_if_due
-from .runner import run_and_report
+from .runner import run_and_report, run_exit_code
 
 log = logging.getLogger("hrsync.service.celery")
 
 TASK = "hrsync.run_connection"
 DONE, RETRY, QUARANTINED = "done", "retry", "quarantined"
 
-#: What a run's exit code (:mod:`hrsync.results`) means for its task. 1: the run finished and the people who
-#: need attention are tried again by the next slot; 3: the report is in the outbox, a rerun would not send it;
-#: 2: the run stopped before (more) writes - a network fault may pass, so it is tried again, and quarantine
-#: ends the retries of a fault that does not pass (credentials, a guard).
+#: What the exit code of ``hrsync run NAME`` (:func:`~hrsync.service.runner.run_exit_code`) means for the run's task.
+#: 1: the run finished and the people who need attention are tried again by the next slot; 2: the run stopped
+#: before (more) writes - a network fault may pass, so it is tried again, and quarantine ends the retries of a
+#: fault that does not pass (credentials, a guard); 3: the report is in the outbox, and it outranks 1 and 2 as
+#: in ``hrsync run``: a retry would not send it, only add another undelivered report.
 ON_EXIT = {EXIT_OK: DONE, EXIT_RECORDS: DONE, EXIT_REPORT: DONE, EXIT_STOPPED: RETRY}
 
 
@@ -117,10 +118,9 @@ def run_slot(worker: Worker, connection: str, slot: str, *, owner: str) -> Outco
             # LockedError: `hrsync run` by hand (or a daemon) holds the connection on this host, or another
             # program the state; StorageError: the state refused a write - a full disk may be cleared.
             return Outcome(RETRY, str(exc))
-        # The exit code `hrsync run NAME` would have ended with: a report left in the outbox is 3.
-        action = ON_EXIT[result.exit_code or (EXIT_OK if delivery.delivered else EXIT_REPORT)]
+        action = ON_EXIT[run_exit_code(result.exit_code, delivery.delivered)]
         detail = f"run {result.run_id} {result.status}; {delivery.detail}"
-        if action == RETRY:
+        if result.exit_code == EXIT_STOPPED:  # it counts toward quarantine whatever became of its report
             with open_connection_state(config, connection) as state:
                 reason = quarantine_if_due(state, config, worker.plugins, connection)
             if reason is not None:

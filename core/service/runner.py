@@ -5,7 +5,8 @@ delivers the stored report (:func:`hrsync.report.mail.deliver`) - also, and espe
 when the run stopped at run level - records how it was delivered with the run and which
 conditions it said in full (said once, then quietly), forgets run history older than ``host.keep_days``,
 and writes the metrics file (:mod:`.metrics`). A report SMTP would not take is in the outbox; the run's
-outcome is unchanged, and the caller decides the exit code.
+outcome is unchanged, and :func:`run_exit_code` gives the one exit code of both (``hrsync run``'s; a Celery
+task's outcome follows it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import sqlite3
 
 from ..config.load import Config
+from ..errors import EXIT_REPORT
 from ..registry import Plugins
 from ..report.mail import Delivery, deliver
 from ..results import OK, PARTIAL
@@ -61,6 +63,12 @@ def _run_and_report(config: Config, name: str, plugins: Plugins, options: RunOpt
         if config.keep_days:  # after the run's lock; only this connection's runs, in short transactions
             prune_history(config, state=state, connection=name)
     return result, delivery
+
+
+def run_exit_code(run_code: int, delivered: bool) -> int:
+    """A run's exit code: its own outcome (0, 1 or 2), unless its report did not arrive: the report is how HR
+    learns of everything else, so an undelivered one (3) is never hidden behind attention items or a stop."""
+    return run_code if delivered else EXIT_REPORT
 
 
 def prune_history(config: Config, days: int | None = None, *, state: State | None = None,
