@@ -17,6 +17,7 @@ import logging
 import logging.handlers
 import multiprocessing.connection
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -88,8 +89,8 @@ def serve(conn: multiprocessing.connection.Connection, work: Work, threads: int,
     try:
         run_one = work()
     except Exception as exc:  # noqa: BLE001 - the daemon fails the runs sent here with it
-        conn.send((None, False, f"{type(exc).__name__}: {exc}"))
-        raise
+        conn.send((None, False, "asked to stop" if isinstance(exc, _Asked) else f"{type(exc).__name__}: {exc}"))
+        sys.exit(1)  # said through the daemon's log, whose handlers mask secrets; not as a traceback on stderr
     conn.send((None, True, ""))  # ready: a death from now on is during runs
 
     def run(job_id: int, name: str) -> None:

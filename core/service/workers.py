@@ -148,7 +148,6 @@ class WorkerPool:
                 _, name, future = self._queue.popleft()
                 future.set_exception(WorkerNotStarted(f"no worker process could be started ({type(exc).__name__}: "
                                                       f"{exc}); the run did not begin", connection=name))
-                log.error("%s: no worker process could be started: %s: %s", name, type(exc).__name__, exc)
                 continue
             if worker is None:
                 return
@@ -180,6 +179,9 @@ class WorkerPool:
                                           logging.root.level, levels))
         try:
             process.start()
+        except BaseException:
+            parent_end.close()
+            raise
         finally:
             child_end.close()
         worker = _Worker(process, parent_end)
@@ -224,7 +226,10 @@ class WorkerPool:
                 future.set_exception(WorkerNotStarted(
                     f"worker process {worker.process.pid} could not start ({worker.unable or _how(code)}); the run "
                     "did not begin", connection=name))
-        if worker.jobs:
+        if not worker.ready and (worker.jobs or worker.unable):
+            log.error("worker process %d could not start (%s); %d run(s) sent to it fail", worker.process.pid,
+                      worker.unable or _how(code), len(worker.jobs))
+        elif worker.jobs:
             log.error("worker process %d ended (%s) with %d run(s) in flight", worker.process.pid, _how(code),
                       len(worker.jobs))
         elif not worker.retiring:
