@@ -76,9 +76,6 @@ class Daemon:
         self.runner = runner
         self.plugins = plugins_factory()
         self.config = load_config(self.config_path, self.plugins)
-        # One daemon per state: refused here, before the pauses it would lift or the metrics file it would write.
-        self._held = contextlib.ExitStack()
-        self._held.enter_context(_daemon_lock(self.config))
         settings = self.config.daemon
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
@@ -90,6 +87,9 @@ class Daemon:
         self.wake = threading.Event()
         self.lock = threading.RLock()
         self.jobs: dict[str, schedule.Job] = {}
+        # One daemon per state: refused here, before the pauses it would lift or the metrics file it would write.
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(_daemon_lock(self.config))
         try:
             self._reschedule()
         except BaseException:
