@@ -126,15 +126,20 @@ def test_check_offline_validates_references_without_their_values(tmp_path):
     conn = {"source": {"plugin": "personio", "client_id": "${PERSONIO_CLIENT_ID}",
                        "client_secret": {"file": str(tmp_path / "absent")}},
             "sink": {"plugin": "winningtemp", "token": "${WINNINGTEMP_TOKEN}"}}
-    path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn}}))
+    sftp = {"host": "sftp.example.com", "username": "acme", "private_key": {"file": str(tmp_path / "key")},
+            "known_hosts": str(tmp_path / "known_hosts")}  # files only connecting to the server reads
+    files = {"source": conn["source"], "sink": {"plugin": "winningtemp-file", "sftp": sftp}}
+    path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn, "files": files}}))
     offline = _hrsync("--config", str(path), "check", "--offline")
     assert offline.returncode == 0, offline.stdout + offline.stderr
     assert "note: client_id: environment variable PERSONIO_CLIENT_ID is not set; a run needs it" in offline.stdout
     assert f"secret file {tmp_path / 'absent'} cannot be read" in offline.stdout
+    assert f"note: known_hosts: file {tmp_path / 'known_hosts'} is not there; a run needs it" in offline.stdout
     notes = json.loads(_hrsync("--config", str(path), "check", "--offline", "--json").stdout)["notes"]
-    assert len(notes) == 3
+    assert len(notes) == 7
     online = _hrsync("--config", str(path), "check")  # a run needs the values: still an error there
     assert online.returncode == 4 and "Environment variable PERSONIO_CLIENT_ID is not set" in online.stderr
+    assert f"connections.files.sink.sftp.known_hosts: No file {tmp_path / 'known_hosts'}" in online.stderr
     conn["sink"]["token"] = "written-inline"  # a reference that is not one stays an error offline too
     path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn}}))
     assert _hrsync("--config", str(path), "check", "--offline").returncode == 4
