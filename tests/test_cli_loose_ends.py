@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
@@ -147,8 +148,11 @@ def test_check_offline_validates_references_without_their_values(tmp_path):
 
 def test_the_dry_run_hint_is_a_command_that_runs(memory_config, memory_world):
     memory_world.people = [person(i) for i in range(60)]  # more than a report lists
-    text = render_text(sync_memory(memory_config(), dry_run=True).report)
-    assert "`hrsync run mem --dry-run --json`" in text
+    report = sync_memory(memory_config(), dry_run=True).report
+    assert "`hrsync run mem --dry-run --json`" in render_text(report)
+    assert "`hrsync run mem --dry-run --json`" in render_text(report, config=Path("hosts.yaml"))  # the default
+    quoted = render_text(report, config=Path("/etc/hr sync/hosts.yaml"))  # any other file is named, quoted
+    assert "`hrsync --config '/etc/hr sync/hosts.yaml' run mem --dry-run --json`" in quoted
 
 
 def test_shell_completion_offers_connection_names_and_run_ids(tmp_path, memory_config, world):
