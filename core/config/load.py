@@ -44,6 +44,7 @@ from .yaml_text import AliasBomb, load_yaml, one_connection
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
+DEFAULT_STATE = "hrsync-state.db"
 CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
@@ -145,8 +146,7 @@ def load_config(path: str | os.PathLike | None, plugins: Plugins, *, only: str |
 
 
 def _read_yaml(text: str, only: str | None) -> tuple[Any, bool]:
-    """The data of hosts.yaml: with ``only``, from its host section and that connection when they can be cut out;
-    and whether they were."""
+    """hosts.yaml's data (with ``only``: the host section and that connection, if they can be cut out); cut or not."""
     cut = one_connection(text, only) if only is not None else None
     if cut is not None:
         try:
@@ -203,7 +203,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
     given = data.get("host") if isinstance(data.get("host"), dict) else {}
     return Config(
         path=path,
-        state=_place(path, given.get("state"), "hrsync-state.db"),
+        state=_place(path, given.get("state"), DEFAULT_STATE),
         timezone=host_cfg.get("timezone", "UTC"),
         outbox=_place(path, given.get("outbox"), "outbox"),
         smtp=host_cfg.get("smtp"),
@@ -216,6 +216,11 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         celery=host_cfg.get("celery") or CelerySchema().load({}),
         partial=only is not None,
     )
+
+
+def default_state(config: Path) -> Path:
+    """Where the host's one state file is when ``host.state`` does not say."""
+    return _place(config, None, DEFAULT_STATE)
 
 
 def _place(config: Path, given: Any, default: str) -> Path:
