@@ -176,12 +176,12 @@ def _meeting(group: list[Claim], origins: Mapping[str, Hashable | None]) -> set[
     prefixes = sorted(by_prefix)
     meeting: set[str] = set()
     for number, prefix in enumerate(prefixes):
-        # Sorted, the prefixes that start with this one follow it at once.
-        for longer in prefixes[number:]:
-            if not longer.startswith(prefix):
-                break
+        following = number  # sorted, the prefixes that start with this one (itself first) follow it at once
+        while following < len(prefixes) and prefixes[following].startswith(prefix):
+            longer = prefixes[following]
             meeting |= _across(by_prefix[prefix], by_prefix[longer], origins)
             meeting |= _across(by_prefix[longer], by_prefix[prefix], origins)
+            following += 1
     return meeting
 
 
