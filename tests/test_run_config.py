@@ -100,7 +100,8 @@ def refusal(path, only=None) -> list[str]:
     return refused.value.lines
 
 
-def test_run_refuses_a_connection_sharing_its_tenant_as_check_does_reading_the_others_unvalidated(tmp_path, accounts):
+def test_run_refuses_a_connection_sharing_its_tenant_as_check_does_reading_the_others_unvalidated(
+        tmp_path, accounts, monkeypatch):
     pair = write(tmp_path, f"connections:\n{wt('alpha', 'A_ID')}{wt('beta', 'B_ID')}")
     whole = refusal(pair)
     assert len(whole) == 1 and "'alpha' and 'beta' both write to" in whole[0] and "external_id_prefix" in whole[0]
@@ -117,6 +118,9 @@ def test_run_refuses_a_connection_sharing_its_tenant_as_check_does_reading_the_o
     assert "'alpha', 'beta' and 'zeta' all write to" in one and one.startswith("connections.alpha.")
     assert load_config(path, bundled_plugins(), only="gamma").connections["gamma"]  # another tenant
     assert "'alpha', 'delta', 'epsilon' and 'zeta' all write to" in refusal(path, "zeta")[0]  # none starts 'z-'
+    with monkeypatch.context() as unset:  # a source that cannot be read here may read another account
+        unset.delenv("A_AGAIN")
+        assert "'alpha', 'beta', 'epsilon' and 'zeta' all write to" in refusal(path, "alpha")[0]
     # Read from the whole file when the text cannot be cut: an alias to another connection's sink, flow style.
     aliased = write(tmp_path, "connections:\n" + wt("alpha", "A_ID").replace("    sink:\n", "    sink: &wt\n")
                     + "  beta:\n    source: {plugin: personio, client_id: '${B_ID}', client_secret: '${SECRET}'}\n"

@@ -68,6 +68,7 @@ def _from_text(text: str, name: str, plugin: str) -> list[Neighbour] | None:
         return None
     _, end, blocks = layout
     whole = functools.cache(lambda: load_yaml(text))
+    parse = functools.cache(lambda piece: load_yaml(f"_:\n{piece}")["_"])  # sources written alike: one object
     sections: dict[str, dict[str, str]] = {}
     for number, (at, block_name) in enumerate(blocks):  # a name given twice: the last counts, as in YAML
         stop = blocks[number + 1][0] if number + 1 < len(blocks) else end
@@ -86,7 +87,7 @@ def _from_text(text: str, name: str, plugin: str) -> list[Neighbour] | None:
         parsed = load_yaml("".join(f"{key}:\n{piece}" for piece, key in pieces.items())) if pieces else {}
         return [Neighbour(block_name, _value(parsed[key], whole_block), my_source is not None
                           and sections[block_name].get("source") == my_source,
-                          functools.partial(_source, sections[block_name], block_name, whole))
+                          functools.partial(_source, sections[block_name].get("source"), block_name, parse, whole))
                 for block_name, (key, whole_block) in keyed.items()]
     except (yaml.YAMLError, LookupError, TypeError, ValueError, AttributeError):
         return None
@@ -114,11 +115,11 @@ def _value(parsed: Any, whole_block: bool) -> Any:
     return parsed.get("sink") if isinstance(parsed, dict) else None
 
 
-def _source(found: dict[str, str], name: str, whole: Callable[[], Any]) -> Any:
-    piece = found.get("source")
+def _source(piece: str | None, name: str, parse: Callable[[str], Any], whole: Callable[[], Any]) -> Any:
+    """Connection ``name``'s ``source:`` section from ``piece``, its text, or else from the ``whole`` file."""
     try:
         if piece is not None and "*" not in piece and "<<" not in piece:
-            parsed = load_yaml(f"_:\n{piece}")["_"]
+            parsed = parse(piece)
         else:  # an alias, or no source line of its own: what the whole file says
             parsed = whole()["connections"][name]
     except (yaml.YAMLError, LookupError, TypeError):
