@@ -41,7 +41,7 @@ from .errors import (
 from .fields import STANDARD_FIELDS, STATUSES, standard_field
 from .http_bounds import BoundedAdapter, RequestAborted, RequestClock, ResponseTooLarge, bounded_request
 from .network import describe_network_error, network_cause
-from .secrets import Secret, SecretField
+from .secrets import LocalFileField, Secret, SecretField
 from .sink_groups import SinkGroup
 from .sink_snapshots import Delivery, Snapshot, SnapshotGroup, SnapshotPerson
 
@@ -61,6 +61,7 @@ __all__ = [
     "GuardError",
     "HrsyncError",
     "ListingRefused",
+    "LocalFileField",
     "LockedError",
     "PluginError",
     "RecordError",

@@ -217,11 +217,17 @@ class Sink(GroupMethods, SnapshotMethods, Connector):
         return 1
 
     @classmethod
-    def source_id_space(cls, settings: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    def source_id_space(cls, settings: Mapping[str, Any]) -> tuple[str, str, str | None] | None:
         """Where these settings write and how source ids are kept there: ``(place, setting, prefix)`` - the
         place (e.g. the service's URL), the setting that namespaces source ids and its value. Two connections
-        writing to one place must have prefixes neither of which starts the other (checked on load); None: the
-        sink keeps no source ids a second connection could meet."""
+        writing to one place must have prefixes neither of which starts the other (checked on load). A prefix
+        of None says the place holds one connection's data whole (a snapshot sink's folder): no second
+        connection may write there, and ``setting`` names the one that tells places apart. None: the sink keeps
+        no source ids a second connection could meet.
+
+        ``settings`` are as hosts.yaml writes them, each default of the ConfigSchema filled in (nested ones
+        too), but not validated: ``hrsync run NAME`` asks this of every other connection without loading it.
+        Read them plainly (no secrets needed); an exception counts as None."""
         return None
 
     def carried_fields(self) -> set[str]:

@@ -16,6 +16,10 @@ them, which ``hrsync --help``, ``hrsync run --help`` and README.md show.
 
 from __future__ import annotations
 
+import sysconfig
+import traceback
+from pathlib import Path
+
 EXIT_OK, EXIT_RECORDS, EXIT_STOPPED, EXIT_REPORT = 0, 1, 2, 3
 EXIT_CONFIG, EXIT_LOCKED, EXIT_USAGE = 4, 5, 6
 EXIT_ABORTED = 130
@@ -167,3 +171,21 @@ class RetriableError(RecordError):
 
 class ConflictError(RecordError):
     """The sink already holds a person with this key; the engine looks them up and links them."""
+
+
+def crash_site(exc: BaseException) -> str:
+    """An exception no code expected (a plugin's bug), told without its text, which may quote a record (a
+    birthday, a gender): its type and the line of hrsync's or the plugin's code it came through last."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    paths = sysconfig.get_paths()
+    libraries = (paths["stdlib"], paths["purelib"], paths["platlib"])
+    ours = [frame for frame in frames if not frame.filename.startswith(libraries)] or frames
+    where = f" in {Path(ours[-1].filename).name}:{ours[-1].lineno}, {ours[-1].name}()" if ours else ""
+    return f"{type(exc).__name__}{where}"
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """What a report, the state and the log say of a run that an unexpected exception ended (``--debug`` logs
+    the exception's text and traceback)."""
+    return (f"Unexpected error ({crash_site(exc)}). Nothing further was written; run again with --debug for its "
+            "message and traceback, and report them to the plugin's authors.")

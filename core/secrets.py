@@ -11,7 +11,8 @@ Every resolved value is also remembered by :data:`REDACTOR`, whose logging filte
 masks it in any log line, so a secret echoed by a server in an error still stays hidden.
 
 ``hrsync check --offline`` (and shell completion) load hosts.yaml inside :func:`unresolved_secrets`: a
-reference checks as a reference, and a value that is not on this machine (a variable unset in CI) is a note.
+reference checks as a reference, and a value that is not on this machine (a variable unset in CI) is a note;
+so is a file that only connecting reads (:class:`LocalFileField`, e.g. an SSH known_hosts file).
 """
 
 from __future__ import annotations
@@ -215,3 +216,24 @@ class SecretField(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs) -> str | None:
         return None if value is None else MASK
+
+
+class LocalFileField(fields.String):
+    """A setting naming a local file that only connecting reads (an SSH known_hosts file): it loads as a
+    :class:`~pathlib.Path`, ``~`` expanded. A file that is not there is an error - ``No file PATH``, then
+    ``hint``, what to do - except within :func:`unresolved_secrets` (``hrsync check --offline``), where it is a
+    note, as a secret's missing value is."""
+
+    def __init__(self, *, hint: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hint = hint
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Path:
+        written = super()._deserialize(value, attr, data, **kwargs)
+        path = Path(written).expanduser()
+        if not path.is_file():
+            notes = _UNRESOLVED.get()
+            if notes is None:
+                raise ValidationError(f"No file {written}{': ' + self.hint if self.hint else '.'}")
+            notes.append(f"{attr}: file {path} is not there; a run needs it")
+        return path

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
@@ -126,15 +127,20 @@ def test_check_offline_validates_references_without_their_values(tmp_path):
     conn = {"source": {"plugin": "personio", "client_id": "${PERSONIO_CLIENT_ID}",
                        "client_secret": {"file": str(tmp_path / "absent")}},
             "sink": {"plugin": "winningtemp", "token": "${WINNINGTEMP_TOKEN}"}}
-    path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn}}))
+    sftp = {"host": "sftp.example.com", "username": "acme", "private_key": {"file": str(tmp_path / "key")},
+            "known_hosts": str(tmp_path / "known_hosts")}  # files only connecting to the server reads
+    files = {"source": conn["source"], "sink": {"plugin": "winningtemp-file", "sftp": sftp}}
+    path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn, "files": files}}))
     offline = _hrsync("--config", str(path), "check", "--offline")
     assert offline.returncode == 0, offline.stdout + offline.stderr
     assert "note: client_id: environment variable PERSONIO_CLIENT_ID is not set; a run needs it" in offline.stdout
     assert f"secret file {tmp_path / 'absent'} cannot be read" in offline.stdout
+    assert f"note: known_hosts: file {tmp_path / 'known_hosts'} is not there; a run needs it" in offline.stdout
     notes = json.loads(_hrsync("--config", str(path), "check", "--offline", "--json").stdout)["notes"]
-    assert len(notes) == 3
+    assert len(notes) == 7
     online = _hrsync("--config", str(path), "check")  # a run needs the values: still an error there
     assert online.returncode == 4 and "Environment variable PERSONIO_CLIENT_ID is not set" in online.stderr
+    assert f"connections.files.sink.sftp.known_hosts: No file {tmp_path / 'known_hosts'}" in online.stderr
     conn["sink"]["token"] = "written-inline"  # a reference that is not one stays an error offline too
     path.write_text(yaml.safe_dump({"host": {"state": "state.db"}, "connections": {"acme": conn}}))
     assert _hrsync("--config", str(path), "check", "--offline").returncode == 4
@@ -142,8 +148,11 @@ def test_check_offline_validates_references_without_their_values(tmp_path):
 
 def test_the_dry_run_hint_is_a_command_that_runs(memory_config, memory_world):
     memory_world.people = [person(i) for i in range(60)]  # more than a report lists
-    text = render_text(sync_memory(memory_config(), dry_run=True).report)
-    assert "`hrsync run mem --dry-run --json`" in text
+    report = sync_memory(memory_config(), dry_run=True).report
+    assert "`hrsync run mem --dry-run --json`" in render_text(report)
+    assert "`hrsync run mem --dry-run --json`" in render_text(report, config=Path("hosts.yaml"))  # the default
+    quoted = render_text(report, config=Path("/etc/hr sync/hosts.yaml"))  # any other file is named, quoted
+    assert "`hrsync --config '/etc/hr sync/hosts.yaml' run mem --dry-run --json`" in quoted
 
 
 def test_shell_completion_offers_connection_names_and_run_ids(tmp_path, memory_config, world):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+import shlex
 import signal
 import subprocess
 
@@ -172,6 +175,10 @@ def test_cli_run_dry_run_and_exit_codes(hosts_file, personio, scim):
     dry = run_cli("--config", str(path), "run", "acme", "--dry-run")
     assert dry.returncode == 0 and "Plan (dry run" in dry.stdout and scim.users() == []
     assert not (path.parent / "state.db").exists()
+    hint = re.search(r"see `(hrsync [^`]+)`", dry.stdout)  # 60 to create: more than a report lists
+    assert hint.group(1) == f"hrsync --config {path} run acme --dry-run --json"  # run from anywhere, it reads path
+    whole = run_cli(*shlex.split(hint.group(1))[1:], cwd=path.parent.parent)
+    assert whole.returncode == 0 and len(json.loads(whole.stdout)["actions"]) > 50
     personio.change(1003, email="")
     run = run_cli("--config", str(path), "run", "acme")
     assert run.returncode == 1 and "has no e-mail in Personio\n    What to do: Add one there" in run.stdout

@@ -177,3 +177,18 @@ def test_the_wsgi_handler_closes_the_connection_only_when_an_answer_cannot_end_o
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_discovery_document_answered_again_is_still_logged_refused_without_the_token_and_faulted():
+    """The SCIM sandbox keeps scim2-server's discovery answers (they cost it more than the rest of a no-change
+    run): a copy is given only to the credential it was answered to, and faults come before it."""
+    with ScimSandbox() as scim, requests.Session() as session:
+        login(session, scim)
+        first, again = (session.get(f"{scim.url}/ResourceTypes") for _ in range(2))
+        assert again.json() == first.json() and {t["name"] for t in again.json()["Resources"]} >= {"User"}
+        assert requests.get(f"{scim.url}/ResourceTypes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        scim.faults.throttle_next = 1
+        assert session.get(f"{scim.url}/ResourceTypes").status_code == 429
+        assert session.get(f"{scim.url}/ResourceTypes").json() == first.json()
+        assert [(r["path"], r["status"]) for r in scim.requests] == [("/v2/ResourceTypes", status)
+                                                                     for status in (200, 200, 401, 429, 200)]

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from marshmallow import ValidationError
 
+from hrsync.secrets import unresolved_secrets
 from hrsync_plugins.winningtemp.sftp_settings import SftpSchema, SftpSettings
 
 FINGERPRINT = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
@@ -69,9 +70,13 @@ def test_exactly_one_host_key_pin(tmp_path):
     assert settings.known_hosts == Path(tmp_path / "k") and settings.host_key_fingerprint == ()
 
 
-def test_a_missing_known_hosts_file_is_named():
-    with pytest.raises(ValidationError, match="No file /nowhere/known_hosts"):
+def test_a_missing_known_hosts_file_is_named_but_only_noted_offline():
+    with pytest.raises(ValidationError, match="No file /nowhere/known_hosts: write the server's host key there"):
         load(host_key_fingerprint=None, known_hosts="/nowhere/known_hosts")
+    with unresolved_secrets() as notes:  # hrsync check --offline: only connecting reads the file
+        settings = load(host_key_fingerprint=None, known_hosts="/nowhere/known_hosts")
+    assert settings.known_hosts == Path("/nowhere/known_hosts")
+    assert notes == ["known_hosts: file /nowhere/known_hosts is not there; a run needs it"]
 
 
 @pytest.mark.parametrize("value", [FINGERPRINT, FINGERPRINT + "=", f"256 {FINGERPRINT} sftp.example.com (ED25519)",

@@ -124,6 +124,16 @@ def test_a_state_dir_refuses_to_start_a_connection_afresh_beside_the_unsplit_fil
     worlds["acme"].calls.clear()
     assert sync_connection(config, "globex", plugins).report.counts["created"] == 6  # it never ran: starts
     assert worlds["acme"].writes() == []
+    config, plugins, worlds = host(state="custom.db")  # a host whose one file had its own name
+    sync_connection(config, "acme", plugins)
+    config, plugins, worlds = host(state="custom.db", state_dir="custom")  # host.state kept: the old file
+    with pytest.raises(RunError, match=r"custom\.db holds the state of connection 'acme'.* --from \S*custom\.db"):
+        sync_connection(config, "acme", plugins)
+    split_state(config.state, config.state_dir)
+    assert sync_connection(config, "acme", plugins).report.has_changes is False  # nothing started afresh
+    config, plugins, worlds = host(state="other.db", state_dir="other")  # and the default file is still checked
+    with pytest.raises(RunError, match=r"hrsync-state\.db holds the state of connection 'acme'"):
+        sync_connection(config, "acme", plugins)
 
 
 def test_the_state_split_command_and_history_across_the_files(host, tmp_path):
@@ -146,10 +156,11 @@ def test_the_state_split_command_and_history_across_the_files(host, tmp_path):
     assert "Deleted 2 run(s)" in pruned.stdout
 
 
-def test_state_and_state_dir_are_not_both_given(host):
-    with pytest.raises(Exception, match="either state") as info:
-        host(state="shared.db", state_dir="state")
-    assert "host.state_dir" in str(info.value)
+def test_beside_state_dir_state_names_the_old_file_which_is_never_written(host, tmp_path):
+    config, plugins, _ = host(state="shared.db", state_dir="state")
+    assert config.state_file("acme") == tmp_path / "state" / "acme.db" and config.state == tmp_path / "shared.db"
+    assert sync_connection(config, "acme", plugins).report.counts["created"] == 6  # the old file holds none of it
+    assert not config.state.exists()
 
 
 def test_a_runs_prune_takes_only_its_connections_old_runs_found_by_an_index(host):

@@ -102,3 +102,41 @@ def test_sink_notices_reach_the_report_of_a_run_stopped_after_some_writes(memory
     result = sync_connection(config, "mem", plugins)
     assert result.status == "stopped" and result.report.counts["invited"] == 2
     assert result.report.notices == ["asked the app to invite 2"]
+
+
+def test_a_plugin_crash_quoting_a_birthday_leaves_it_out_of_report_state_and_log(memory_config, world, tmp_path,
+                                                                                  caplog):
+    """An unexpected exception's text is the plugin's and may quote a record: the report, the state and the log
+    (below --debug) name its type and where it was raised, never its text."""
+    from hrsync import hookimpl
+    from hrsync.config.load import parse_config
+    from hrsync.registry import load_plugins
+    from hrsync.testing import memory_plugin
+    from hrsync.testing.memory import MemorySink
+
+    class Careless(MemorySink):
+        name = "careless"
+
+        def create(self, record):
+            raise ValueError(f"cannot store birthday {record['birthday']} for {record['email']}")
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_sinks(register):
+            register(Careless)
+
+    world.people = [person(1, birthday="1987-12-24")]
+    plugins = load_plugins(entry_points=False, plugins=[("memory", memory_plugin()), ("careless", Plugin)])
+    config = parse_config({"host": {"state": "state.db"}, "connections": {"mem": {
+        "source": {"plugin": "memory", "world": world}, "sink": {"plugin": "careless", "world": world}}}},
+        plugins, path=memory_config()[0].path)
+    caplog.set_level("INFO")
+    result = sync_connection(config, "mem", plugins)
+    assert result.status == "stopped"
+    assert "ValueError" in result.report.message and "test_sync_history.py" in result.report.message
+    assert "--debug" in result.report.message
+    leaked = [place for place, text in [("report", render_text(result.report) + render_json(result.report)),
+                                        ("log", caplog.text)] if "1987-12-24" in text]
+    leaked += [path.name for path in tmp_path.glob("state.db*") if b"1987-12-24" in path.read_bytes()]
+    assert leaked == []

@@ -173,7 +173,7 @@ def run(ctx, connection, dry_run, full, only, override_guards, as_json) -> None:
     finally:
         if progress is not None:
             progress.close()
-    click.echo(render_json(result.report) if as_json else render_text(result.report))
+    click.echo(render_json(result.report) if as_json else render_text(result.report, config=config.path))
     if not dry_run:
         click.echo(f"Report: {delivery.detail}", err=as_json)
     ctx.exit(run_exit_code(result.exit_code, delivery.delivered))

@@ -78,7 +78,7 @@ def run_demo(plugins: Plugins, *, employees: int = 200, seed: int = 7, folder: P
         counts = first.report.counts
         echo(f"First sync {first.status}: {counts['created']} created, {counts['skipped']} skipped, "
              f"{counts['failed']} failed, {counts['not_created']} not created (had left)")
-        echo(render_text(first.report, limit=5))
+        echo(render_text(first.report, limit=5, config=config_path))
 
         echo("HR changes in the source:")
         for change in hr_changes(running.source):

@@ -37,8 +37,9 @@ def split(ctx, into: Path | None, source: Path | None) -> None:
                    f"{counts['pauses']} pause(s) → {into / (name + '.db')}")
     # hosts.yaml reads host.state_dir from its own folder, not from where this command ran: say it whole.
     click.echo(f"Split {len(copied)} connection(s) of {source} into {into}. Now set host.state_dir: "
-               f"{into.resolve()} (and remove host.state) in {config.path}; {source} is left as it was, as a backup - "
-               "runs against it would no longer be seen by the new files.")
+               f"{into.resolve()} in {config.path} (keep host.state: beside state_dir it names the old file, which "
+               f"is then only read, so that no connection whose state is still there starts afresh); {source} is "
+               "left as it was, as a backup - runs against it would no longer be seen by the new files.")
 
 
 split.params.extend(global_options())

@@ -38,12 +38,13 @@ from .schema import (
     SmtpConfig,
 )
 from .scope import Scope, check_scope
-from .shared_sinks import check_shared_sinks
+from .shared_sinks import check_one, check_shared_sinks
 from .suggest import explain_unknown
 from .yaml_text import AliasBomb, load_yaml, one_connection
 
 CONFIG_ENV = "HRSYNC_CONFIG"
 DEFAULT_CONFIG = "hosts.yaml"
+DEFAULT_STATE = "hrsync-state.db"
 CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
@@ -135,27 +136,30 @@ def load_config(path: str | os.PathLike | None, plugins: Plugins, *, only: str |
     except OSError as exc:
         raise ConfigError({"(file)": [f"Cannot read {path}: {exc.strerror}."]}, source=str(path)) from None
     try:
-        data = _read_yaml(text, only)
+        data, cut = _read_yaml(text, only)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         kind = "Refused" if isinstance(exc, AliasBomb) else "Not valid YAML"
         raise ConfigError({where: [f"{kind}: {getattr(exc, 'problem', exc)}."]}, source=str(path)) from None
-    return parse_config(data, plugins, path=path, only=only)
+    return parse_config(data, plugins, path=path, only=only, text=text if cut else None)
 
 
-def _read_yaml(text: str, only: str | None) -> Any:
-    """The data of hosts.yaml: with ``only``, from its host section and that connection when they can be cut out."""
+def _read_yaml(text: str, only: str | None) -> tuple[Any, bool]:
+    """hosts.yaml's data (with ``only``: the host section and that connection, if they can be cut out); cut or not."""
     cut = one_connection(text, only) if only is not None else None
     if cut is not None:
         try:
-            return load_yaml(cut)
+            return load_yaml(cut), True
         except yaml.YAMLError:  # e.g. an alias to an anchor in a connection cut out: the whole file says
             pass
-    return load_yaml(text)
+    return load_yaml(text), False
 
 
-def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFIG), only: str | None = None) -> Config:
+def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFIG), only: str | None = None,
+                 text: str | None = None) -> Config:
+    """``data`` as a :class:`Config`. With ``only``, that connection is loaded alone, the others' sinks read
+    as written (:mod:`.neighbours`): from ``text``, hosts.yaml's, when ``data`` holds only that one."""
     errors: dict[str, list[str]] = {}
 
     def add(prefix: str, messages: Any) -> None:
@@ -188,7 +192,9 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         conn = _load_connection(str(name), raw, plugins, prefix, add, errors)
         if conn is not None:
             connections[str(name)] = conn
-    for where, messages in check_shared_sinks(connections, plugins).items():
+    shared = check_shared_sinks(connections, plugins) if only is None else \
+        check_one(connections[only], plugins, data, text) if only in connections else {}
+    for where, messages in shared.items():
         errors.setdefault(where, []).extend(messages)
     if errors:
         explain_unknown(errors, data, plugins)
@@ -197,7 +203,7 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
     given = data.get("host") if isinstance(data.get("host"), dict) else {}
     return Config(
         path=path,
-        state=_place(path, given.get("state"), "hrsync-state.db"),
+        state=_place(path, given.get("state"), DEFAULT_STATE),
         timezone=host_cfg.get("timezone", "UTC"),
         outbox=_place(path, given.get("outbox"), "outbox"),
         smtp=host_cfg.get("smtp"),
@@ -210,6 +216,11 @@ def parse_config(data: Any, plugins: Plugins, *, path: Path = Path(DEFAULT_CONFI
         celery=host_cfg.get("celery") or CelerySchema().load({}),
         partial=only is not None,
     )
+
+
+def default_state(config: Path) -> Path:
+    """Where the host's one state file is when ``host.state`` does not say."""
+    return _place(config, None, DEFAULT_STATE)
 
 
 def _place(config: Path, given: Any, default: str) -> Path:

@@ -84,8 +84,9 @@ class DaemonSchema(StrictSchema):
 
 
 class HostSchema(StrictSchema):
-    state = fields.String(load_default="hrsync-state.db",
-                          metadata={"description": "SQLite state file (relative to hosts.yaml)."})
+    state = fields.String(load_default="hrsync-state.db", metadata={
+        "description": "SQLite state file (relative to hosts.yaml); beside `state_dir`, the file the connections' "
+                       "state was split from, never written."})
     state_dir = fields.String(load_default=None, metadata={
         "description": "Folder of one SQLite state file per connection (instead of `state`)."})
     timezone = fields.String(load_default="UTC", metadata={"description": "IANA time zone for schedules and reports."})
@@ -103,13 +104,6 @@ class HostSchema(StrictSchema):
                            metadata={"description": "How `hrsync daemon` runs connections."})
     celery = fields.Nested(CelerySchema, load_default=lambda: CelerySchema().load({}),
                            metadata={"description": "How `hrsync worker` and `hrsync schedule` run connections."})
-
-    @validates_schema(pass_original=True)
-    def _one_state(self, data, original, **kwargs):
-        if isinstance(original, dict) and "state" in original and original.get("state_dir") is not None:
-            raise ValidationError("Give either state (one file for every connection) or state_dir (a file per "
-                                  "connection), not both; `hrsync state split` moves a state file into a folder.",
-                                  "state_dir")
 
     @validates("timezone")
     def _tz(self, value, **kwargs):

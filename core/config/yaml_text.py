@@ -7,7 +7,8 @@ node counted as often as it is used, and a file whose aliases add more than :dat
 
 ``hrsync run NAME`` on a host of thousands of connections reads only the host section and that connection
 (:func:`one_connection`): the other connections' text is cut out before parsing, when the file's layout allows
-it to be cut safely - otherwise the whole file is read.
+it to be cut safely (:func:`connection_blocks`) - otherwise the whole file is read. :mod:`.neighbours` reads the
+other connections' sinks out of the same layout.
 """
 
 from __future__ import annotations
@@ -90,11 +91,23 @@ _INDENTED = re.compile(r"^( +)[^ #\n]", re.MULTILINE)
 _NAME_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]*):[ \t]*(?:#.*)?")
 
 
-def one_connection(text: str, name: str) -> str | None:
-    """hosts.yaml's text with every connection but ``name`` cut out, or None when the file is not laid out as
-    plain blocks (one top-level ``connections:`` key, each connection a ``NAME:`` line at one indentation and
-    nothing else at that indentation or less) and must be read whole. An anchor that another connection
-    defined is cut out with it: parsing the text then fails, and the caller reads the whole file after all."""
+def connection_blocks(text: str) -> tuple[int, int, list[tuple[int, str]]] | None:
+    """Where hosts.yaml's connections are when it is laid out as plain blocks (one top-level ``connections:``
+    key, each connection a ``NAME:`` line at one indentation and nothing else at that indentation or less): the
+    start and end of the section and each connection's first line (offset, name); None when it is not."""
+    global _last_layout
+    last = _last_layout
+    if last[0] is text:  # `run NAME` cuts its connection out, then reads the others' sinks: one scan of one read
+        return last[1]
+    _last_layout = (text, _layout(text))
+    return _last_layout[1]
+
+
+#: The text :func:`connection_blocks` last laid out (the very object, not an equal text read again) and its layout.
+_last_layout: tuple[str | None, tuple[int, int, list[tuple[int, str]]] | None] = (None, None)
+
+
+def _layout(text: str) -> tuple[int, int, list[tuple[int, str]]] | None:
     if "\t" in text or "\r" in text or "\n---" in text or text.startswith("---") or "\n..." in text:
         return None
     heads = list(_CONNECTIONS.finditer(text))
@@ -114,6 +127,17 @@ def one_connection(text: str, name: str) -> str | None:
         if named is None or not line.group().startswith(" " * width):
             return None  # a connection in flow style, a quoted name, a line out of place: read the whole file
         blocks.append((line.start(), named.group(1)))
+    return start, end, blocks
+
+
+def one_connection(text: str, name: str) -> str | None:
+    """hosts.yaml's text with every connection but ``name`` cut out, or None when the file is not laid out as
+    plain blocks (:func:`connection_blocks`) and must be read whole. An anchor that another connection
+    defined is cut out with it: parsing the text then fails, and the caller reads the whole file after all."""
+    layout = connection_blocks(text)
+    if layout is None:
+        return None
+    start, end, blocks = layout
     kept = [text[at:(blocks[i + 1][0] if i + 1 < len(blocks) else end)]
             for i, (at, block_name) in enumerate(blocks) if block_name == name]
     if not kept:  # no such connection: the whole file names the ones there are

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import textwrap
+from pathlib import Path
 
 import jinja2
 
+from ..config.load import DEFAULT_CONFIG
 from ..printable import printable
 from ..results import RunReport
 from ..secrets import REDACTOR
@@ -45,20 +48,27 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     return environment
 
 
-def _pointer(report: RunReport) -> str:
-    """Where the whole list is, for someone at the command line."""
-    return f"hrsync report {report.run_id}" if report.run_id else f"hrsync run {report.connection} --dry-run --json"
+def _pointer(report: RunReport, config: Path | None) -> str:
+    """Where the whole list is, for someone at the command line: a command that reads the same hosts.yaml."""
+    command = "hrsync" if config is None or Path(config) == Path(DEFAULT_CONFIG) else \
+        f"hrsync --config {shlex.quote(str(config))}"
+    if report.run_id:
+        return f"{command} report {report.run_id}"
+    return f"{command} run {shlex.quote(report.connection)} --dry-run --json"
 
 
-def render_text(report: RunReport, *, limit: int = DEFAULT_LIMIT, attachment: str = "") -> str:
-    """Plain-text report of a run (or of a plan, for ``--dry-run``); ``attachment`` names the e-mail's CSV."""
-    shown = view(report, limit=limit, attachment=attachment, pointer=_pointer(report))
+def render_text(report: RunReport, *, limit: int = DEFAULT_LIMIT, attachment: str = "",
+                config: Path | None = None) -> str:
+    """Plain-text report of a run (or of a plan, for ``--dry-run``); ``attachment`` names the e-mail's CSV;
+    ``config``, the hosts.yaml the run read, goes into the command that shows the whole list."""
+    shown = view(report, limit=limit, attachment=attachment, pointer=_pointer(report, config))
     return REDACTOR.redact(_environment(False).get_template("report.txt.j2").render(r=shown))
 
 
-def render_html(report: RunReport, *, limit: int = DEFAULT_LIMIT, attachment: str = "") -> str:
+def render_html(report: RunReport, *, limit: int = DEFAULT_LIMIT, attachment: str = "",
+                config: Path | None = None) -> str:
     """HTML report (autoescaped: names and messages from HR data are never markup)."""
-    shown = view(report, limit=limit, attachment=attachment, pointer=_pointer(report))
+    shown = view(report, limit=limit, attachment=attachment, pointer=_pointer(report, config))
     return REDACTOR.redact(_environment(True).get_template("report.html.j2").render(r=shown))
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Self
 
 from ..secrets import Secret
+from .http import stop_serving
 
 
 class LoopbackServer:
@@ -51,14 +52,14 @@ class LoopbackServer:
     def serve(self, port: int) -> int:
         """Start serving on ``port`` (0: any free one); returns the port bound."""
         self._server = server = self.make_server(port)
-        # stop() waits for the serving loop to look up: every 0.05 s rather than socketserver's 0.5 s
-        threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name=type(self).__name__,
+        # Polling once a second, not every 0.05 s: 200 sandboxes spent 6 % of a core on it; stop_serving() wakes it
+        threading.Thread(target=lambda: server.serve_forever(poll_interval=1.0), name=type(self).__name__,
                          daemon=True).start()
         return self._server.server_address[1]
 
     def shutdown(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            stop_serving(self._server)
             self._server.server_close()
             self._server = None
 

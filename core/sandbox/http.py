@@ -6,6 +6,7 @@
   answers nobody and stopping never waits for a client to hang up.
 * :class:`KeepAliveHandler`, a ``BaseHTTPRequestHandler`` mixin: HTTP/1.1, Nagle off, one write per
   answer, quiet.
+* :func:`stop_serving`: a serving loop stopped at once, so that it need not poll often.
 * :class:`RequestCounter`: a sandbox's service requests in flight and the most at once, each held for the
   sandbox's latency first, in its own thread and without a lock, so requests in flight overlap as
   they do against a remote service.
@@ -21,6 +22,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+
+def stop_serving(server: socketserver.BaseServer) -> None:
+    """Stop ``server.serve_forever()`` at once, whatever its ``poll_interval``: connections to itself end the
+    loop's wait until it has stopped (the loop, asked to stop, leaves without taking them)."""
+    stopped = threading.Event()
+
+    def wake() -> None:
+        address = server.server_address[:2]
+        while not stopped.wait(0.01):  # the first a moment after the stop is asked for, so it is not served
+            try:
+                socket.create_connection(address, timeout=1).close()
+            except OSError:  # nobody listening any more: the loop has ended, or ends on its own within a poll
+                return
+
+    threading.Thread(target=wake, name="hrsync-sandbox-stop", daemon=True).start()
+    server.shutdown()
+    stopped.set()
 
 
 class KeepAliveServer(socketserver.ThreadingMixIn):

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..config.load import Config
+from ..config.load import Config, default_state
 from ..errors import RunError, UsageError
 from .store import State, open_state
 
@@ -31,24 +31,29 @@ def open_connection_state(config: Config, name: str, *, read_only: bool = False)
 
 
 def _refuse_unsplit(config: Config, name: str) -> None:
-    """A connection's first file in ``state_dir`` while the shared file still holds its links would start it
-    afresh (every person matched again, its history elsewhere): refused until the shared file is split."""
-    shared = config.state
+    """A connection's first file in ``state_dir`` while a shared file still holds its links would start it
+    afresh (every person matched again, its history elsewhere): refused until that file is split. The shared
+    files are the one ``host.state`` names beside ``state_dir`` and the default one."""
+    for shared in dict.fromkeys([config.state, default_state(config.path)]):
+        if _holds(shared, name):
+            raise RunError(f"{shared} holds the state of connection {name!r}, but host.state_dir points to "
+                           f"{config.state_dir}. Move it there first: hrsync state split --from {shared} --into "
+                           f"{config.state_dir} (every connection's links and history are kept).", connection=name)
+
+
+def _holds(shared: Path, name: str) -> bool:
+    """Whether the state file ``shared`` holds links or runs of connection ``name``."""
     if not shared.is_file():
-        return
+        return False
     try:
         conn = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
         try:
-            held = conn.execute("select 1 from people where connection = ? union all select 1 from runs where "
-                                "connection = ? limit 1", [name, name]).fetchone()
+            return conn.execute("select 1 from people where connection = ? union all select 1 from runs where "
+                                "connection = ? limit 1", [name, name]).fetchone() is not None
         finally:
             conn.close()
     except sqlite3.Error:
-        return  # not a state file hrsync can read: nothing of this connection to lose
-    if held:
-        raise RunError(f"{shared} holds the state of connection {name!r}, but host.state_dir points to "
-                       f"{config.state_dir}. Move it there first: hrsync state split --from {shared} --into "
-                       f"{config.state_dir} (every connection's links and history are kept).", connection=name)
+        return False  # not a state file hrsync can read: nothing of this connection to lose
 
 
 def daemon_lock(config: Config) -> Path:

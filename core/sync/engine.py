@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..config.groups import OVERWRITE
 from ..config.load import Config, ConnectionConfig
 from ..connectors import RunContext, Sink, SinkPerson, Source
-from ..errors import ListingRefused, RunError, UsageError
+from ..errors import ListingRefused, RunError, UsageError, crash_site, unexpected_error
 from ..plan import CREATE, Plan
 from ..registry import Plugins
 from ..results import INTERRUPTED, OK, PARTIAL, STOPPED, RunReport, build_report
@@ -157,10 +157,9 @@ class _Run:
                     self.state.path, self.state.busy_timeout)
                 log.error("%s: run stopped: %s", self.conn.name, message)
             else:
-                log.exception("%s: run crashed", self.conn.name)
-                status, message = STOPPED, (
-                    f"Unexpected error ({type(exc).__name__}: {exc}). Nothing further was written; "
-                    "run again with --debug and report the traceback to the plugin's authors.")
+                status, message = STOPPED, unexpected_error(exc)
+                log.error("%s: run crashed: %s", self.conn.name, message)
+                log.debug("%s: the crash", self.conn.name, exc_info=True)
             self.plan.stopped = message
         if status == OK and (self.plan.attention or self.plan.groups_failed):
             status = PARTIAL
@@ -180,8 +179,9 @@ class _Run:
             return self.engine_notices
         try:
             return self.engine_notices + self.sink.notices(self.plan.counts()["invited"])
-        except Exception:  # a report must still be written when a plugin's notices fail
-            log.exception("%s: the sink's report notices failed", self.conn.name)
+        except Exception as exc:  # a report must still be written when a plugin's notices fail
+            log.error("%s: the sink's report notices failed (%s; --debug logs more)", self.conn.name, crash_site(exc))
+            log.debug("%s: the notices' failure", self.conn.name, exc_info=True)
             return []
 
     def _plan_and_apply(self, source: Source, sink: Sink) -> bool:

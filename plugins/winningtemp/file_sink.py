@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import io
 import os
+import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -84,6 +85,14 @@ class WinningtempFileSink(Sink):
     @property
     def format(self) -> FileFormat:
         return self.settings["format"]
+
+    @classmethod
+    def source_id_space(cls, settings):
+        # A folder of an account holds one company's files, each delivery replacing the last: no second
+        # connection may deliver there, whatever it reads (prefix None). Hosts are compared as DNS names are.
+        sftp = settings["sftp"]
+        where = f"sftp://{sftp['username']}@{str(sftp['host']).lower()}:{int(sftp['port'])}"
+        return f"the folder {posixpath.normpath(sftp['remote_folder'])} of {where}", "sftp.remote_folder", None
 
     def _delivery(self) -> SftpDelivery:
         return SftpDelivery(self.settings["sftp"], pause=self.context.pause)

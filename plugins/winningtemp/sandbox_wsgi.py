@@ -34,6 +34,10 @@ from .sandbox_bodies import lying_list, odd_body
 from .sandbox_profiles import entra_dress, string_booleans
 
 SCIM_TYPE = [("Content-Type", "application/scim+json")]
+#: scim2-server's discovery documents depend only on the provider the sandbox was built with, yet it builds
+#: them afresh on each request (new pydantic models: more CPU than the rest of a no-change run's answers), so
+#: the wrapper keeps each one's answer. A many-tenants host would otherwise measure the sandboxes' CPU, not its own.
+DISCOVERY = re.compile(r"/(ServiceProviderConfig|ResourceTypes|Schemas)(/|$)")
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
@@ -109,6 +113,7 @@ class RecordingApp:
         self.app, self.sandbox = app, sandbox
         limit = sandbox.profile.rate_limit
         self.window = RateWindow(*limit) if limit else None
+        self._discovery: dict[tuple[str, str, str], tuple[str, list, bytes]] = {}
 
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"]
@@ -159,15 +164,9 @@ class RecordingApp:
                 return 400, SCIM_TYPE, _error(400, "A filter is required", "tooMany")
             if listing and sb.faults.ignore_paging:
                 environ["QUERY_STRING"] = re.sub(r"startIndex=\d+", "startIndex=1", environ.get("QUERY_STRING", ""))
-        captured: dict[str, Any] = {}
-
-        def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        chunks = b"".join(self.app(environ, capture))
-        status = int(captured["status"].split()[0])
-        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + limit_headers
+        status_line, server_headers, chunks = self._server_answer(environ, method, path)
+        status = int(status_line.split()[0])
+        headers = [(k, v) for k, v in server_headers if k.lower() != "content-length"] + limit_headers
         answer = json.loads(chunks) if chunks else None
         unfiltered = "filter=" not in environ.get("QUERY_STRING", "")  # a lookup is not a list
         if method == "GET" and unfiltered and isinstance(answer, dict) and isinstance(answer.get("Resources"), list):
@@ -184,6 +183,25 @@ class RecordingApp:
         if sb.faults.string_booleans and isinstance(answer, dict):
             answer = string_booleans(answer)
         return status, headers, answer
+
+    def _server_answer(self, environ, method: str, path: str) -> tuple[str, list, bytes]:
+        """scim2-server's answer (status line, headers, body); a discovery document it answered 200 to the
+        same credential is answered again as it was."""
+        key = (path, environ.get("QUERY_STRING", ""), environ.get("HTTP_AUTHORIZATION", ""))
+        discovery = method == "GET" and DISCOVERY.search(path) is not None
+        if discovery and key in self._discovery:
+            return self._discovery[key]
+        captured: dict[str, Any] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        chunks = b"".join(self.app(environ, capture))
+        answer = (captured["status"], captured["headers"], chunks)
+        if discovery and answer[0].startswith("200"):
+            self._discovery[key] = answer
+        return answer
 
     def _fault(self, method: str, body: Any, path: str = ""):
         f = self.sandbox.faults

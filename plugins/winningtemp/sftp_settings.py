@@ -16,7 +16,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from hrsync import Secret, SecretField
+from hrsync import LocalFileField, Secret, SecretField
 
 #: Winningtemp's documentation names no folder: the files go where the account logs in, seen as "/".
 DEFAULT_FOLDER = "/"
@@ -97,12 +97,6 @@ def _folder(value: str) -> None:
         raise ValidationError("A folder path on the server, e.g. / or /upload.")
 
 
-def _file(value: str) -> None:
-    if not Path(value).expanduser().is_file():
-        raise ValidationError(f"No file {value}: write the server's host key there with ssh-keyscan (see the "
-                              "Winningtemp plugin's README, 'SFTP delivery').")
-
-
 @dataclass(frozen=True)
 class SftpSettings:
     """The loaded settings of the SFTP delivery (defaults live in :class:`SftpSchema`)."""
@@ -143,7 +137,8 @@ class SftpSchema(Schema):
                        "holds: ${ENV_VAR} or {file: PATH}."})
     private_key_passphrase = SecretField(load_default=None, metadata={
         "description": "The key's passphrase, when it has one."})
-    known_hosts = fields.String(load_default=None, validate=_file, metadata={
+    known_hosts = LocalFileField(load_default=None, hint="write the server's host key there with ssh-keyscan (see "
+                                 "the Winningtemp plugin's README, 'SFTP delivery').", metadata={
         "description": "A known_hosts file holding the server's host key (set this or host_key_fingerprint)."})
     host_key_fingerprint = Fingerprints(load_default=(), allow_none=True, metadata={
         "description": "The server's host key fingerprint, SHA256:… as ssh-keygen -lf prints it, or a list of them "
@@ -169,7 +164,5 @@ class SftpSchema(Schema):
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> SftpSettings:
-        if data["known_hosts"]:
-            data["known_hosts"] = Path(data["known_hosts"]).expanduser()
         data["host_key_fingerprint"] = data["host_key_fingerprint"] or ()
         return SftpSettings(**data)
