@@ -27,7 +27,7 @@ from typing import Any
 
 from ..config.load import parse_config
 from ..config.yaml_text import load_yaml
-from ..errors import LockedError
+from ..errors import HrsyncError, LockedError, crash_site
 from ..registry import Plugins
 from ..sync.engine import RunOptions
 
@@ -64,6 +64,14 @@ def worker_runs(text: str, config_path: Path, plugins_factory: Callable[[], Plug
     return run
 
 
+def _why(exc: Exception) -> str:
+    """Why a worker could not start, for the daemon's log: hrsync's errors are written for people; another
+    exception (a plugin's bug) is told by its type and place, since its text may quote a record."""
+    if isinstance(exc, _Asked):
+        return "asked to stop"
+    return f"{type(exc).__name__}: {exc}" if isinstance(exc, HrsyncError) else crash_site(exc)
+
+
 def serve(conn: multiprocessing.connection.Connection, work: Work, threads: int, stop_flag: Any, logs: Any,
           level: int, levels: dict[str, int]) -> None:
     """A worker process: run each connection the daemon sends in a thread, send back each outcome."""
@@ -89,7 +97,7 @@ def serve(conn: multiprocessing.connection.Connection, work: Work, threads: int,
     try:
         run_one = work()
     except Exception as exc:  # noqa: BLE001 - the daemon fails the runs sent here with it
-        conn.send((None, False, "asked to stop" if isinstance(exc, _Asked) else f"{type(exc).__name__}: {exc}"))
+        conn.send((None, False, _why(exc)))
         sys.exit(1)  # said through the daemon's log, whose handlers mask secrets; not as a traceback on stderr
     conn.send((None, True, ""))  # ready: a death from now on is during runs
 
