@@ -54,8 +54,9 @@ def worker_runs(text: str, config_path: Path, plugins_factory: Callable[[], Plug
             result, delivery = runner(config, name, plugins, RunOptions(should_stop=should_stop))
         except LockedError as exc:  # `hrsync run` by hand holds the connection: like an overlap, not a failure
             return "skipped", logging.WARNING, f"slot skipped: {exc}"
-        except Exception:
-            log.exception("%s: run crashed", name)
+        except Exception as exc:  # told by type and place: its text may quote a record (--debug logs it)
+            log.error("%s: run crashed (%s)", name, crash_site(exc))
+            log.debug("%s: the crash", name, exc_info=True)
             return "crashed", logging.ERROR, ""
         counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items() if v) or "no changes"
         return (result.status, logging.INFO,
