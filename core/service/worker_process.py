@@ -29,7 +29,7 @@ from ..config.load import parse_config
 from ..config.yaml_text import load_yaml
 from ..errors import HrsyncError, LockedError, crash_site
 from ..registry import Plugins
-from ..sync.engine import RunOptions
+from ..sync.engine import RunOptions, tune_collector
 
 log = logging.getLogger("hrsync.service.worker_process")
 
@@ -76,6 +76,7 @@ def _why(exc: Exception) -> str:
 def serve(conn: multiprocessing.connection.Connection, work: Work, threads: int, stop_flag: Any, logs: Any,
           level: int, levels: dict[str, int]) -> None:
     """A worker process: run each connection the daemon sends in a thread, send back each outcome."""
+    tune_collector()  # a process that runs syncs, set up as the hrsync command is (spawned: nothing is inherited)
     logging.root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     logging.root.setLevel(level)
     for name, named_level in levels.items():
