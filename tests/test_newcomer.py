@@ -23,7 +23,7 @@ def test_demo_end_to_end(tmp_path):
     first_report = out.split("HR changes")[0]
     hosts = tmp_path / "demo" / "hosts.yaml"  # the pointer reads the demo's hosts.yaml, wherever it is run
     assert "Created (166):" in first_report
-    assert f"… and 161 more (see `hrsync --config {hosts} report 1`)" in first_report
+    assert f"… and 161 more (see `hrsync --config {hosts} report 1 --connection " in first_report
     assert "Waiting for their start date (22):" in first_report  # onboarding: created on their hire date
     assert "Not created, had already left (12):" in first_report
     assert f"{NOT_RECEIVED}" in first_report  # the documented SCIM profile: said plainly

@@ -83,7 +83,8 @@ def test_a_report_smtp_refuses_is_kept_in_the_outbox_and_can_be_sent_again(tmp_p
     write(port)
     run = run_cli("--config", str(path), "run", "acme")
     assert run.returncode == 3, run.stdout + run.stderr
-    assert "saved to" in run.stdout and "hrsync report 1 --send" in run.stdout
+    # the command to send it again reads the same hosts.yaml and names the connection (run ids are per state file)
+    assert "saved to" in run.stdout and f"hrsync --config {path} report 1 --connection acme --send" in run.stdout
     (eml,) = (tmp_path / "outbox").glob("*.eml")
     assert oct(eml.stat().st_mode)[-3:] == "600" and oct(eml.parent.stat().st_mode)[-3:] == "700"
     status = run_cli("--config", str(path), "status")

@@ -164,8 +164,8 @@ def test_long_lists_are_capped_with_a_pointer():
     report = RunReport("acme", run_id=7, source="Personio", sink="Winningtemp", counts={"created": 120},
                        actions=actions)
     text = render_text(report)
-    assert "… and 70 more (see `hrsync report 7`)" in text and "P49" in text and "P50 " not in text
-    assert "hrsync report 7" in render_html(report)
+    assert "… and 70 more (see `hrsync report 7 --connection acme`)" in text and "P49" in text and "P50 " not in text
+    assert "hrsync report 7 --connection acme" in render_html(report)
 
 
 def test_report_command_formats(tmp_path, hosts_file, personio, scim):

@@ -35,7 +35,7 @@ from ..network import network_cause
 from ..printable import printable
 from ..results import RunReport
 from .changes_csv import attachment_name, changes_csv
-from .render import render_html, render_text, subject
+from .render import render_html, render_text, report_command, subject
 
 log = logging.getLogger("hrsync.report.mail")
 
@@ -243,7 +243,7 @@ def deliver(config: Config, report: RunReport, recipients: Sequence[str], policy
             path = write_outbox(message, config.outbox, report)
         except OSError as write_error:
             return Delivery("lost", f"{exc} It could not be saved either ({config.outbox}: {write_error.strerror}).")
-        again = f"`hrsync report {report.run_id} --send`" if report.run_id else "sending it by hand"
+        again = f"`{report_command(report, config.path, '--send')}`" if report.run_id else "sending it by hand"
         return Delivery("failed", f"{exc} The report was saved to {path}; send it again with {again}.", path)
     if refused:
         return Delivery("sent", f"report e-mailed, but the SMTP server refused the recipient(s) {refused}; check "

@@ -48,12 +48,14 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     return environment
 
 
-def _pointer(report: RunReport, config: Path | None) -> str:
-    """Where the whole list is, for someone at the command line: a command that reads the same hosts.yaml."""
+def report_command(report: RunReport, config: Path | None, *options: str) -> str:
+    """The command that shows (or, with ``--send``, sends) this run's report from the same hosts.yaml; it names
+    the connection, since with a state file per connection two connections may have a run of one number."""
     command = "hrsync" if config is None or Path(config) == Path(DEFAULT_CONFIG) else \
         f"hrsync --config {shlex.quote(str(config))}"
     if report.run_id:
-        return f"{command} report {report.run_id}"
+        return " ".join([command, "report", str(report.run_id), "--connection", shlex.quote(report.connection),
+                         *options])
     return f"{command} run {shlex.quote(report.connection)} --dry-run --json"
 
 
@@ -61,14 +63,14 @@ def render_text(report: RunReport, *, limit: int = DEFAULT_LIMIT, attachment: st
                 config: Path | None = None) -> str:
     """Plain-text report of a run (or of a plan, for ``--dry-run``); ``attachment`` names the e-mail's CSV;
     ``config``, the hosts.yaml the run read, goes into the command that shows the whole list."""
-    shown = view(report, limit=limit, attachment=attachment, pointer=_pointer(report, config))
+    shown = view(report, limit=limit, attachment=attachment, pointer=report_command(report, config))
     return REDACTOR.redact(_environment(False).get_template("report.txt.j2").render(r=shown))
 
 
 def render_html(report: RunReport, *, limit: int = DEFAULT_LIMIT, attachment: str = "",
                 config: Path | None = None) -> str:
     """HTML report (autoescaped: names and messages from HR data are never markup)."""
-    shown = view(report, limit=limit, attachment=attachment, pointer=_pointer(report, config))
+    shown = view(report, limit=limit, attachment=attachment, pointer=report_command(report, config))
     return REDACTOR.redact(_environment(True).get_template("report.html.j2").render(r=shown))
 
 
