@@ -85,13 +85,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     futures = [daemon.submit(name) for name in names]  # each tenant's daily slot
     wait(futures)
     wall = time.perf_counter() - started
-    cpu = sum(seconds - cpu.get(pid, 0.0) for pid, seconds in hrsync_cpu(daemon).items())
+    spent = {pid: seconds - cpu.get(pid, 0.0) for pid, seconds in hrsync_cpu(daemon).items()}
     daemon.shutdown()
     statuses = collections.Counter(f.result() for f in futures)
     with open_state(daemon.config.state, read_only=True) as state:
         why = collections.Counter(run["message"] for name in names for run in state.runs(name, limit=1)
                                   if run["status"] != "ok")
-    return {"wall_s": wall, "cpu_s": cpu, "statuses": dict(statuses),
+    return {"wall_s": wall, "cpu_s": sum(spent.values()), "daemon_cpu_s": spent[0], "statuses": dict(statuses),
             "failures": [f"{count} × {message}" for message, count in why.most_common(3)]}
 
 
