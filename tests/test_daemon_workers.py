@@ -159,3 +159,20 @@ def test_worker_processes_run_syncs_with_the_collector_tuned_as_the_hrsync_comma
         assert daemon.submit("a").result(timeout=60) == str(COLLECTOR_THRESHOLDS)
     finally:
         daemon.shutdown()
+
+
+def test_the_worker_processes_are_as_many_as_the_cores_this_process_may_use(tmp_path, personio, scim, secrets_env):
+    # A container or `taskset` gives a daemon fewer cores than the machine has: more processes would only
+    # share them (os.cpu_count() counts the machine's).
+    path = write_hosts(tmp_path / "hosts.yaml", personio, scim, connections={"a": connection_dict(personio, scim)},
+                       daemon={"max_concurrent": 8})
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        daemon = daemon_for(path)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    try:
+        assert daemon.workers.size == 1
+    finally:
+        daemon.shutdown()

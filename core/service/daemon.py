@@ -22,7 +22,6 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-import os
 import pickle
 import signal
 import threading
@@ -44,7 +43,7 @@ from .quarantine import config_fingerprint, quarantine_if_due
 from .runner import run_and_report
 from .slots import DailySlot
 from .worker_process import worker_runs
-from .workers import WorkerLost, WorkerNotStarted, WorkerPool
+from .workers import WorkerLost, WorkerNotStarted, WorkerPool, usable_cores
 
 log = logging.getLogger("hrsync.service.daemon")
 
@@ -80,7 +79,7 @@ class Daemon:
         self.shutdown_timeout = settings.shutdown_timeout
         self.scheduler = schedule.Scheduler()
         self.pool = ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="hrsync-wait")
-        self.workers = WorkerPool(self._worker_setup(), processes=settings.processes or os.cpu_count() or 1,
+        self.workers = WorkerPool(self._worker_setup(), processes=settings.processes or usable_cores(),
                                   max_concurrent=settings.max_concurrent)
         self.running: dict[str, Future] = {}
         self.stopping = threading.Event()

@@ -22,6 +22,7 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import threading
 from collections import deque
@@ -52,6 +53,15 @@ class _Worker:
     retiring: bool = False
     ready: bool = False  # it loaded hosts.yaml and takes runs
     unable: str = ""  # why it could not start, as it said before it ended
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or ``taskset``'s share), which
+    ``os.cpu_count()`` does not see: it counts the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity on this platform (macOS)
+        return os.cpu_count() or 1
 
 
 class WorkerPool:
