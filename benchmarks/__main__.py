@@ -1,6 +1,6 @@
 """``python -m benchmarks`` (``make bench``): every scenario of issue 16, a table with each target, and JSON.
 
-    python -m benchmarks                   # the full run (about 15 minutes on 2 cores; the target is 10)
+    python -m benchmarks                   # the full run (about 19 minutes on 2 cores; the target is 10)
     python -m benchmarks --quick           # small sizes: a smoke test of the whole bench (about a minute)
     python -m benchmarks --only engine,tenants --json /tmp/bench.json
 
