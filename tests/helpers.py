@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import pty
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -45,6 +47,36 @@ def cli_env(plugins: Iterable[str] | None = BUNDLED) -> dict[str, str]:
         return dict(os.environ)
     installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     return {**os.environ, DISABLE_ENV: ",".join(sorted(installed - set(plugins)))}
+
+
+class Terminal:
+    """``hrsync`` with ``fd`` ("stdout" or "stderr") on a pseudo-terminal, read as it runs; ``seen`` is the text."""
+
+    def __init__(self, *args: str, fd: str = "stderr") -> None:
+        primary, secondary = pty.openpty()
+        other = subprocess.DEVNULL
+        self.proc = subprocess.Popen([HRSYNC, *args], stdout=secondary if fd == "stdout" else other,
+                                     stderr=secondary if fd == "stderr" else other, env=cli_env())
+        os.close(secondary)
+        self.chunks: list[bytes] = []
+        self.reader = threading.Thread(target=self._read, args=(primary,))
+        self.reader.start()
+
+    def _read(self, primary: int) -> None:
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed: the command is over
+                break
+            if not chunk:
+                break
+            self.chunks.append(chunk)
+        os.close(primary)
+
+    def finish(self) -> tuple[int, str]:
+        code = self.proc.wait(timeout=60)
+        self.reader.join(timeout=60)
+        return code, b"".join(self.chunks).decode(errors="replace")
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120,

@@ -11,7 +11,6 @@ import pty
 import re
 import signal
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from hrsync.report.render import render_text
 from hrsync.sandbox.smtp import SmtpCapture
 from hrsync.state.store import open_state
 from hrsync_plugins.personio.sandbox_data import generate_employees
-from tests.helpers import HRSYNC, cli_env, connection_dict, person, run_cli, sync_memory, wait_until
+from tests.helpers import HRSYNC, Terminal, cli_env, connection_dict, person, run_cli, sync_memory, wait_until
 
 SECRETS = ("PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET", "WINNINGTEMP_TOKEN")
 
@@ -32,36 +31,6 @@ def _hrsync(*args: str, stdin=subprocess.DEVNULL, env: dict | None = None) -> su
     base = {k: v for k, v in cli_env().items() if k not in SECRETS}
     return subprocess.run([HRSYNC, *args], stdin=stdin, capture_output=True, text=True, env={**base, **(env or {})},
                           timeout=120)
-
-
-class Terminal:
-    """``hrsync`` with ``fd`` ("stdout" or "stderr") on a pseudo-terminal, read as it runs; ``seen`` is the text."""
-
-    def __init__(self, *args: str, fd: str = "stderr") -> None:
-        primary, secondary = pty.openpty()
-        other = subprocess.DEVNULL
-        self.proc = subprocess.Popen([HRSYNC, *args], stdout=secondary if fd == "stdout" else other,
-                                     stderr=secondary if fd == "stderr" else other, env=cli_env())
-        os.close(secondary)
-        self.chunks: list[bytes] = []
-        self.reader = threading.Thread(target=self._read, args=(primary,))
-        self.reader.start()
-
-    def _read(self, primary: int) -> None:
-        while True:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:  # the terminal closed: the command is over
-                break
-            if not chunk:
-                break
-            self.chunks.append(chunk)
-        os.close(primary)
-
-    def finish(self) -> tuple[int, str]:
-        code = self.proc.wait(timeout=60)
-        self.reader.join(timeout=60)
-        return code, b"".join(self.chunks).decode(errors="replace")
 
 
 def smtp_hosts(path, personio, scim, port: int, **report) -> None:

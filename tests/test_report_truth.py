@@ -10,7 +10,7 @@ import subprocess
 from hrsync.report.render import render_html, render_text
 from hrsync.sync.engine import RunOptions, sync_connection
 from hrsync_plugins.personio.sandbox_data import generate_employees, make_employee
-from tests.helpers import HRSYNC, cli_env, run_cli, wait_until
+from tests.helpers import HRSYNC, Terminal, cli_env, run_cli, wait_until
 
 
 def test_an_interrupted_sync_reports_exactly_what_the_sink_holds_in_every_format(hosts_file, personio, scim):
@@ -143,25 +143,9 @@ def test_cli_consistency_options_after_the_command_env_vars_json_check_and_host_
 
 def on_a_terminal(*args: str) -> str:
     """Run `hrsync` with its stderr on a pseudo-terminal; returns what the terminal showed."""
-    import os
-    import pty
-
-    primary, secondary = pty.openpty()
-    with open(os.devnull, "w") as devnull:
-        proc = subprocess.Popen([HRSYNC, *args], stdout=devnull, stderr=secondary, env=cli_env())
-    os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the terminal closed: the run is over
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(primary)
-    assert proc.wait(timeout=60) == 0
-    return seen.decode(errors="replace")
+    code, seen = Terminal(*args).finish()
+    assert code == 0
+    return seen
 
 
 def test_a_run_shows_progress_on_a_terminal_and_nothing_extra_otherwise(hosts_file, personio, scim):
